@@ -1,0 +1,111 @@
+/**
+ * The one small interface a protocol uses to reach the policy engine, audit trail, quotas, metrics and
+ * inventory. A protocol holds one ListenerGovernance per listener; it never imports those modules' internals.
+ */
+import type { AuditLog } from '../audit/types.js';
+import type { ListenerConfig } from '../config/types.js';
+import type { Logger } from '../logger.js';
+import type { CompiledPolicy, Decision, Identity } from '../policy/types.js';
+import type { ListenerQuota } from '../quota/types.js';
+import { clientConnections, poolWait, upstreamConnections } from '../metrics/index.js';
+import type { Inventory } from './inventory.js';
+import { Operation, type BeginOptions } from './operation.js';
+import type { RoleResolver } from './roles.js';
+
+/** Anything that hands out the current compiled policy (PolicyStore); reloads swap what it returns. */
+export interface PolicySource {
+  current(): CompiledPolicy;
+}
+
+export interface GovernanceDeps {
+  policies: PolicySource;
+  audit: AuditLog;
+  quota: ListenerQuota;
+  roles: RoleResolver;
+  inventory: Inventory;
+  logger: Logger;
+}
+
+export class ListenerGovernance {
+  readonly name: string;
+  readonly protocol: string;
+  readonly quota: ListenerQuota;
+  readonly logger: Logger;
+  readonly audit: AuditLog;
+
+  constructor(
+    readonly config: ListenerConfig,
+    private readonly deps: GovernanceDeps,
+  ) {
+    this.name = config.name;
+    this.protocol = config.protocol;
+    this.quota = deps.quota;
+    this.audit = deps.audit;
+    this.logger = deps.logger.child({ listener: config.name, protocol: config.protocol });
+  }
+
+  /** The current policy snapshot. Take it once per operation/result shape; reloads swap it atomically. */
+  policy(): CompiledPolicy {
+    return this.deps.policies.current();
+  }
+
+  /** The role an identity maps to (config `roles`, first match; else "default"). */
+  roleOf(identity: Identity): string {
+    return this.deps.roles.resolve(identity, this.name);
+  }
+
+  /**
+   * Decide and start recording one operation. Check `op.denied` and, if denied, answer the client with
+   * `op.decision.message` in the protocol's own error format, then `await op.finish()`.
+   */
+  begin(options: BeginOptions): Operation {
+    const decision = this.enforceRequirements(
+      this.policy().decide({
+        listener: this.name,
+        protocol: this.protocol,
+        identity: options.identity,
+        role: options.role,
+        operation: options.operation,
+        kind: options.kind,
+        objects: options.objects ?? [],
+        ...(options.fields ? { fields: options.fields } : {}),
+        ...(options.labels ? { labels: options.labels } : {}),
+        ...(options.encrypted !== undefined ? { encrypted: options.encrypted } : {}),
+      }),
+      options,
+    );
+    return new Operation(this.name, this.protocol, this.deps.audit, options, decision);
+  }
+
+  /** `require: [identity]` cannot be met by an anonymous client: turn that into a denial. */
+  private enforceRequirements(decision: Decision, options: BeginOptions): Decision {
+    if (decision.action === 'allow' && decision.requires.includes('identity') && !options.identity.user) {
+      const ruleId = decision.rules[decision.rules.length - 1] ?? 'identity-required';
+      return { ...decision, action: 'deny', ruleId, message: `${ruleId}: this operation requires an authenticated identity` };
+    }
+    return decision;
+  }
+
+  /** Record the labels classified on an object's fields (once per result shape, not per row). */
+  recordFields(object: string | null | undefined, fields: ReadonlyArray<{ name: string; labels: readonly string[] }>): void {
+    for (const f of fields) this.deps.inventory.record(this.name, object, f.name, f.labels);
+  }
+
+  clientOpened(): void {
+    clientConnections.inc({ listener: this.name, protocol: this.protocol });
+  }
+
+  clientClosed(): void {
+    clientConnections.dec({ listener: this.name, protocol: this.protocol });
+  }
+
+  /** Report the upstream pool's current size. */
+  setUpstreamConnections(active: number, idle: number): void {
+    upstreamConnections.set({ listener: this.name, state: 'active' }, active);
+    upstreamConnections.set({ listener: this.name, state: 'idle' }, idle);
+  }
+
+  observePoolWait(seconds: number): void {
+    poolWait.observe({ listener: this.name }, seconds);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Every metric dgf exports, declared once (SPEC "Metrics", prefix `dgf_`). One registry per process;
+ * listeners are told apart by the `listener` label.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The process-wide metrics registry served on GET /metrics. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'dgf_' });
+
+export const clientConnections = new Gauge({
+  name: 'dgf_client_connections',
+  help: 'Open client connections to a listener.',
+  labelNames: ['listener', 'protocol'] as const,
+  registers: [registry],
+});
+
+export const upstreamConnections = new Gauge({
+  name: 'dgf_upstream_connections',
+  help: 'Upstream connections held by a listener, by state (active, idle).',
+  labelNames: ['listener', 'state'] as const,
+  registers: [registry],
+});
+
+export const queriesTotal = new Counter({
+  name: 'dgf_queries_total',
+  help: 'Operations handled, by outcome (ok, error, denied).',
+  labelNames: ['listener', 'protocol', 'operation', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** phase="total": client-observed time; phase="proxy": time added by dgf (total minus upstream time). */
+export const queryDuration = new Histogram({
+  name: 'dgf_query_duration_seconds',
+  help: 'Operation duration in seconds; phase=total end to end, phase=proxy the part added by dgf.',
+  labelNames: ['listener', 'protocol', 'phase'] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  registers: [registry],
+});
+
+export const poolWait = new Histogram({
+  name: 'dgf_pool_wait_seconds',
+  help: 'Time a client waited for an upstream connection.',
+  labelNames: ['listener'] as const,
+  buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  registers: [registry],
+});
+
+export const maskedValues = new Counter({
+  name: 'dgf_masked_values_total',
+  help: 'Values masked, by label and method.',
+  labelNames: ['listener', 'label', 'method'] as const,
+  registers: [registry],
+});
+
+export const policyDenials = new Counter({
+  name: 'dgf_policy_denials_total',
+  help: 'Operations denied by a policy rule.',
+  labelNames: ['listener', 'rule'] as const,
+  registers: [registry],
+});
+
+export const auditRecords = new Counter({
+  name: 'dgf_audit_records_total',
+  help: 'Audit records by sink and outcome (kept, dropped, failed).',
+  labelNames: ['sink', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const auditQueueDepth = new Gauge({
+  name: 'dgf_audit_queue_depth',
+  help: 'Audit records waiting to be written and fsynced.',
+  registers: [registry],
+});
+
+export const quotaUsageRatio = new Gauge({
+  name: 'dgf_quota_usage_ratio',
+  help: 'Quota use as a fraction of the limit, by resource.',
+  labelNames: ['listener', 'resource'] as const,
+  registers: [registry],
+});
+
+export const quotaRejections = new Counter({
+  name: 'dgf_quota_rejections_total',
+  help: 'Operations refused (or, with onExceed warn, let through over the limit) by a quota.',
+  labelNames: ['listener', 'resource'] as const,
+  registers: [registry],
+});

@@ -1,0 +1,77 @@
+/** The value-detector contract: a cheap prefilter on character statistics, then a finder that returns spans. */
+
+/** Character statistics of a text, computed in one pass and shared by every detector's prefilter. */
+export interface TextStats {
+  length: number;
+  digits: number;
+  upper: number;
+  at: number;
+  dots: number;
+  colons: number;
+  /** '_' or '-' present. */
+  joiners: number;
+  plus: number;
+}
+
+/** A built-in value detector. */
+export interface Detector {
+  /** Name used in policy files (`values: payment_card`). */
+  readonly name: string;
+  /** Short human description for `dgf policy explain` and docs. */
+  readonly description: string;
+  /** Cheap test on the text's statistics; false means the detector cannot match, so `find` is skipped. */
+  applies(stats: TextStats, hint: string | undefined): boolean;
+  /**
+   * Push the [start, end) offsets of every entity found inside `text` onto `out` (flat pairs, for speed).
+   * `hint` is the field name the value came from, when known (used by `date_of_birth`).
+   */
+  find(text: string, out: number[], hint: string | undefined): void;
+}
+
+/** One pass over `text`; the prefilters of every detector read these counts. */
+export function textStats(text: string): TextStats {
+  let digits = 0;
+  let upper = 0;
+  let at = 0;
+  let dots = 0;
+  let colons = 0;
+  let joiners = 0;
+  let plus = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 97) continue; // lower-case letters and most non-ASCII: the common case, nothing to count
+    if (c >= 48 && c <= 57) digits++;
+    else if (c >= 65 && c <= 90) upper++;
+    else if (c === 64) at++;
+    else if (c === 46) dots++;
+    else if (c === 58) colons++;
+    else if (c === 95 || c === 45) joiners++;
+    else if (c === 43) plus++;
+  }
+  return { length: n, digits, upper, at, dots, colons, joiners, plus };
+}
+
+/** Run a global regex over `text`, pushing every match whose `validate` accepts it. */
+export function findAll(re: RegExp, text: string, out: number[], validate: (match: string) => boolean): void {
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const s = m[0];
+    if (s.length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    if (validate(s)) out.push(m.index, m.index + s.length);
+  }
+}
+
+/** The ASCII digits of `s`, separators dropped. */
+export function digitsOf(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) out += s[i];
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+/** JSON Schema of a policy file (SPEC "Policy files"); unknown keys are rejected everywhere. */
+
+const stringOrList = { type: ['string', 'array'], items: { type: 'string' } } as const;
+const stringList = { type: 'array', items: { type: 'string' } } as const;
+
+/** Policy file schema; semantic checks (detectors, methods, regexes, globs, ids) run after it in compile.ts. */
+export const POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    description: { type: 'string' },
+    classifiers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['label'],
+        properties: {
+          label: { type: 'string' },
+          description: { type: 'string' },
+          frameworks: stringList,
+          names: stringList,
+          values: {
+            type: ['string', 'object'],
+            additionalProperties: false,
+            required: ['regex'],
+            properties: { regex: { type: 'string' }, flags: { type: 'string' } },
+          },
+        },
+      },
+    },
+    masks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['labels', 'method'],
+        properties: {
+          labels: stringOrList,
+          method: { type: 'string' },
+          description: { type: 'string' },
+          keep: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { first: { type: 'integer', minimum: 0 }, last: { type: 'integer', minimum: 0 } },
+          },
+          granularity: { enum: ['month', 'year'] },
+          bucket: { type: 'number', exclusiveMinimum: 0 },
+          kind: { type: 'string' },
+          except: stringList,
+          roles: stringList,
+        },
+      },
+    },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id'],
+        properties: {
+          id: { type: 'string', minLength: 1 },
+          name: { type: 'string' },
+          description: { type: 'string' },
+          framework: { type: 'string' },
+          severity: { enum: ['critical', 'high', 'medium', 'low'] },
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              role: stringOrList,
+              operation: stringOrList,
+              kind: stringOrList,
+              objects: stringOrList,
+              labels: stringOrList,
+            },
+          },
+          except: stringList,
+          action: { enum: ['deny', 'allow'] },
+          message: { type: 'string' },
+          require: { type: 'array', items: { enum: ['identity', 'audit', 'tls', 'approval'] } },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,187 @@
+/**
+ * The policy engine's public contract. Protocols see only these types (through src/governance):
+ * the engine is pure and synchronous, knows no bytes, and answers three questions:
+ *  - which labels does this name / value carry (classification),
+ *  - what does role R see of this value of logical type T (masking),
+ *  - is this operation on this object allowed for this identity (decision).
+ */
+
+/** Logical types a mask must preserve. A masked value is always a valid value of its type. */
+export type LogicalType =
+  | 'text'
+  | 'integer'
+  | 'numeric'
+  | 'boolean'
+  | 'date'
+  | 'timestamp'
+  | 'uuid'
+  | 'json'
+  | 'bytes';
+
+/**
+ * A value as a protocol hands it to a mask. The output of a mask has the same JS type as its input:
+ * - text, uuid: string
+ * - integer: number | bigint | string (decimal text, as in the Postgres text format)
+ * - numeric: number | string (decimal text)
+ * - boolean: boolean | string ('t'/'f', 'true'/'false')
+ * - date: Date | string ('YYYY-MM-DD')
+ * - timestamp: Date | string (ISO-8601 or Postgres text form)
+ * - json: any JSON value already parsed (objects are masked recursively by key name and by value),
+ *   or a string holding JSON text (returned as JSON text)
+ * - bytes: Buffer | Uint8Array
+ * null passes through every mask unchanged.
+ */
+export type MaskableValue = unknown;
+
+/** The 9 mask methods of SPEC. */
+export type MaskMethod =
+  | 'redact'
+  | 'null'
+  | 'partial'
+  | 'last4'
+  | 'email'
+  | 'hash'
+  | 'tokenize'
+  | 'generalize'
+  | 'fake';
+
+/** Who is asking. Built by the protocol from its handshake. */
+export interface Identity {
+  /** Authenticated user name (listener `users`). */
+  user: string;
+  /** application_name (Postgres), client name (Redis CLIENT SETNAME / Mongo appName), User-Agent (HTTP). */
+  application?: string;
+  /** Remote address of the client socket. */
+  address?: string;
+  /** Database the client selected, where the protocol has one. */
+  database?: string;
+}
+
+/**
+ * Generic class of an operation. Rules may match a specific verb (`drop`, `flushall`, `deletemany-all`)
+ * or one of these kinds (`read`, `write`, `ddl`, `admin`).
+ */
+export type OperationKind = 'read' | 'write' | 'ddl' | 'admin' | 'session' | 'other';
+
+/** A protocol-neutral description of one operation, handed to `decide`. */
+export interface OperationRequest {
+  listener: string;
+  protocol: string;
+  identity: Identity;
+  role: string;
+  /** Lower-case verb as the protocol names it: 'select', 'insert', 'drop', 'truncate', 'flushall', 'get', 'find', 'deletemany-all', 'upsert'. */
+  operation: string;
+  kind: OperationKind;
+  /** Objects touched, qualified as the protocol names them: 'public.customers', 'app.users', 'user:42:email', 'db1/coll1', 'container/blob'. */
+  objects: readonly string[];
+  /** Field or column names the operation writes or filters on, when the protocol knows them. */
+  fields?: readonly string[];
+  /** Labels already known to be touched (e.g. classified written values). */
+  labels?: readonly string[];
+  /** Whether both legs are encrypted (client TLS and upstream TLS), for HIPAA-001-style requirements. */
+  encrypted?: boolean;
+}
+
+/** What a rule requires of an allowed operation (SPEC `require`). */
+export type Requirement = 'identity' | 'audit' | 'tls' | 'approval';
+
+/** The verdict for one operation. */
+export interface Decision {
+  action: 'allow' | 'deny';
+  /** The id of the rule that denied, when denied. */
+  ruleId?: string;
+  /** The rule's message, sent to the client in the protocol's own error format. */
+  message?: string;
+  /** Ids of every rule that matched (deny, allow or require), for the audit record. */
+  rules: readonly string[];
+  /** Requirements gathered from matched rules; a protocol/governance layer enforces them. */
+  requires: readonly Requirement[];
+}
+
+/** One entity found inside a text value by a value detector. */
+export interface Finding {
+  label: string;
+  /** Detector name, e.g. 'payment_card'. */
+  detector: string;
+  start: number;
+  /** Exclusive end offset in UTF-16 code units. */
+  end: number;
+}
+
+/** Counts what masking did during one operation; feeds the audit record and metrics. Implemented by MaskTally. */
+export interface MaskStats {
+  /** A label was seen (classified), whether or not it was masked. */
+  seen(label: string): void;
+  /** A value was masked for `label` with `method`. */
+  masked(label: string, method: MaskMethod): void;
+}
+
+/** A field in a result or document, as the protocol knows it. */
+export interface FieldRef {
+  /** Column, field path (`contact.email`) or key (`user:42:email`) name. */
+  name: string;
+  /** The object it belongs to, when known ('public.customers'), so `select email as x` still classifies via its source column. */
+  object?: string;
+  /** The source column name when the result column was renamed. */
+  sourceName?: string;
+  type: LogicalType;
+}
+
+/**
+ * How one field is treated for one role, compiled once per (role, field) and cached by the caller
+ * for the life of a result shape (valid while `CompiledPolicy.version` is unchanged).
+ * - 'clear': forward the bytes untouched; nothing to do.
+ * - 'mask': the name is classified and the role may not see it: mask every value with `apply`.
+ * - 'scan': the name is not (or not fully) masked, but value detectors may find entities: call `apply`,
+ *   which returns the same value (===) when nothing was found, so the caller can forward original bytes.
+ */
+export interface FieldPlan {
+  readonly mode: 'clear' | 'mask' | 'scan';
+  /** Labels carried by the name. */
+  readonly labels: readonly string[];
+  apply(value: MaskableValue, stats?: MaskStats): MaskableValue;
+}
+
+/** Result of classifying one name + value for tooling (`dgf policy explain`, POST /api/v1/classify). */
+export interface Explanation {
+  labels: string[];
+  findings: Finding[];
+  masked: MaskableValue;
+}
+
+/** A policy entry listed by GET /api/v1/governance/policies. */
+export interface PolicySummary {
+  id: string;
+  framework: string;
+  name: string;
+  description: string;
+  severity: 'critical' | 'high' | 'medium' | 'low';
+}
+
+/** An immutable, compiled policy set. Reload builds a new one and swaps it atomically. */
+export interface CompiledPolicy {
+  /** Increments on every successful reload; cached FieldPlans are valid only for the version they came from. */
+  readonly version: number;
+  /** Decide whether an operation may run. */
+  decide(req: OperationRequest): Decision;
+  /** Labels carried by a name: column, dotted path, or key (matched per ':'-separated part). Cached. */
+  labelsForName(name: string): readonly string[];
+  /** Entities found inside a text value. */
+  findEntities(text: string): Finding[];
+  /** True when `role` has at least one masked label with a value detector, i.e. values must be scanned. */
+  scansValuesFor(role: string): boolean;
+  /** Compile how `role` sees `field`. Cheap to call again (cached internally) but callers should keep it per result shape. */
+  fieldPlan(role: string, field: FieldRef): FieldPlan;
+  /**
+   * Mask a parsed JSON/BSON-like document for `role`: classified keys (by path) masked, string values scanned.
+   * Returns the same object (===) when nothing changed. Non-plain values (Date, Buffer, bigint, BSON types
+   * whose `_bsontype` is set) are treated by their logical type.
+   */
+  maskDocument(role: string, doc: unknown, stats?: MaskStats, object?: string): unknown;
+  /** For tooling: what `role` would see of `value` under `name`. */
+  explain(role: string, name: string | undefined, value: MaskableValue, type?: LogicalType): Explanation;
+  /** Policies and rules for GET /api/v1/governance/policies. */
+  summaries(framework?: string): PolicySummary[];
+  /** Label -> frameworks, for reports. */
+  frameworksOf(label: string): readonly string[];
+}
