@@ -50,7 +50,11 @@ function configFromSource(source: YamlSource, displayFile: string, env: NodeJS.P
   const errors: ConfigError[] = [];
   const at = (msg: string, p: (string | number)[]): ConfigError => relabel(source.error(msg, p), displayFile);
   const data = interpolate(source.data ?? {}, [], env, (msg, p) => errors.push(at(msg, p)));
-  validate(data, (msg, p) => errors.push(at(msg, p)));
+  // A key whose variable is missing already has its error; its placeholder text would only add noise.
+  const envErrorKeys = new Set(errors.map((e) => e.key));
+  validate(data, (msg, p) => {
+    if (!envErrorKeys.has(formatPath(p))) errors.push(at(msg, p));
+  });
   if (errors.length > 0) throw new ConfigErrors(errors);
   const config = normalize(data as RawConfig, path.resolve(source.file), path.dirname(path.resolve(source.file)), errors, at);
   return config;

@@ -45,7 +45,8 @@ export class TokenBucket {
   take(amount: number): TakeResult {
     this.refill();
     const need = Math.min(Math.max(amount, 0), this.ratePerSecond);
-    if (this.tokens >= need) {
+    // Refill adds fractions; the epsilon keeps float rounding from refusing a take exactly at retryAfterMs.
+    if (this.tokens >= need - 1e-9) {
       this.tokens -= amount;
       return { ok: true };
     }

@@ -1,0 +1,578 @@
+/**
+ * The compiled, immutable policy set: classification (names + values), masking per role, and decisions.
+ * Pure and synchronous; everything expensive is compiled once or cached per (role, name).
+ */
+import { globToRegExp } from '../glob.js';
+import { DETECTORS, detectorPriority, textStats, type Detector } from './detectors/index.js';
+import { Keyring, REDACTED, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
+import { NameMatcher } from './names.js';
+import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef } from './compile.js';
+import type {
+  CompiledPolicy,
+  Decision,
+  Explanation,
+  FieldPlan,
+  FieldRef,
+  Finding,
+  LogicalType,
+  MaskMethod,
+  MaskStats,
+  MaskableValue,
+  OperationRequest,
+  PolicySummary,
+  Requirement,
+} from './types.js';
+
+/** The role of identities no mapping matched: masked for everything classified unless a mask exempts it. */
+export const DEFAULT_ROLE = 'default';
+
+/** Lower rank = stronger: when a field carries several masked labels, the strongest method wins. */
+const METHOD_RANK: Record<MaskMethod, number> = { null: 0, redact: 1, hash: 2, tokenize: 3, fake: 4, generalize: 5, email: 6, partial: 7, last4: 8 };
+
+const EMPTY_FINDINGS: Finding[] = [];
+const EMPTY: readonly string[] = Object.freeze([]);
+
+interface ActiveDetector {
+  detector: Detector;
+  labels: string[];
+  priority: number;
+}
+
+interface RegexClassifier {
+  re: RegExp;
+  label: string;
+  priority: number;
+}
+
+interface Scanner {
+  detectors: ActiveDetector[];
+  regexes: RegexClassifier[];
+}
+
+interface RolePlan {
+  /** label -> mask for this role (only masked labels). */
+  masks: Map<string, MaskSpec>;
+  scanner: Scanner;
+  scans: boolean;
+}
+
+type GlobList = RegExp[] | null;
+
+interface CompiledRule {
+  def: RuleDef;
+  role: GlobList;
+  operation: GlobList;
+  kind: GlobList;
+  objects: GlobList;
+  labels: GlobList;
+  except: Set<string>;
+}
+
+interface CompiledMask {
+  def: MaskDef;
+  labels: RegExp[];
+  except: Set<string>;
+  roles: Set<string> | null;
+}
+
+function globs(list: string[] | null): GlobList {
+  return list === null ? null : list.map((g) => globToRegExp(g.toLowerCase(), true));
+}
+
+function anyMatch(res: RegExp[], value: string): boolean {
+  for (const re of res) if (re.test(value)) return true;
+  return false;
+}
+
+const scratch: number[] = [];
+
+interface Hit {
+  start: number;
+  end: number;
+  priority: number;
+  detector: string;
+  labels: string[];
+}
+
+/** Run a scanner over `text`; overlapping hits resolved by detector priority. */
+function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit[] | null {
+  if (text.length < 5) return null; // no detector matches fewer than 5 characters
+  const stats = textStats(text);
+  let hits: Hit[] | null = null;
+  for (const a of scanner.detectors) {
+    if (!a.detector.applies(stats, hint)) continue;
+    scratch.length = 0;
+    a.detector.find(text, scratch, hint);
+    for (let i = 0; i < scratch.length; i += 2) {
+      (hits ??= []).push({ start: scratch[i]!, end: scratch[i + 1]!, priority: a.priority, detector: a.detector.name, labels: a.labels });
+    }
+  }
+  for (const r of scanner.regexes) {
+    r.re.lastIndex = 0;
+    let m: RegExpExecArray | null;
+    while ((m = r.re.exec(text)) !== null) {
+      if (m[0].length === 0) {
+        r.re.lastIndex++;
+        continue;
+      }
+      (hits ??= []).push({ start: m.index, end: m.index + m[0].length, priority: r.priority, detector: 'regex', labels: [r.label] });
+    }
+  }
+  if (hits === null || hits.length === 1) return hits;
+  hits.sort((a, b) => a.priority - b.priority || b.end - b.start - (a.end - a.start) || a.start - b.start);
+  const kept: Hit[] = [];
+  for (const h of hits) {
+    let overlaps = false;
+    for (const k of kept) {
+      if (h.start < k.end && k.start < h.end) {
+        if (h.detector === k.detector && h.start === k.start && h.end === k.end) k.labels = [...new Set([...k.labels, ...h.labels])];
+        overlaps = true;
+        break;
+      }
+    }
+    if (!overlaps) kept.push(h);
+  }
+  kept.sort((a, b) => a.start - b.start);
+  return kept;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return (proto === Object.prototype || proto === null) && (v as { _bsontype?: unknown })._bsontype === undefined;
+}
+
+/** The CompiledPolicy implementation. Build with `compilePolicySources` (or PolicyStore). */
+export class PolicyImpl implements CompiledPolicy {
+  readonly keys: Keyring;
+  private readonly labelList: string[];
+  private readonly matcher: NameMatcher;
+  private readonly frameworks = new Map<string, string[]>();
+  private readonly allScanner: Scanner;
+  private readonly masks: CompiledMask[];
+  private readonly rules: CompiledRule[];
+  private readonly rolePlans = new Map<string, RolePlan>();
+  private readonly plans = new Map<string, FieldPlan>();
+  private static readonly PLAN_CACHE_MAX = 20_000;
+
+  constructor(
+    readonly version: number,
+    readonly defs: PolicyDefs,
+    hashKey?: string,
+  ) {
+    this.keys = new Keyring(hashKey);
+    const labels: string[] = [];
+    const index = new Map<string, number>();
+    for (const c of defs.classifiers) {
+      if (!index.has(c.label)) {
+        index.set(c.label, labels.length);
+        labels.push(c.label);
+      }
+      const fw = this.frameworks.get(c.label) ?? [];
+      for (const f of c.frameworks) if (!fw.includes(f)) fw.push(f);
+      this.frameworks.set(c.label, fw);
+    }
+    this.labelList = labels;
+    this.matcher = new NameMatcher(labels);
+    for (const c of defs.classifiers) for (const g of c.names) this.matcher.add(g, index.get(c.label)!);
+    this.allScanner = this.buildScanner(defs.classifiers, () => true);
+    // User files' masks first so they can override a pack; then packs in load order.
+    const ordered = [...defs.masks.filter((m) => m.user), ...defs.masks.filter((m) => !m.user)];
+    this.masks = ordered.map((def) => ({
+      def,
+      labels: def.labels.map((g) => globToRegExp(g, true)),
+      except: new Set(def.except),
+      roles: def.roles ? new Set(def.roles) : null,
+    }));
+    this.rules = defs.rules.map((def) => ({
+      def,
+      role: globs(def.match.role),
+      operation: globs(def.match.operation),
+      kind: globs(def.match.kind),
+      objects: globs(def.match.objects),
+      labels: globs(def.match.labels),
+      except: new Set(def.except),
+    }));
+  }
+
+  private buildScanner(classifiers: readonly ClassifierDef[], keep: (label: string) => boolean): Scanner {
+    const byDetector = new Map<string, string[]>();
+    const regexes: RegexClassifier[] = [];
+    for (const c of classifiers) {
+      if (!keep(c.label)) continue;
+      if (c.detector) {
+        const l = byDetector.get(c.detector) ?? [];
+        if (!l.includes(c.label)) l.push(c.label);
+        byDetector.set(c.detector, l);
+      } else if (c.regex) {
+        regexes.push({ re: new RegExp(c.regex.source, c.regex.flags), label: c.label, priority: detectorPriority('') });
+      }
+    }
+    const detectors = DETECTORS.filter((d) => byDetector.has(d.name)).map((d) => ({ detector: d, labels: byDetector.get(d.name)!, priority: detectorPriority(d.name) }));
+    return { detectors, regexes };
+  }
+
+  /** Every label defined by a classifier, in declaration order. */
+  labels(): readonly string[] {
+    return this.labelList;
+  }
+
+  /** The mask `role` gets for `label`, or null when the role sees it clear. */
+  maskFor(role: string, label: string): MaskSpec | null {
+    return this.rolePlan(role).masks.get(label) ?? null;
+  }
+
+  private resolveMask(role: string, label: string): MaskSpec | null {
+    for (const m of this.masks) {
+      if (!anyMatch(m.labels, label)) continue;
+      if (m.roles !== null && !m.roles.has(role)) continue;
+      if (m.except.has(role)) return null;
+      return m.def.spec.kind !== undefined ? m.def.spec : { ...m.def.spec, kind: label };
+    }
+    // Fail closed: unmapped identities never see classified data in clear unless a mask exempts them.
+    return role === DEFAULT_ROLE ? { method: 'redact', kind: label } : null;
+  }
+
+  private rolePlan(role: string): RolePlan {
+    let plan = this.rolePlans.get(role);
+    if (plan) return plan;
+    const masks = new Map<string, MaskSpec>();
+    for (const label of this.labelList) {
+      const spec = this.resolveMask(role, label);
+      if (spec) masks.set(label, spec);
+    }
+    const scanner = this.buildScanner(this.defs.classifiers, (l) => masks.has(l));
+    plan = { masks, scanner, scans: scanner.detectors.length + scanner.regexes.length > 0 };
+    if (this.rolePlans.size < 1000) this.rolePlans.set(role, plan);
+    return plan;
+  }
+
+  labelsForName(name: string): readonly string[] {
+    return this.matcher.match(name);
+  }
+
+  findEntities(text: string, nameHint?: string): Finding[] {
+    const hits = scanText(this.allScanner, text, nameHint);
+    if (hits === null) return EMPTY_FINDINGS;
+    const out: Finding[] = [];
+    for (const h of hits) for (const label of h.labels) out.push({ label, detector: h.detector, start: h.start, end: h.end });
+    return out;
+  }
+
+  scansValuesFor(role: string): boolean {
+    return this.rolePlan(role).scans;
+  }
+
+  /** Scan `text` for `role` and mask the entities whose labels the role may not see; same string when none. */
+  maskText(role: string, text: string, hint?: string, stats?: MaskStats): string | null {
+    const plan = this.rolePlan(role);
+    if (!plan.scans) return text;
+    return this.scanMask(plan, text, hint, stats);
+  }
+
+  private scanMask(plan: RolePlan, text: string, hint: string | undefined, stats: MaskStats | undefined): string | null {
+    const hits = scanText(plan.scanner, text, hint);
+    if (hits === null) return text;
+    let out = '';
+    let pos = 0;
+    for (const h of hits) {
+      let spec: MaskSpec | null = null;
+      let specLabel = '';
+      for (const label of h.labels) {
+        stats?.seen(label);
+        const s = plan.masks.get(label);
+        if (s && (spec === null || METHOD_RANK[s.method] < METHOD_RANK[spec.method])) {
+          spec = s;
+          specLabel = label;
+        }
+      }
+      if (spec === null) continue;
+      stats?.masked(specLabel, spec.method);
+      const kindSpec: MaskSpec = spec.kind === specLabel ? { ...spec, kind: h.detector } : spec;
+      if (h.start === 0 && h.end === text.length) return maskValue(kindSpec, text, 'text', this.keys) as string | null;
+      out += text.slice(pos, h.start) + maskSpan(kindSpec, text.slice(h.start, h.end), this.keys);
+      pos = h.end;
+    }
+    if (pos === 0) return text;
+    return out + text.slice(pos);
+  }
+
+  fieldPlan(role: string, field: FieldRef): FieldPlan {
+    const key = `${role}\u0000${field.name}\u0000${field.sourceName ?? ''}\u0000${field.type}`;
+    let plan = this.plans.get(key);
+    if (plan) return plan;
+    plan = this.buildPlan(role, field);
+    // Bounded: a client inventing column aliases cannot grow memory; clearing is cheaper than LRU bookkeeping.
+    if (this.plans.size >= PolicyImpl.PLAN_CACHE_MAX) this.plans.clear();
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  private buildPlan(role: string, field: FieldRef): FieldPlan {
+    const rp = this.rolePlan(role);
+    let labels = this.labelsForName(field.name);
+    if (field.sourceName !== undefined && field.sourceName !== field.name) {
+      const more = this.labelsForName(field.sourceName);
+      if (more.length > 0) labels = Object.freeze([...new Set([...labels, ...more])]);
+    }
+    let spec: MaskSpec | null = null;
+    let maskedLabels: string[] = [];
+    for (const l of labels) {
+      const s = rp.masks.get(l);
+      if (!s) continue;
+      maskedLabels.push(l);
+      if (spec === null || METHOD_RANK[s.method] < METHOD_RANK[spec.method]) spec = s;
+    }
+    const type = field.type;
+    const keys = this.keys;
+    if (spec !== null) {
+      const chosen = spec;
+      maskedLabels = maskedLabels.filter((l) => rp.masks.get(l) === chosen).concat(maskedLabels.filter((l) => rp.masks.get(l) !== chosen));
+      const method = chosen.method;
+      const masked = maskedLabels;
+      return {
+        mode: 'mask',
+        labels,
+        apply(value, stats) {
+          if (value === null || value === undefined) return value;
+          if (stats) {
+            for (const l of labels) stats.seen(l);
+            stats.masked(masked[0]!, method);
+          }
+          return maskValue(chosen, value, type, keys);
+        },
+      };
+    }
+    const hint = field.sourceName ?? field.name;
+    if (rp.scans && (type === 'text' || type === 'json')) {
+      const self = this;
+      return {
+        mode: 'scan',
+        labels,
+        apply(value, stats) {
+          if (stats) for (const l of labels) stats.seen(l);
+          if (typeof value === 'string') {
+            if (type === 'json') {
+              const c = value.charCodeAt(0);
+              if (c === 123 || c === 91) {
+                let parsed: unknown;
+                try {
+                  parsed = JSON.parse(value);
+                } catch {
+                  return self.scanMask(rp, value, hint, stats); // not JSON: scan as text
+                }
+                const out = self.maskDocument(role, parsed, stats, undefined);
+                return out === parsed ? value : JSON.stringify(out);
+              }
+            }
+            return self.scanMask(rp, value, hint, stats);
+          }
+          if (type === 'json' && typeof value === 'object' && value !== null) return self.maskDocument(role, value, stats);
+          return value;
+        },
+      };
+    }
+    return {
+      mode: 'clear',
+      labels,
+      apply(value, stats) {
+        if (stats) for (const l of labels) stats.seen(l);
+        return value;
+      },
+    };
+  }
+
+  maskDocument(role: string, doc: unknown, stats?: MaskStats, object?: string): unknown {
+    void object; // paths are matched on their own; the object name is kept for future object-scoped classifiers
+    const rp = this.rolePlan(role);
+    if (rp.masks.size === 0) return doc;
+    return this.walk(rp, doc, '', stats);
+  }
+
+  private walk(rp: RolePlan, value: unknown, path: string, stats: MaskStats | undefined): unknown {
+    if (typeof value === 'string') return rp.scans ? this.scanMask(rp, value, path || undefined, stats) : value;
+    if (typeof value !== 'object' || value === null) return value;
+    if (Array.isArray(value)) {
+      let out: unknown[] | null = null;
+      for (let i = 0; i < value.length; i++) {
+        const v = value[i] as unknown;
+        const m = this.walk(rp, v, path, stats);
+        if (m !== v) {
+          out ??= value.slice();
+          out[i] = m;
+        }
+      }
+      return out ?? value;
+    }
+    if (!isPlainObject(value)) return value; // Date, Buffer, BSON values: only masked when their name is classified
+    let out: Record<string, unknown> | null = null;
+    for (const key of Object.keys(value)) {
+      const v = value[key];
+      const childPath = path ? `${path}.${key}` : key;
+      const labels = this.labelsForName(childPath);
+      let spec: MaskSpec | null = null;
+      let specLabel = '';
+      for (const l of labels) {
+        stats?.seen(l);
+        const s = rp.masks.get(l);
+        if (s && (spec === null || METHOD_RANK[s.method] < METHOD_RANK[spec.method])) {
+          spec = s;
+          specLabel = l;
+        }
+      }
+      let m: unknown;
+      if (spec !== null && v !== null && v !== undefined) {
+        stats?.masked(specLabel, spec.method);
+        m = maskDeep(spec, v, this.keys);
+      } else {
+        m = this.walk(rp, v, childPath, stats);
+      }
+      if (m !== v) {
+        out ??= { ...value };
+        out[key] = m;
+      }
+    }
+    return out ?? value;
+  }
+
+  decide(req: OperationRequest): Decision {
+    let labels: Set<string> | null = null;
+    const labelSet = (): Set<string> => {
+      if (labels) return labels;
+      labels = new Set(req.labels ?? []);
+      for (const f of req.fields ?? []) for (const l of this.labelsForName(f)) labels.add(l);
+      for (const o of req.objects) for (const l of this.labelsForName(o)) labels.add(l);
+      return labels;
+    };
+    const op = req.operation.toLowerCase();
+    const matched: string[] = [];
+    const requires = new Set<Requirement>();
+    let decided: CompiledRule | null = null;
+    for (const r of this.rules) {
+      if (r.except.has(req.role)) continue;
+      if (r.role && !anyMatch(r.role, req.role)) continue;
+      if (r.operation && !anyMatch(r.operation, op) && !anyMatch(r.operation, req.kind)) continue;
+      if (r.kind && !anyMatch(r.kind, req.kind)) continue;
+      if (r.objects && !req.objects.some((o) => objectMatches(r.objects!, o))) continue;
+      if (r.labels) {
+        let hit = false;
+        for (const l of labelSet()) if (anyMatch(r.labels, l)) { hit = true; break; }
+        if (!hit) continue;
+      }
+      matched.push(r.def.id);
+      for (const q of r.def.requires) requires.add(q);
+      if (r.def.action !== null && decided === null) {
+        decided = r;
+        if (r.def.action === 'deny') break;
+      }
+    }
+    if (decided !== null && decided.def.action === 'deny') {
+      return { action: 'deny', ruleId: decided.def.id, message: decided.def.message, rules: matched, requires: [...requires] };
+    }
+    return { action: 'allow', rules: matched, requires: [...requires] };
+  }
+
+  explain(role: string, name: string | undefined, value: MaskableValue, type: LogicalType = 'text'): Explanation {
+    const nameLabels = name ? this.labelsForName(name) : EMPTY;
+    const findings = typeof value === 'string' ? this.findEntities(value, name) : [];
+    const labels = [...new Set([...nameLabels, ...findings.map((f) => f.label)])];
+    const plan = this.fieldPlan(role, { name: name ?? '', type });
+    const masked = plan.mode === 'clear' ? value : plan.apply(value);
+    return { labels, findings, masked };
+  }
+
+  summaries(framework?: string): PolicySummary[] {
+    const fw = framework?.toLowerCase();
+    return this.rules
+      .filter((r) => r.def.framework !== null && (fw === undefined || r.def.framework.toLowerCase() === fw))
+      .map((r) => ({ id: r.def.id, framework: r.def.framework!, name: r.def.name, description: r.def.description, severity: r.def.severity }));
+  }
+
+  frameworksOf(label: string): readonly string[] {
+    return this.frameworks.get(label) ?? EMPTY;
+  }
+
+  /** Invert the tokenize mask with this policy's key. */
+  detokenize(value: MaskableValue, type: LogicalType = 'text'): MaskableValue {
+    return detokenizeWith(value, type, this.keys);
+  }
+}
+
+import { detokenizeValue } from './mask/index.js';
+
+function detokenizeWith(value: MaskableValue, type: LogicalType, keys: Keyring): MaskableValue {
+  return detokenizeValue(value, type, keys);
+}
+
+function objectMatches(res: RegExp[], object: string): boolean {
+  if (anyMatch(res, object)) return true;
+  const cut = Math.max(object.lastIndexOf('.'), object.lastIndexOf('/'));
+  return cut >= 0 && anyMatch(res, object.slice(cut + 1));
+}
+
+interface BsonLike {
+  _bsontype: string;
+  constructor: unknown;
+}
+
+/** Mask every leaf of `v` (a classified subtree), keeping JS and BSON types. */
+function maskDeep(spec: MaskSpec, v: unknown, keys: Keyring): unknown {
+  if (v === null || v === undefined) return v;
+  if (Array.isArray(v)) return v.map((x) => maskDeep(spec, x, keys));
+  if (typeof v === 'object' && typeof (v as BsonLike)._bsontype === 'string') return maskBson(spec, v as BsonLike, keys);
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = maskDeep(spec, v[k], keys);
+    return out;
+  }
+  return maskValue(spec, v, runtimeType(v), keys);
+}
+
+type Ctor = (new (...args: unknown[]) => unknown) & Record<string, unknown>;
+
+/** BSON values come back as the same class (duck-typed on `_bsontype`, rebuilt with their own constructor). */
+function maskBson(spec: MaskSpec, v: BsonLike, keys: Keyring): unknown {
+  if (spec.method === 'null') return null;
+  const ctor = v.constructor as Ctor;
+  const any = v as unknown as Record<string, unknown> & { toString(): string };
+  try {
+    switch (v._bsontype) {
+      case 'Int32': {
+        const n = maskValue(spec, Number(any.value), 'integer', keys) as number | null;
+        return n === null ? null : new ctor(Math.max(-2147483648, Math.min(2147483647, n)));
+      }
+      case 'Double': {
+        const n = maskValue(spec, Number(any.value), 'numeric', keys) as number | null;
+        return n === null ? null : new ctor(n);
+      }
+      case 'Long': {
+        const r = maskValue(spec, BigInt(any.toString()), 'integer', keys) as bigint | null;
+        if (r === null) return null;
+        const clamped = r > 9223372036854775807n ? 9223372036854775807n : r < -9223372036854775808n ? -9223372036854775808n : r;
+        return (ctor.fromBigInt as (b: bigint) => unknown)(clamped);
+      }
+      case 'Decimal128': {
+        const s = maskValue(spec, any.toString(), 'numeric', keys) as string | null;
+        return s === null ? null : (ctor.fromString as (s: string) => unknown)(s);
+      }
+      case 'ObjectId':
+      case 'ObjectID': {
+        const hex = (any.toHexString as () => string).call(v);
+        const uuid = maskValue(spec, hex + '00000000', 'uuid', keys) as string | null;
+        if (uuid === null) return null;
+        return new ctor(uuid.replace(/-/g, '').slice(0, 24));
+      }
+      case 'Binary': {
+        const buf = any.buffer as Uint8Array;
+        const out = maskValue(spec, buf, 'bytes', keys) as Uint8Array | null;
+        return out === null ? null : new ctor(out, any.sub_type);
+      }
+      default:
+        return null; // Code, Timestamp, regex, DBRef...: no faithful masked form, so fail closed
+    }
+  } catch {
+    return null; // a BSON class we could not rebuild: fail closed rather than leak
+  }
+}
+
+export { REDACTED };
