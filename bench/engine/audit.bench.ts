@@ -4,7 +4,7 @@
  * concurrent appenders (default 1,000; each awaits its record being kept before appending the next), then
  * prints `{ "recordsPerSecond": ... }` counted over kept (fsynced) records. Target: >= 50,000 records/s.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuditLog } from '../../src/audit/log.js';
@@ -48,7 +48,8 @@ async function worker(): Promise<void> {
 await Promise.all(Array.from({ length: concurrency }, worker));
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 await log.close();
-const bytes = (await stat(path)).size;
+let bytes = 0; // every file: rotation (100 MiB) may have split the trail
+for (const f of await readdir(dir)) bytes += (await stat(join(dir, f))).size;
 await rm(dir, { recursive: true, force: true });
 console.log(
   JSON.stringify({

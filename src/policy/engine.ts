@@ -4,7 +4,7 @@
  */
 import { globToRegExp } from '../glob.js';
 import { DETECTORS, detectorPriority, textStats, type Detector } from './detectors/index.js';
-import { Keyring, REDACTED, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
+import { Keyring, REDACTED, detokenizeValue, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
 import { NameMatcher } from './names.js';
 import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef } from './compile.js';
 import type {
@@ -494,14 +494,8 @@ export class PolicyImpl implements CompiledPolicy {
 
   /** Invert the tokenize mask with this policy's key. */
   detokenize(value: MaskableValue, type: LogicalType = 'text'): MaskableValue {
-    return detokenizeWith(value, type, this.keys);
+    return detokenizeValue(value, type, this.keys);
   }
-}
-
-import { detokenizeValue } from './mask/index.js';
-
-function detokenizeWith(value: MaskableValue, type: LogicalType, keys: Keyring): MaskableValue {
-  return detokenizeValue(value, type, keys);
 }
 
 function objectMatches(res: RegExp[], object: string): boolean {

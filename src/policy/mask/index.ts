@@ -374,7 +374,6 @@ function maskDate(spec: MaskSpec, value: unknown, keys: Keyring): MaskableValue 
 // uuid
 
 const UUID = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i;
-const U128 = 1n << 128n;
 
 function formatUuid(hex32: string, upper: boolean): string {
   const h = `${hex32.slice(0, 8)}-${hex32.slice(8, 12)}-${hex32.slice(12, 16)}-${hex32.slice(16, 20)}-${hex32.slice(20)}`;

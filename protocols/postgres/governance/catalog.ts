@@ -1,0 +1,93 @@
+/**
+ * Which table column a result column comes from. RowDescription names a result column by its output name (an
+ * alias, for `select email as x`) plus the source table's OID and attribute number; this cache maps those back to
+ * `public.customers` / `email`, so classification follows the data and not the alias.
+ */
+
+/** The query that loads the catalog: user relations only (system schemas carry no user data). */
+export const CATALOG_SQL = `select c.oid::text, n.nspname, c.relname, a.attnum::text, a.attname, a.atttypid::text
+from pg_catalog.pg_attribute a
+join pg_catalog.pg_class c on c.oid = a.attrelid
+join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+where a.attnum > 0 and not a.attisdropped
+  and c.relkind in ('r', 'v', 'm', 'p', 'f')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'
+order by c.oid, a.attnum
+limit ${200_000}`;
+
+/** One column of a user table. */
+export interface CatalogColumn {
+  name: string;
+  attnum: number;
+  typeOid: number;
+}
+
+interface Relation {
+  object: string;
+  /** attnum -> column; attnums are dense from 1 except after dropped columns, so index by attnum. */
+  byAttnum: Array<CatalogColumn | undefined>;
+  columns: CatalogColumn[];
+}
+
+export class CatalogCache {
+  private byOid = new Map<number, Relation>();
+  private byName = new Map<string, Relation>();
+  private loadedAt = 0;
+
+  /** When the last refresh completed (ms since epoch); 0 before the first. */
+  get refreshedAt(): number {
+    return this.loadedAt;
+  }
+
+  /** Whether a table OID is known (an unknown one suggests DDL since the last refresh). */
+  knows(tableOid: number): boolean {
+    return this.byOid.has(tableOid);
+  }
+
+  /**
+   * Reload from the upstream. `run` executes SQL on an upstream connection and returns text rows. The new
+   * maps replace the old ones only when the load succeeded, so a failed refresh keeps the previous view.
+   */
+  async refresh(run: (sql: string) => Promise<string[][]>): Promise<void> {
+    const rows = await run(CATALOG_SQL);
+    const byOid = new Map<number, Relation>();
+    const byName = new Map<string, Relation>();
+    for (const row of rows) {
+      const [oidText, schema, relname, attnumText, attname, typeText] = row;
+      if (oidText === undefined || schema === undefined || relname === undefined || attname === undefined) continue;
+      const oid = Number(oidText);
+      const attnum = Number(attnumText);
+      let rel = byOid.get(oid);
+      if (!rel) {
+        rel = { object: `${schema}.${relname}`, byAttnum: [], columns: [] };
+        byOid.set(oid, rel);
+        byName.set(rel.object, rel);
+      }
+      const column: CatalogColumn = { name: attname, attnum, typeOid: Number(typeText ?? 0) };
+      rel.byAttnum[attnum] = column;
+      rel.columns.push(column);
+    }
+    this.byOid = byOid;
+    this.byName = byName;
+    this.loadedAt = Date.now();
+  }
+
+  /** Source table and column of a result column (RowDescription's table OID and attribute number). */
+  lookup(tableOid: number, attnum: number): { object: string; column: string } | undefined {
+    if (tableOid === 0) return undefined;
+    const rel = this.byOid.get(tableOid);
+    const column = rel?.byAttnum[attnum];
+    return rel && column ? { object: rel.object, column: column.name } : undefined;
+  }
+
+  /** Column names of a table in attnum order (what `COPY t TO STDOUT` emits), or undefined when unknown. */
+  columnsOf(object: string): string[] | undefined {
+    return this.byName.get(object)?.columns.map((c) => c.name);
+  }
+
+  /** Columns of a table with their types, in attnum order. */
+  columnInfoOf(object: string): readonly CatalogColumn[] | undefined {
+    return this.byName.get(object)?.columns;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * A resumable parser for what clients send: RESP multibulk commands (`*N\r\n$len\r\narg\r\n...`) and inline
+ * commands (`GET key\r\n`, as telnet and `redis-cli` in some modes send them). Resumes at any byte split
+ * without re-scanning: arguments that lie inside one chunk are zero-copy views, only an argument cut by a chunk
+ * boundary is joined. The raw bytes of each multibulk command are kept as spans of the input chunks, so the
+ * proxy forwards them untouched.
+ *
+ * Limits (as Redis' own): at most 1,048,576 arguments, inline lines of at most 64 KiB, and a whole command of at
+ * most `maxCommandBytes` (the listener's `maxMessageBytes`); a bulk length larger than that is refused while
+ * its header is read, before any byte of the body is buffered.
+ */
+import { MessageTooLargeError, ProtocolError } from '../../shared/errors.js';
+import { CR, LF } from './resp-types.js';
+
+/** Receives each complete command. */
+export interface CommandSink {
+  /**
+   * @param args the arguments; views into the input chunks, valid until the caller lets go of them.
+   * @param raw the command's exact bytes as spans, or null for an inline command (the caller re-encodes it).
+   * @param size the command's size in bytes.
+   */
+  onCommand(args: Buffer[], raw: Buffer[] | null, size: number): void;
+}
+
+export const MAX_ARGS = 1024 * 1024;
+export const MAX_INLINE_BYTES = 64 * 1024;
+
+const S_START = 0;
+const S_COUNT = 1;
+const S_COUNT_LF = 2;
+const S_BULK_TYPE = 3;
+const S_BULK_LEN = 4;
+const S_BULK_LEN_LF = 5;
+const S_BODY = 6;
+const S_INLINE = 7;
+
+export class RequestParser {
+  private state = S_START;
+  private num = 0;
+  private digits = 0;
+  private neg = false;
+  private argsLeft = 0;
+  private args: Buffer[] = [];
+  private bodyLeft = 0;
+  private bodyLen = 0;
+  private pieces: Buffer[] = [];
+  private raw: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly maxCommandBytes = 16 * 1024 * 1024) {}
+
+  /** Parse a chunk; calls `sink.onCommand` for every command completed in it. Throws ProtocolError. */
+  push(chunk: Buffer, sink: CommandSink): void {
+    const len = chunk.length;
+    let pos = 0;
+    let frameStart = 0;
+    while (pos < len) {
+      switch (this.state) {
+        case S_START: {
+          frameStart = pos;
+          this.size = 0;
+          if (chunk[pos] === 0x2a) {
+            pos++;
+            this.state = S_COUNT;
+            this.num = 0;
+            this.digits = 0;
+            this.neg = false;
+          } else {
+            this.state = S_INLINE;
+          }
+          break;
+        }
+        case S_COUNT:
+        case S_BULK_LEN: {
+          const c = chunk[pos++]!;
+          if (c >= 48 && c <= 57) {
+            this.num = this.num * 10 + (c - 48);
+            if (++this.digits > 15) this.badLength();
+          } else if (c === CR) {
+            this.state = this.state === S_COUNT ? S_COUNT_LF : S_BULK_LEN_LF;
+          } else if (c === 45 && this.digits === 0 && !this.neg) {
+            this.neg = true;
+          } else {
+            this.badLength();
+          }
+          break;
+        }
+        case S_COUNT_LF: {
+          if (chunk[pos++] !== LF) throw new ProtocolError("Protocol error: expected '\\n' after multibulk length", 'ERR');
+          if (this.neg || this.num === 0) {
+            // Redis ignores `*0` and `*-1` requests.
+            this.state = S_START;
+            this.size += pos - frameStart;
+            frameStart = pos;
+            this.raw = [];
+            break;
+          }
+          if (this.num > MAX_ARGS) throw new ProtocolError('Protocol error: invalid multibulk length', 'ERR');
+          this.argsLeft = this.num;
+          this.args = [];
+          this.state = S_BULK_TYPE;
+          break;
+        }
+        case S_BULK_TYPE: {
+          const c = chunk[pos++]!;
+          if (c !== 0x24) {
+            throw new ProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(c)}'`, 'ERR');
+          }
+          this.state = S_BULK_LEN;
+          this.num = 0;
+          this.digits = 0;
+          this.neg = false;
+          break;
+        }
+        case S_BULK_LEN_LF: {
+          if (chunk[pos++] !== LF || this.neg) this.badLength();
+          const n = this.num;
+          if (n > this.maxCommandBytes) {
+            throw new ProtocolError('Protocol error: invalid bulk length', 'ERR');
+          }
+          this.bodyLen = n;
+          this.bodyLeft = n + 2;
+          this.state = S_BODY;
+          if (this.size + (pos - frameStart) + n > this.maxCommandBytes) {
+            throw new MessageTooLargeError(this.size + (pos - frameStart) + n, this.maxCommandBytes, 'ERR');
+          }
+          // Fast path: the whole body and its CRLF are in this chunk.
+          if (pos + n + 2 <= len) {
+            this.args.push(chunk.subarray(pos, pos + n));
+            pos += n + 2;
+            this.bodyLeft = 0;
+            if (this.argDone()) {
+              this.emit(chunk, frameStart, pos, sink);
+              frameStart = pos;
+            }
+          }
+          break;
+        }
+        case S_BODY: {
+          const take = Math.min(this.bodyLeft, len - pos);
+          const dataLeft = this.bodyLeft - 2;
+          if (dataLeft > 0) this.pieces.push(chunk.subarray(pos, pos + Math.min(take, dataLeft)));
+          pos += take;
+          this.bodyLeft -= take;
+          if (this.bodyLeft === 0) {
+            const arg = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.bodyLen);
+            this.pieces = [];
+            this.args.push(arg);
+            if (this.argDone()) {
+              this.emit(chunk, frameStart, pos, sink);
+              frameStart = pos;
+            }
+          }
+          break;
+        }
+        case S_INLINE: {
+          const nl = chunk.indexOf(LF, pos);
+          if (nl < 0) {
+            this.pieces.push(chunk.subarray(pos));
+            this.size += len - pos;
+            pos = len;
+            frameStart = len;
+            if (this.size > MAX_INLINE_BYTES) throw new ProtocolError('Protocol error: too big inline request', 'ERR');
+            break;
+          }
+          this.pieces.push(chunk.subarray(pos, nl));
+          this.size += nl + 1 - pos;
+          pos = nl + 1;
+          frameStart = pos;
+          if (this.size > MAX_INLINE_BYTES) throw new ProtocolError('Protocol error: too big inline request', 'ERR');
+          const line = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+          this.pieces = [];
+          this.state = S_START;
+          const args = splitInline(line);
+          if (args.length > 0) sink.onCommand(args, null, this.size);
+          break;
+        }
+      }
+    }
+    if (this.state !== S_START && this.state !== S_INLINE && frameStart < len) {
+      this.raw.push(chunk.subarray(frameStart, len));
+      this.size += len - frameStart;
+      if (this.size > this.maxCommandBytes) throw new MessageTooLargeError(this.size, this.maxCommandBytes, 'ERR');
+    }
+  }
+
+  /** True between commands. */
+  get idle(): boolean {
+    return this.state === S_START;
+  }
+
+  private badLength(): never {
+    throw new ProtocolError(
+      this.state === S_COUNT || this.state === S_COUNT_LF ? 'Protocol error: invalid multibulk length' : 'Protocol error: invalid bulk length',
+      'ERR',
+    );
+  }
+
+  private argDone(): boolean {
+    this.state = S_BULK_TYPE;
+    return --this.argsLeft === 0;
+  }
+
+  private emit(chunk: Buffer, start: number, end: number, sink: CommandSink): void {
+    this.size += end - start;
+    if (this.size > this.maxCommandBytes) throw new MessageTooLargeError(this.size, this.maxCommandBytes, 'ERR');
+    let raw: Buffer[];
+    if (this.raw.length === 0) {
+      raw = [chunk.subarray(start, end)];
+    } else {
+      raw = this.raw;
+      raw.push(chunk.subarray(start, end));
+      this.raw = [];
+    }
+    const args = this.args;
+    this.args = [];
+    this.state = S_START;
+    sink.onCommand(args, raw, this.size);
+  }
+}
+
+/**
+ * Split an inline command line as Redis' sdssplitargs does: whitespace separates arguments, "double quotes"
+ * allow \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' allow \'. Unbalanced quotes are a protocol error.
+ */
+export function splitInline(line: Buffer): Buffer[] {
+  const s = line.toString('latin1');
+  const out: Buffer[] = [];
+  let i = 0;
+  const n = s.length;
+  while (true) {
+    while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\r' || s[i] === '\n' || s[i] === '\v' || s[i] === '\f')) i++;
+    if (i >= n) return out;
+    let cur = '';
+    let inDq = false;
+    let inSq = false;
+    let done = false;
+    while (!done) {
+      if (inDq) {
+        if (i >= n) throw new ProtocolError('Protocol error: unbalanced quotes in request', 'ERR');
+        const c = s[i]!;
+        if (c === '\\' && s[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 2, i + 4))) {
+          cur += String.fromCharCode(parseInt(s.slice(i + 2, i + 4), 16));
+          i += 3;
+        } else if (c === '\\' && i + 1 < n) {
+          i++;
+          const e = s[i]!;
+          cur += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : e === 'b' ? '\b' : e === 'a' ? '\x07' : e;
+        } else if (c === '"') {
+          if (i + 1 < n && !/\s/.test(s[i + 1]!)) throw new ProtocolError('Protocol error: unbalanced quotes in request', 'ERR');
+          done = true;
+        } else {
+          cur += c;
+        }
+      } else if (inSq) {
+        if (i >= n) throw new ProtocolError('Protocol error: unbalanced quotes in request', 'ERR');
+        const c = s[i]!;
+        if (c === '\\' && s[i + 1] === "'") {
+          i++;
+          cur += "'";
+        } else if (c === "'") {
+          if (i + 1 < n && !/\s/.test(s[i + 1]!)) throw new ProtocolError('Protocol error: unbalanced quotes in request', 'ERR');
+          done = true;
+        } else {
+          cur += c;
+        }
+      } else {
+        const c = i < n ? s[i]! : ' ';
+        if (c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\0' || c === '\v' || c === '\f') done = true;
+        else if (c === '"') inDq = true;
+        else if (c === "'") inSq = true;
+        else cur += c;
+      }
+      if (i < n) i++;
+    }
+    out.push(Buffer.from(cur, 'latin1'));
+  }
+}
