@@ -38,8 +38,8 @@ export const scan: ListenerScanner = async (config, policy, sample) => {
       if (type === 'string') acc.value('keys', pattern, await redis.get(key));
       else if (type === 'hash') for (const [f, v] of Object.entries(await redis.hgetall(key))) acc.value(pattern, f, v);
       else if (type === 'list') for (const v of await redis.lrange(key, 0, 9)) acc.value('keys', pattern, v);
-      else if (type === 'set') for (const v of await redis.srandmember(key, 10)) acc.value('keys', pattern, v);
-      else if (type === 'zset') for (const v of await redis.zrange(key, 0, 9)) acc.value('keys', pattern, v);
+      else if (type === 'set') for (const v of await redis.srandmember(key, '10')) acc.value('keys', pattern, v);
+      else if (type === 'zset') for (const v of await redis.zrange(key, '0', '9')) acc.value('keys', pattern, v);
       else acc.field('keys', pattern);
     }
     return acc.rows();

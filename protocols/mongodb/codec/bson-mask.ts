@@ -1,0 +1,260 @@
+/**
+ * Masks a BSON document in place of bytes: walks the elements, asks a planner how each field path is
+ * treated, decodes only the values that must be masked or scanned, and re-encodes only what changed, each
+ * masked value with its original BSON type. An untouched document costs one walk and no allocation of
+ * values; a document with no change is returned as null so the caller forwards the original bytes.
+ */
+import { Decimal128 } from 'bson';
+import type { FieldPlan, LogicalType, MaskStats } from '../../../src/policy/types.js';
+import { BsonIterator, BsonType } from './bson-view.js';
+
+/** How field paths of one result shape are treated (see masking.ts: caches plans, applies renames). */
+export interface PathPlanner {
+  /**
+   * Plan for the value at `path` (dotted, array indices omitted, as MongoDB names paths). `inherit` is the
+   * path of a classified ancestor whose labels the value carries.
+   */
+  plan(path: string, type: LogicalType, inherit: string | null): FieldPlan;
+  readonly stats: MaskStats | undefined;
+}
+
+const MAX_DEPTH = 100;
+
+/** Logical type of a BSON element type for the policy engine; null for types that carry no data to mask. */
+function logicalType(t: number): LogicalType | null {
+  switch (t) {
+    case BsonType.string:
+    case BsonType.javascript:
+    case BsonType.symbol:
+    case BsonType.regex:
+      return 'text';
+    case BsonType.int32:
+    case BsonType.int64:
+      return 'integer';
+    case BsonType.double:
+    case BsonType.decimal128:
+      return 'numeric';
+    case BsonType.bool:
+      return 'boolean';
+    case BsonType.date:
+      return 'timestamp';
+    case BsonType.binary:
+    case BsonType.objectId:
+      return 'bytes';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Mask the document at `buf[start..]`. Returns the new document bytes when something changed, else null.
+ * Throws InvalidBsonError when the bytes lie about their lengths.
+ */
+export function maskBsonDocument(buf: Uint8Array, start: number, planner: PathPlanner, prefix = '', inherit: string | null = null): Buffer | null {
+  return walk(buf, start, planner, prefix, false, inherit, 0);
+}
+
+function walk(
+  buf: Uint8Array,
+  start: number,
+  planner: PathPlanner,
+  prefix: string,
+  isArray: boolean,
+  inherit: string | null,
+  depth: number,
+): Buffer | null {
+  if (depth > MAX_DEPTH) return null;
+  const it = new BsonIterator().reset(buf, start);
+  let parts: Uint8Array[] | null = null;
+  let copied = start + 4; // bytes before this offset are already in `parts` (or the header)
+  let size = 0;
+  while (it.next()) {
+    const type = it.type;
+    const path = isArray ? prefix : prefix === '' ? it.name() : `${prefix}.${it.name()}`;
+    let replacement: Uint8Array | null = null;
+    if (type === BsonType.object || type === BsonType.array) {
+      let childInherit = inherit;
+      if (childInherit === null) {
+        const p = planner.plan(path, 'json', null);
+        if (p.mode === 'mask') childInherit = path;
+      }
+      const sub = walk(buf, it.valueStart, planner, path, type === BsonType.array, childInherit, depth + 1);
+      if (sub) replacement = element(buf, it, sub);
+    } else {
+      const lt = logicalType(type);
+      if (lt !== null) {
+        const plan = planner.plan(path, lt, inherit);
+        if (plan.mode === 'mask' || (plan.mode === 'scan' && lt === 'text')) {
+          replacement = maskLeaf(buf, it, lt, plan, planner.stats);
+        } else if (plan.labels.length > 0 && planner.stats) {
+          for (const l of plan.labels) planner.stats.seen(l);
+        }
+      }
+    }
+    if (replacement) {
+      parts ??= [];
+      if (it.elementStart > copied) {
+        parts.push(buf.subarray(copied, it.elementStart));
+        size += it.elementStart - copied;
+      }
+      parts.push(replacement);
+      size += replacement.length;
+      copied = it.valueEnd;
+    }
+  }
+  if (!parts) return null;
+  const docEnd = start + ((buf[start]! | (buf[start + 1]! << 8) | (buf[start + 2]! << 16) | (buf[start + 3]! << 24)) >>> 0);
+  if (docEnd > copied) {
+    parts.push(buf.subarray(copied, docEnd));
+    size += docEnd - copied;
+  }
+  const total = 4 + size;
+  const out = Buffer.allocUnsafe(total);
+  out.writeInt32LE(total, 0);
+  let o = 4;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** type byte + name + new value bytes. */
+function element(buf: Uint8Array, it: BsonIterator, value: Uint8Array): Buffer {
+  const head = it.valueStart - it.elementStart;
+  const out = Buffer.allocUnsafe(head + value.length);
+  out.set(buf.subarray(it.elementStart, it.valueStart), 0);
+  out.set(value, head);
+  return out;
+}
+
+function stringBytes(s: string): Buffer {
+  const len = Buffer.byteLength(s, 'utf8');
+  const out = Buffer.allocUnsafe(4 + len + 1);
+  out.writeInt32LE(len + 1, 0);
+  out.write(s, 4, 'utf8');
+  out[4 + len] = 0;
+  return out;
+}
+
+function cstringSafe(s: string): string {
+  return s.includes('\0') ? s.replace(/\0/g, '') : s;
+}
+
+/** Decode, mask, and re-encode one leaf with its own BSON type; null when the mask left it unchanged. */
+function maskLeaf(buf: Uint8Array, it: BsonIterator, lt: LogicalType, plan: FieldPlan, stats: MaskStats | undefined): Uint8Array | null {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const v = it.valueStart;
+  switch (it.type) {
+    case BsonType.string:
+    case BsonType.javascript:
+    case BsonType.symbol: {
+      const s = it.stringValue();
+      const m = plan.apply(s, stats);
+      if (m === s) return null;
+      return element(buf, it, stringBytes(m === null || m === undefined ? '' : String(m)));
+    }
+    case BsonType.regex: {
+      let e = v;
+      while (b[e] !== 0) e++;
+      const pattern = b.toString('utf8', v, e);
+      const m = plan.apply(pattern, stats);
+      if (m === pattern) return null;
+      const flags = b.subarray(e + 1, it.valueEnd);
+      const p = Buffer.from(`${cstringSafe(String(m ?? ''))}\0`, 'utf8');
+      return element(buf, it, Buffer.concat([p, flags]));
+    }
+    case BsonType.int32: {
+      const n = b.readInt32LE(v);
+      const m = plan.apply(n, stats);
+      if (m === n) return null;
+      const out = Buffer.allocUnsafe(4);
+      const x = typeof m === 'number' ? Math.trunc(m) : typeof m === 'bigint' ? Number(m) : typeof m === 'string' ? Number.parseInt(m, 10) : 0;
+      out.writeInt32LE(Number.isFinite(x) && x >= -2147483648 && x <= 2147483647 ? x : 0, 0);
+      return element(buf, it, out);
+    }
+    case BsonType.int64: {
+      const n = b.readBigInt64LE(v);
+      const m = plan.apply(n, stats);
+      if (m === n) return null;
+      const out = Buffer.allocUnsafe(8);
+      let x: bigint;
+      try {
+        x = typeof m === 'bigint' ? m : BigInt(typeof m === 'number' ? Math.trunc(m) : String(m ?? 0));
+      } catch {
+        x = 0n;
+      }
+      out.writeBigInt64LE(BigInt.asIntN(64, x), 0);
+      return element(buf, it, out);
+    }
+    case BsonType.double: {
+      const n = b.readDoubleLE(v);
+      const m = plan.apply(n, stats);
+      if (m === n || (Number.isNaN(n) && Number.isNaN(m))) return null;
+      const out = Buffer.allocUnsafe(8);
+      const x = typeof m === 'number' ? m : Number(m ?? 0);
+      out.writeDoubleLE(Number.isNaN(x) && m !== m ? 0 : x, 0);
+      return element(buf, it, out);
+    }
+    case BsonType.decimal128: {
+      const d = new Decimal128(b.subarray(v, v + 16)).toString();
+      const m = plan.apply(d, stats);
+      if (m === d) return null;
+      let out: Uint8Array;
+      try {
+        out = Decimal128.fromString(String(m ?? '0')).bytes;
+      } catch {
+        out = Decimal128.fromString('0').bytes;
+      }
+      return element(buf, it, out);
+    }
+    case BsonType.bool: {
+      const n = b[v] !== 0;
+      const m = plan.apply(n, stats);
+      if (m === n) return null;
+      return element(buf, it, Buffer.from([m === true || m === 'true' || m === 't' ? 1 : 0]));
+    }
+    case BsonType.date: {
+      const ms = Number(b.readBigInt64LE(v));
+      const d = new Date(ms);
+      const m = plan.apply(d, stats);
+      if (m === d) return null;
+      const t = m instanceof Date ? m.getTime() : typeof m === 'string' ? Date.parse(m) : 0;
+      const out = Buffer.allocUnsafe(8);
+      out.writeBigInt64LE(BigInt(Number.isFinite(t) ? t : 0), 0);
+      return element(buf, it, out);
+    }
+    case BsonType.binary: {
+      const len = b.readInt32LE(v);
+      const subtype = b[v + 4]!;
+      const data = b.subarray(v + 5, v + 5 + len);
+      const m = plan.apply(data, stats);
+      if (m === data) return null;
+      const bytes = m instanceof Uint8Array ? m : Buffer.alloc(0);
+      // A UUID (subtype 4) must stay 16 bytes for the driver to read it back as a UUID.
+      const fixed = subtype === 4 || subtype === 3 ? fit(bytes, 16) : bytes;
+      const out = Buffer.allocUnsafe(5 + fixed.length);
+      out.writeInt32LE(fixed.length, 0);
+      out[4] = subtype;
+      out.set(fixed, 5);
+      return element(buf, it, out);
+    }
+    case BsonType.objectId: {
+      const data = b.subarray(v, v + 12);
+      const m = plan.apply(data, stats);
+      if (m === data) return null;
+      return element(buf, it, fit(m instanceof Uint8Array ? m : Buffer.alloc(0), 12));
+    }
+    default:
+      void lt;
+      return null;
+  }
+}
+
+/** Exactly `n` bytes: truncated or zero-padded, so fixed-size BSON types stay valid. */
+function fit(bytes: Uint8Array, n: number): Uint8Array {
+  if (bytes.length === n) return bytes;
+  const out = Buffer.alloc(n);
+  out.set(bytes.subarray(0, n), 0);
+  return out;
+}
