@@ -141,6 +141,8 @@ export class UpstreamConnection extends EventEmitter {
       socket.on('data', onData);
       socket.once('error', fail);
       socket.once('close', onClose);
+      // negotiateSsl paused the plain socket; a 'data' listener alone does not resume an explicitly paused stream.
+      socket.resume();
       socket.write(serialize.startup({ user: target.user, database, ...target.startupParams }));
     });
   }

@@ -75,3 +75,36 @@ export function hasBody(headers: Record<string, string | string[] | undefined>):
   const cl = headers['content-length'];
   return cl !== undefined && cl !== '0';
 }
+
+/**
+ * Copy `source` into `res` with backpressure (the source is not read while the client's socket is full),
+ * without ending `res`, so the caller can end it once the audit record is kept. Resolves with the bytes
+ * written; rejects when either side fails or the client goes away.
+ */
+export async function pipeBody(source: AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, res: import('node:http').ServerResponse): Promise<number> {
+  let bytes = 0;
+  try {
+    for await (const chunk of source) {
+      if (res.destroyed) throw new Error('client went away');
+      bytes += chunk.length;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = (): void => {
+            res.off('close', onClose);
+            resolve();
+          };
+          const onClose = (): void => {
+            res.off('drain', onDrain);
+            reject(new Error('client went away'));
+          };
+          res.once('drain', onDrain);
+          res.once('close', onClose);
+        });
+      }
+    }
+  } catch (err) {
+    source.destroy?.(err as Error);
+    throw err;
+  }
+  return bytes;
+}

@@ -19,7 +19,7 @@ header .spacer { flex: 1; }
 button { background: var(--line); color: var(--text); border: 1px solid #34414d; border-radius: 6px; padding: 5px 10px; cursor: pointer; font: inherit; }
 button:hover { border-color: var(--accent); }
 main { padding: 16px 24px 40px; display: grid; grid-template-columns: repeat(12, 1fr); gap: 16px; }
-section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; min-width: 0; }
+section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; min-width: 0; overflow-x: auto; }
 section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .8px; color: var(--muted); margin: 0 0 10px; font-weight: 600; }
 .w12 { grid-column: span 12; } .w8 { grid-column: span 8; } .w6 { grid-column: span 6; } .w4 { grid-column: span 4; }
 @media (max-width: 1000px) { .w8, .w6, .w4 { grid-column: span 12; } }
@@ -29,20 +29,21 @@ section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .8px; c
 .card .k { color: var(--muted); font-size: 12px; }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th { text-align: left; color: var(--muted); font-weight: 500; border-bottom: 1px solid var(--line); padding: 5px 6px; }
-td { border-bottom: 1px solid #1f2933; padding: 5px 6px; vertical-align: top; overflow-wrap: anywhere; }
+td { border-bottom: 1px solid #1f2933; padding: 5px 6px; vertical-align: top; overflow-wrap: break-word; }
+.nowrap { white-space: nowrap; } .wrap { overflow-wrap: break-word; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .b-ok { background: rgba(63,185,80,.15); color: var(--ok); } .b-warn { background: rgba(210,153,34,.15); color: var(--warn); }
 .b-bad { background: rgba(248,81,73,.15); color: var(--bad); } .b-muted { background: var(--line); color: var(--muted); }
 .quota { margin-bottom: 14px; } .quota h3 { font-size: 14px; margin: 0 0 6px; display: flex; gap: 8px; align-items: center; }
-.bar-row { display: grid; grid-template-columns: 110px 1fr 210px; gap: 10px; align-items: center; margin: 4px 0; font-size: 13px; }
+.bar-row { display: grid; grid-template-columns: 110px 1fr 240px; gap: 10px; align-items: center; margin: 4px 0; font-size: 13px; }
 .bar { height: 10px; background: var(--bg); border: 1px solid var(--line); border-radius: 5px; overflow: hidden; }
 .bar > div { height: 100%; border-radius: 5px; transition: width .4s; }
 .f-healthy { background: var(--ok); } .f-warning { background: var(--warn); } .f-exceeded { background: var(--bad); }
 .muted { color: var(--muted); } .empty { color: var(--muted); font-style: italic; padding: 6px 0; }
 .hbar { display: grid; grid-template-columns: 160px 1fr 70px; gap: 8px; align-items: center; font-size: 13px; margin: 3px 0; }
-.hbar .bar > div { background: var(--accent); }
+.hbar .bar > div { background: var(--accent); } #denials .hbar .bar > div { background: var(--bad); }
 #err { display: none; background: rgba(248,81,73,.12); color: var(--bad); border: 1px solid rgba(248,81,73,.4); padding: 8px 12px; border-radius: 6px; grid-column: span 12; }
 #auth { position: fixed; inset: 0; background: rgba(0,0,0,.6); display: none; align-items: center; justify-content: center; }
 #auth form { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 22px; width: 380px; }
@@ -74,7 +75,7 @@ function fmtBytes(b) {
 function fmtUsage(r) {
   if (r.unit === 'bytes') return fmtBytes(r.used) + ' / ' + fmtBytes(r.limit);
   if (r.unit === 'RU/s') return fmtNum(r.used) + ' / ' + fmtNum(r.limit) + ' RU/s';
-  if (r.unit === 'per_month') return fmtNum(r.used) + ' / ' + fmtNum(r.limit) + ' this month';
+  if (r.unit === 'per_month') return fmtNum(r.used) + ' / ' + fmtNum(r.limit) + ' a month';
   return fmtNum(r.used) + ' / ' + fmtNum(r.limit);
 }
 function badge(status) {
@@ -152,7 +153,7 @@ function renderHealth(h) {
   if (!h.listeners.length) { box.appendChild(empty('No listeners configured (admin only).')); return; }
   box.appendChild(table(['Listener', 'Protocol', 'Address', 'Upstream', 'Detail'], h.listeners.map(function (l) {
     var u = up[l.name] || { status: 'unknown' };
-    return [l.name, l.protocol, el('span', 'mono', l.address), badge(u.status), u.detail || ''];
+    return [l.name, l.protocol, el('span', 'mono nowrap', l.address), badge(u.status), u.detail || ''];
   })));
 }
 
@@ -229,16 +230,22 @@ function renderInventory(inv) {
   box.appendChild(table(['Listener', 'Object', 'Field', 'Labels seen', 'Last seen'], rows.slice(0, 200)));
 }
 
+function statement(text) {
+  var s = el('span', 'mono wrap muted', text && text.length > 120 ? text.slice(0, 119) + '\u2026' : text || '');
+  if (text) s.title = text;
+  return s;
+}
+function errorBadge(text) { var b = el('span', 'badge b-bad', 'error'); b.title = String(text); return b; }
 function renderAudit(a) {
   var box = clear($('audit'));
   if (!a.records.length) { box.appendChild(empty('No audit records yet.')); return; }
   var rows = a.records.slice().reverse().map(function (r) {
     var masked = Object.keys(r.masked || {}).map(function (k) { return k + ':' + r.masked[k]; }).join(' ');
-    return [el('span', 'mono', String(r.ts).slice(11, 23)), r.listener, (r.identity && r.identity.user) || '', r.role, r.operation,
-      el('span', 'mono', r.object || ''), badge(r.decision), (r.labels || []).join(' '), masked,
-      r.rows === null || r.rows === undefined ? '' : r.rows, r.error ? el('span', 'badge b-bad', 'error') : ''];
+    return [el('span', 'mono nowrap', String(r.ts).slice(11, 23)), r.listener, (r.identity && r.identity.user) || '', r.role, r.operation,
+      el('span', 'mono wrap', r.object || ''), statement(r.statement), badge(r.decision), (r.labels || []).join(' '), masked,
+      r.rows === null || r.rows === undefined ? '' : r.rows, r.error ? errorBadge(r.error) : ''];
   });
-  box.appendChild(table(['Time', 'Listener', 'User', 'Role', 'Op', 'Object', 'Decision', 'Labels', 'Masked', 'Rows', ''], rows, [9]));
+  box.appendChild(table(['Time', 'Listener', 'User', 'Role', 'Op', 'Object', 'Statement', 'Decision', 'Labels', 'Masked', 'Rows', ''], rows, [10]));
 }
 
 function refresh() {
@@ -310,6 +317,7 @@ const BODY = `
 <div id="auth"><form id="auth-form">
   <h2>Admin token required</h2>
   <p>This dgf protects its API with a bearer token (<span class="mono">admin.token</span>). It is kept in this tab only.</p>
+  <input type="text" name="username" value="dgf-admin" autocomplete="username" hidden>
   <input id="token" type="password" autocomplete="current-password" placeholder="token">
   <div class="msg" id="auth-msg"></div>
   <button type="submit">Open dashboard</button>

@@ -240,6 +240,10 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
       });
     });
   }
+  // Report in reading order: file by file, line by line.
+  const fileOrder = new Map(sources.map((s, i) => [s.file, i]));
+  const order = (e: ConfigError): number => (fileOrder.get(e.file ?? '') ?? 0) * 1e7 + (e.line ?? 0);
+  errors.sort((a, b) => order(a) - order(b));
   return { defs, errors };
 }
 

@@ -85,6 +85,7 @@ function anyMatch(res: RegExp[], value: string): boolean {
 }
 
 const scratch: number[] = [];
+const scratchStats = textStats('');
 
 interface Hit {
   start: number;
@@ -97,7 +98,7 @@ interface Hit {
 /** Run a scanner over `text`; overlapping hits resolved by detector priority. */
 function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit[] | null {
   if (text.length < 5) return null; // no detector matches fewer than 5 characters
-  const stats = textStats(text);
+  const stats = textStats(text, scratchStats); // reused: scanText is synchronous and never re-entered
   let hits: Hit[] | null = null;
   for (const a of scanner.detectors) {
     if (!a.detector.applies(stats, hint)) continue;
@@ -119,7 +120,9 @@ function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit
     }
   }
   if (hits === null || hits.length === 1) return hits;
-  hits.sort((a, b) => a.priority - b.priority || b.end - b.start - (a.end - a.start) || a.start - b.start);
+  // Longest span first (an E.164 phone beats the NHS-looking digits inside it, an IBAN the digit runs inside
+  // it); among equal spans the more specific detector wins.
+  hits.sort((a, b) => b.end - b.start - (a.end - a.start) || a.priority - b.priority || a.start - b.start);
   const kept: Hit[] = [];
   for (const h of hits) {
     let overlaps = false;
@@ -345,11 +348,10 @@ export class PolicyImpl implements CompiledPolicy {
     }
     const hint = field.sourceName ?? field.name;
     if (rp.scans && (type === 'text' || type === 'json')) {
-      const self = this;
       return {
         mode: 'scan',
         labels,
-        apply(value, stats) {
+        apply: (value: MaskableValue, stats?: MaskStats): MaskableValue => {
           if (stats) for (const l of labels) stats.seen(l);
           if (typeof value === 'string') {
             if (type === 'json') {
@@ -359,15 +361,15 @@ export class PolicyImpl implements CompiledPolicy {
                 try {
                   parsed = JSON.parse(value);
                 } catch {
-                  return self.scanMask(rp, value, hint, stats); // not JSON: scan as text
+                  return this.scanMask(rp, value, hint, stats); // not JSON: scan as text
                 }
-                const out = self.maskDocument(role, parsed, stats, undefined);
+                const out = this.maskDocument(role, parsed, stats, undefined);
                 return out === parsed ? value : JSON.stringify(out);
               }
             }
-            return self.scanMask(rp, value, hint, stats);
+            return this.scanMask(rp, value, hint, stats);
           }
-          if (type === 'json' && typeof value === 'object' && value !== null) return self.maskDocument(role, value, stats);
+          if (type === 'json' && typeof value === 'object' && value !== null) return this.maskDocument(role, value, stats);
           return value;
         },
       };

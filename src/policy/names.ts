@@ -9,7 +9,7 @@ const GLOB_BAD = /[[\]{}()|\\^+!,]/;
 /** Normalise one name segment: camelCase and acronyms split, non-alphanumerics to `_`, lower-case. */
 export function normalizeSegment(seg: string, keepWildcards = false): string {
   // Fast path: already snake/lower case, the usual shape of SQL column names.
-  if (/^[a-z0-9_]*$/.test(seg)) return trimUnderscores(seg);
+  if (/^[a-z0-9]+(?:_[a-z0-9]+)*$/.test(seg)) return seg;
   let out = '';
   const n = seg.length;
   for (let i = 0; i < n; i++) {

@@ -54,6 +54,11 @@ export function maskBsonDocument(buf: Uint8Array, start: number, planner: PathPl
   return walk(buf, start, planner, prefix, false, inherit, 0);
 }
 
+/** Mask the elements of a BSON array whose values all live at `path` (distinct's `values`). */
+export function maskBsonArray(buf: Uint8Array, start: number, planner: PathPlanner, path: string): Buffer | null {
+  return walk(buf, start, planner, path, true, null, 0);
+}
+
 function walk(
   buf: Uint8Array,
   start: number,

@@ -17,9 +17,29 @@ export interface StatementInfo {
   /** Session state the statement creates or changes; a transaction pooler must pin or refuse these. */
   session: null | 'set' | 'reset' | 'listen' | 'unlisten' | 'advisory-lock' | 'temp-table' | 'hold-cursor' | 'prepare' | 'deallocate' | 'discard' | 'declare-cursor';
   transaction: null | 'begin' | 'commit' | 'rollback' | 'savepoint';
-  copy: null | { direction: 'from' | 'to'; object: string | null; columns: string[] | null; format: 'text' | 'csv' | 'binary' };
+  /**
+   * COPY: direction, target table (for `COPY (query)`, the one table the query reads, else null), columns (for a
+   * query, the source column of each output column where it is a plain column reference, else its output name),
+   * format, and the text/CSV options that shape each line.
+   */
+  copy: null | {
+    direction: 'from' | 'to';
+    object: string | null;
+    columns: string[] | null;
+    format: 'text' | 'csv' | 'binary';
+    options?: CopyOptions;
+  };
   /** For SET / RESET / set_config(): the setting touched. `value` null means RESET / DEFAULT / not a literal. */
   setting?: { name: string; value: string | null; local: boolean };
+}
+
+/** COPY text/CSV options as written in the statement (absent: PostgreSQL's default for the format). */
+export interface CopyOptions {
+  delimiter?: string;
+  null?: string;
+  header?: boolean;
+  quote?: string;
+  escape?: string;
 }
 
 let loaded: Promise<void> | null = null;
@@ -33,11 +53,24 @@ export function initSqlAnalyzer(): Promise<void> {
   return loaded;
 }
 
-/** Drivers resend the same texts, so analysis is cached by SQL text. Bounded: a client inventing texts cannot grow it. */
+/**
+ * Drivers resend the same texts, so analysis is cached by SQL text. Two generations instead of a strict LRU: a hit
+ * costs one Map lookup (no reordering), and when the young generation is full it becomes the old one, so memory
+ * stays bounded at 2 x CACHE_MAX entries however many distinct texts clients send.
+ */
 const CACHE_MAX = 2000;
 /** Texts longer than this (bulk inserts with inline literals) are rarely repeated: not worth keeping. */
 const CACHE_MAX_TEXT = 16 * 1024;
-const cache = new Map<string, readonly StatementInfo[]>();
+let young = new Map<string, readonly StatementInfo[]>();
+let old = new Map<string, readonly StatementInfo[]>();
+
+function remember(sql: string, result: readonly StatementInfo[]): void {
+  if (young.size >= CACHE_MAX) {
+    old = young;
+    young = new Map();
+  }
+  young.set(sql, result);
+}
 
 const UNPARSEABLE: readonly StatementInfo[] = Object.freeze([
   Object.freeze({
@@ -59,18 +92,15 @@ const EMPTY: readonly StatementInfo[] = Object.freeze([]);
  * The returned objects are shared by every caller with the same text: treat them as read-only.
  */
 export function analyzeSql(sql: string): StatementInfo[] {
-  const hit = cache.get(sql);
+  let hit = young.get(sql);
+  if (hit !== undefined) return hit as StatementInfo[];
+  hit = old.get(sql);
   if (hit !== undefined) {
-    // Refresh recency: Map iteration order is insertion order, so re-inserting makes it the newest.
-    cache.delete(sql);
-    cache.set(sql, hit);
+    remember(sql, hit);
     return hit as StatementInfo[];
   }
   const result = analyzeUncached(sql);
-  if (sql.length <= CACHE_MAX_TEXT) {
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-    cache.set(sql, result);
-  }
+  if (sql.length <= CACHE_MAX_TEXT) remember(sql, result);
   return result as StatementInfo[];
 }
 
@@ -243,9 +273,8 @@ function walk(node: unknown, w: Walk, depth = 0): void {
     // Relations appear wrapped ({RangeVar: {...}}) in lists and bare in typed fields (`relation`, `rel`).
     if (!Array.isArray(value) && (key === 'RangeVar' || isBareRangeVar(value as Fields))) {
       const rv = value as Fields;
-      const name = rangeVarName(rv);
-      if (str(rv['schemaname'])) addObject(w, name);
-      else w.pending.push({ name: str(rv['relname']) ?? '', qualified: name });
+      // Qualified names cannot be CTEs; unqualified ones are checked once every CTE name is known.
+      w.pending.push({ name: str(rv['schemaname']) ? '' : (str(rv['relname']) ?? ''), qualified: rangeVarName(rv) });
       continue;
     }
     if (key === 'CommonTableExpr') {
@@ -283,7 +312,7 @@ function addObject(w: Walk, name: string): void {
 }
 
 function finishWalk(w: Walk): string[] {
-  for (const p of w.pending) if (!w.ctes.has(p.name)) addObject(w, p.qualified);
+  for (const p of w.pending) if (p.name === '' || !w.ctes.has(p.name)) addObject(w, p.qualified);
   return w.objects;
 }
 
@@ -340,7 +369,7 @@ function defElems(options: unknown): Map<string, string> {
     if (arg && arg[0] === 'String') value = str(arg[1]['sval']) ?? '';
     else if (arg && arg[0] === 'Boolean') value = arg[1]['boolval'] ? 'true' : 'false';
     else if (arg) value = constText(u[1]['arg']) ?? '';
-    out.set(name.toLowerCase(), value.toLowerCase());
+    out.set(name.toLowerCase(), value);
   }
   return out;
 }
@@ -402,7 +431,7 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
       return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
     }
     case 'CopyStmt':
-      return describeCopy(f, stmt, normalized);
+      return describeCopy(f, normalized);
     case 'VariableSetStmt':
       return describeSet(f, normalized);
     case 'VariableShowStmt':
@@ -509,9 +538,9 @@ function dropObjects(f: Fields): string[] {
   return out;
 }
 
-function describeCopy(f: Fields, stmt: PgNode, normalized: string): StatementInfo {
+function describeCopy(f: Fields, normalized: string): StatementInfo {
   const options = defElems(f['options']);
-  const fmt = options.get('format');
+  const fmt = options.get('format')?.toLowerCase();
   const format: 'text' | 'csv' | 'binary' = fmt === 'csv' ? 'csv' : fmt === 'binary' ? 'binary' : options.has('csv') ? 'csv' : options.has('binary') ? 'binary' : 'text';
   const direction: 'from' | 'to' = f['is_from'] ? 'from' : 'to';
   const rel = f['relation'] as Fields | undefined;
@@ -536,7 +565,17 @@ function describeCopy(f: Fields, stmt: PgNode, normalized: string): StatementInf
   // COPY to or from a server file or program runs with the server's privileges: that is admin work.
   const server = Boolean(f['filename']) || Boolean(f['is_program']);
   const kind = server ? 'admin' : direction === 'from' ? 'write' : 'read';
-  return info('copy', kind, objects, normalized, { copy: { direction, object, columns, format } });
+  const copyOptions: CopyOptions = {};
+  if (options.has('delimiter')) copyOptions.delimiter = options.get('delimiter')!;
+  if (options.has('null')) copyOptions.null = options.get('null')!;
+  if (options.has('quote')) copyOptions.quote = options.get('quote')!;
+  if (options.has('escape')) copyOptions.escape = options.get('escape')!;
+  if (options.has('header')) {
+    const h = options.get('header')!.toLowerCase();
+    copyOptions.header = !['false', 'off', '0', 'no'].includes(h);
+  }
+  const copy = { direction, object, columns, format, ...(Object.keys(copyOptions).length > 0 ? { options: copyOptions } : {}) };
+  return info('copy', kind, objects, normalized, { copy });
 }
 
 /** Output column names of a SELECT's target list, as PostgreSQL names them; '*' stays '*'. */
@@ -548,11 +587,12 @@ function targetNames(select: Fields): string[] | null {
     const u = unwrap(t);
     if (!u || u[0] !== 'ResTarget') return null;
     const alias = str(u[1]['name']);
-    if (alias) {
+    const val = unwrap(u[1]['val']);
+    // A plain column keeps its source name even when aliased: classification follows the data.
+    if (alias && !(val && val[0] === 'ColumnRef')) {
       out.push(alias);
       continue;
     }
-    const val = unwrap(u[1]['val']);
     if (val && val[0] === 'ColumnRef' && Array.isArray(val[1]['fields'])) {
       const fields = val[1]['fields'] as unknown[];
       const last = unwrap(fields[fields.length - 1]);

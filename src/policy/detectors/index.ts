@@ -33,8 +33,10 @@ export const DETECTORS: readonly Detector[] = [
   phone,
 ];
 
-/** Names of the built-in value detectors. */
-export const DETECTOR_NAMES: readonly string[] = DETECTORS.map((d) => d.name);
+/** Names of the built-in value detectors, in SPEC order. */
+export const DETECTOR_NAMES: readonly string[] = [
+  'email', 'phone', 'us_ssn', 'payment_card', 'iban', 'ipv4', 'ipv6', 'date_of_birth', 'uk_nhs', 'us_npi', 'jwt', 'api_key', 'aws_access_key',
+];
 
 const byName = new Map(DETECTORS.map((d) => [d.name, d]));
 

@@ -28,8 +28,11 @@ export interface Detector {
   find(text: string, out: number[], hint: string | undefined): void;
 }
 
-/** One pass over `text`; the prefilters of every detector read these counts. */
-export function textStats(text: string): TextStats {
+/**
+ * One pass over `text`; the prefilters of every detector read these counts. With `into`, the counts are written
+ * into that object (the hot path reuses one object instead of allocating per value).
+ */
+export function textStats(text: string, into?: TextStats): TextStats {
   let digits = 0;
   let upper = 0;
   let at = 0;
@@ -49,7 +52,16 @@ export function textStats(text: string): TextStats {
     else if (c === 95 || c === 45) joiners++;
     else if (c === 43) plus++;
   }
-  return { length: n, digits, upper, at, dots, colons, joiners, plus };
+  if (into === undefined) return { length: n, digits, upper, at, dots, colons, joiners, plus };
+  into.length = n;
+  into.digits = digits;
+  into.upper = upper;
+  into.at = at;
+  into.dots = dots;
+  into.colons = colons;
+  into.joiners = joiners;
+  into.plus = plus;
+  return into;
 }
 
 /** Run a global regex over `text`, pushing every match whose `validate` accepts it. */

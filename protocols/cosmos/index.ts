@@ -1,0 +1,84 @@
+/**
+ * The Cosmos DB (SQL API over REST) listener: an HTTP(S) server in front of one Cosmos account.
+ * Applications keep `@azure/cosmos` and change only the endpoint and the key (one dgf issued them).
+ */
+import { performance } from 'node:perf_hooks';
+import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
+import { HttpListener } from '../shared/http-server.js';
+import { createUpstreamPool, poolStats } from '../shared/http-upstream.js';
+import { CosmosForwarder, type CosmosOptions } from './forwarder.js';
+import { authorizationHeader } from './signing.js';
+
+function numberOption(options: Record<string, unknown>, name: string, fallback: number): number {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`cosmos listener option ${name} must be a non-negative number`);
+  return v;
+}
+
+export const start: ListenerFactory = async (ctx) => {
+  const { config, governance: gov } = ctx;
+  const endpoint = config.upstream.endpoint ?? config.upstream.url;
+  if (!endpoint) throw new Error(`listener ${config.name}: cosmos needs upstream.endpoint (https://<account>.documents.azure.com)`);
+  if (!config.upstream.key) throw new Error(`listener ${config.name}: cosmos needs upstream.key (the account's master key)`);
+  const masterKey = Buffer.from(config.upstream.key, 'base64');
+  const opts = config.options ?? {};
+  const options: CosmosOptions = {
+    ...(typeof opts.publicEndpoint === 'string' ? { publicEndpoint: opts.publicEndpoint } : {}),
+    bodyIdleTimeoutMs: numberOption(opts, 'bodyIdleTimeoutMs', 30_000),
+    maxResponseBytes: numberOption(opts, 'maxResponseBytes', config.maxMessageBytes),
+    writeEstimatePerKiB: numberOption(opts, 'writeEstimatePerKiB', 5),
+  };
+  const upstream = createUpstreamPool(endpoint, config.upstream);
+  const scheme = config.tls ? 'https' : 'http';
+  const forwarder = new CosmosForwarder(ctx, upstream, masterKey, scheme, options);
+  const server = new HttpListener(config.listen, forwarder.handle, {
+    ...(config.tls ? { tls: config.tls } : {}),
+    limits: {
+      maxHeaderBytes: numberOption(opts, 'maxHeaderBytes', 32 * 1024),
+      headersTimeoutMs: numberOption(opts, 'headersTimeoutMs', 20_000),
+      requestTimeoutMs: numberOption(opts, 'requestTimeoutMs', 120_000),
+    },
+    onConnection: (socket) => {
+      gov.clientOpened();
+      socket.once('close', () => gov.clientClosed());
+    },
+  });
+  const address = await server.start();
+  const statsTimer = setInterval(() => {
+    const s = poolStats(upstream.pool);
+    gov.setUpstreamConnections(s.active, s.idle);
+  }, 1000);
+  statsTimer.unref();
+
+  const listener: RunningListener = {
+    name: config.name,
+    protocol: 'cosmos',
+    address,
+    async checkUpstream(): Promise<UpstreamHealth> {
+      const date = new Date().toUTCString();
+      const started = performance.now();
+      try {
+        const res = await upstream.pool.request({
+          path: `${upstream.basePath}/`,
+          method: 'GET',
+          headers: { 'x-ms-date': date, 'x-ms-version': '2020-07-15', authorization: authorizationHeader(masterKey, 'GET', '', '', date) },
+          headersTimeout: 5000,
+          bodyTimeout: 5000,
+        });
+        await res.body.dump();
+        const ms = (performance.now() - started).toFixed(1);
+        if (res.statusCode < 400) return { name: config.name, status: 'up', detail: `${upstream.origin} answered in ${ms} ms` };
+        return { name: config.name, status: 'down', detail: `${upstream.origin} answered ${res.statusCode}` };
+      } catch (err) {
+        return { name: config.name, status: 'down', detail: `${upstream.origin}: ${(err as Error).message}` };
+      }
+    },
+    async close(drainMs = 5000): Promise<void> {
+      clearInterval(statsTimer);
+      await server.close(drainMs);
+      await upstream.pool.close().catch(() => upstream.pool.destroy());
+    },
+  };
+  return listener;
+};

@@ -1,0 +1,192 @@
+/**
+ * What a client command means for governance: its operation verb, kind, objects, the field names it
+ * filters on or writes, server-side JavaScript it carries, and its audit statement.
+ */
+import type { OperationKind } from '../../src/policy/types.js';
+import { analyzePipeline, findJsOperators, type PipelineAnalysis } from './pipeline.js';
+import { capStatement, shape } from './statement.js';
+
+export interface CommandInfo {
+  /** The command name as sent (first key). */
+  name: string;
+  /** Lower-cased name; the policy's operation verb unless refined (deletemany-all). */
+  lower: string;
+  operation: string;
+  kind: OperationKind;
+  db: string;
+  /** The collection the command names, when it names one. */
+  collection: string | null;
+  /** `db.collection` or `db`. */
+  objects: string[];
+  /** Field names filtered on or written (top level), for label-based rules. */
+  fields: string[];
+  /** `$where`, `$function`, `$accumulator` found anywhere. */
+  jsOperators: string[];
+  statement: string;
+  pipeline: PipelineAnalysis | null;
+  /** Whether the storage quota applies (writes that can grow data). */
+  grows: boolean;
+}
+
+const READ = new Set([
+  'find', 'count', 'distinct', 'getmore', 'listcollections', 'listindexes', 'listdatabases', 'dbstats', 'collstats',
+  'explain', 'aggregate', 'geonear', 'listsearchindexes',
+]);
+const WRITE = new Set(['insert', 'update', 'delete', 'findandmodify', 'bulkwrite']);
+const DDL = new Set([
+  'create', 'drop', 'dropdatabase', 'createindexes', 'dropindexes', 'renamecollection', 'collmod', 'convertToCapped',
+  'converttocapped', 'clonecollectionascapped', 'createsearchindexes', 'dropsearchindex', 'updatesearchindex',
+]);
+const SESSION = new Set(['endsessions', 'committransaction', 'aborttransaction', 'killcursors', 'startsession', 'refreshsessions', 'killsessions']);
+const OTHER = new Set(['hello', 'ismaster', 'ping', 'buildinfo', 'saslstart', 'saslcontinue', 'logout', 'getlasterror', 'whatsmyuri', 'getparameter', 'hostinfo', 'connectionstatus', 'getcmdlineopts', 'features']);
+
+/** Commands whose first value names a collection. */
+const COLLECTION_COMMANDS = new Set([
+  'find', 'insert', 'update', 'delete', 'findandmodify', 'aggregate', 'count', 'distinct', 'create', 'drop', 'createindexes',
+  'dropindexes', 'listindexes', 'collstats', 'collmod', 'mapreduce', 'validate', 'converttocapped', 'createsearchindexes',
+  'dropsearchindex', 'updatesearchindex', 'listsearchindexes',
+]);
+
+type Doc = Record<string, unknown>;
+
+function isDoc(v: unknown): v is Doc {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { _bsontype?: unknown })._bsontype === undefined;
+}
+
+function topKeys(v: unknown, into: Set<string>): void {
+  if (!isDoc(v)) return;
+  for (const k of Object.keys(v)) {
+    if (k === '$and' || k === '$or' || k === '$nor') {
+      if (Array.isArray(v[k])) for (const sub of v[k] as unknown[]) topKeys(sub, into);
+    } else if (k.startsWith('$')) {
+      if (isDoc(v[k])) for (const f of Object.keys(v[k] as Doc)) if (!f.startsWith('$')) into.add(f);
+    } else if (into.size < 64) {
+      into.add(k);
+    }
+  }
+}
+
+function isEmptyFilter(q: unknown): boolean {
+  return q === undefined || q === null || (isDoc(q) && Object.keys(q).length === 0);
+}
+
+function numberOf(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (v && typeof (v as { valueOf?: () => unknown }).valueOf === 'function') return Number((v as { valueOf(): unknown }).valueOf());
+  return Number.NaN;
+}
+
+/**
+ * Describe a decoded command. `sequences` holds kind 1 document sequences by identifier (already decoded
+ * where the analysis needs them: updates, deletes); insert documents are only counted.
+ */
+export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<string, unknown[]> = new Map(), insertCount = 0): CommandInfo {
+  const name = Object.keys(cmd)[0] ?? '';
+  const lower = name.toLowerCase();
+  const first = cmd[name];
+  const collection = COLLECTION_COMMANDS.has(lower) && typeof first === 'string' ? first : lower === 'getmore' && typeof cmd.collection === 'string' ? cmd.collection : null;
+  let operation = lower;
+  let kind: OperationKind = READ.has(lower) ? 'read' : WRITE.has(lower) ? 'write' : DDL.has(lower) ? 'ddl' : SESSION.has(lower) ? 'session' : OTHER.has(lower) ? 'other' : 'admin';
+  const fields = new Set<string>();
+  const js = new Set<string>();
+  let pipeline: PipelineAnalysis | null = null;
+  let detail = '';
+  let grows = lower === 'insert' || lower === 'update' || lower === 'findandmodify' || lower === 'create' || lower === 'createindexes' || lower === 'bulkwrite';
+  const seq = (key: string): unknown[] => (Array.isArray(cmd[key]) ? (cmd[key] as unknown[]) : ((sequences.get(key) as unknown[] | undefined) ?? []));
+
+  switch (lower) {
+    case 'find':
+    case 'count':
+      topKeys(cmd.filter ?? cmd.query, fields);
+      findJsOperators(cmd.filter ?? cmd.query, js);
+      detail = shape(cmd.filter ?? cmd.query ?? {});
+      break;
+    case 'distinct':
+      topKeys(cmd.query, fields);
+      if (typeof cmd.key === 'string') fields.add(cmd.key);
+      findJsOperators(cmd.query, js);
+      detail = `${String(cmd.key ?? '?')} ${shape(cmd.query ?? {})}`;
+      break;
+    case 'aggregate': {
+      pipeline = analyzePipeline(cmd.pipeline);
+      findJsOperators(cmd.pipeline, js);
+      for (const r of pipeline.refs) if (fields.size < 64) fields.add(r);
+      const stages = Array.isArray(cmd.pipeline) ? (cmd.pipeline as unknown[]) : [];
+      for (const st of stages) if (isDoc(st) && isDoc(st.$match)) topKeys(st.$match, fields);
+      if (pipeline.writeStage) {
+        kind = 'write';
+        grows = true;
+      }
+      detail = shape(cmd.pipeline ?? [], true);
+      break;
+    }
+    case 'insert': {
+      const n = Array.isArray(cmd.documents) ? cmd.documents.length : insertCount;
+      const firstDoc = Array.isArray(cmd.documents) ? cmd.documents[0] : undefined;
+      topKeys(firstDoc, fields);
+      detail = `[${n} document${n === 1 ? '' : 's'}]`;
+      break;
+    }
+    case 'update': {
+      const ups = seq('updates');
+      for (const u of ups.slice(0, 100)) {
+        if (!isDoc(u)) continue;
+        topKeys(u.q, fields);
+        topKeys(u.u, fields);
+        findJsOperators(u.q, js);
+        findJsOperators(u.u, js);
+      }
+      const u0 = ups[0];
+      detail = isDoc(u0) ? `${shape({ q: u0.q, u: u0.u }, Array.isArray(u0.u))}${ups.length > 1 ? ` ×${ups.length}` : ''}` : '[]';
+      break;
+    }
+    case 'delete': {
+      const dels = seq('deletes');
+      let all = false;
+      for (const d of dels.slice(0, 1000)) {
+        if (!isDoc(d)) continue;
+        topKeys(d.q, fields);
+        findJsOperators(d.q, js);
+        if (isEmptyFilter(d.q) && numberOf(d.limit) === 0) all = true;
+      }
+      if (all) operation = 'deletemany-all';
+      const d0 = dels[0];
+      detail = isDoc(d0) ? `${shape({ q: d0.q, limit: d0.limit })}${dels.length > 1 ? ` ×${dels.length}` : ''}` : '[]';
+      break;
+    }
+    case 'findandmodify':
+      topKeys(cmd.query, fields);
+      topKeys(cmd.update, fields);
+      findJsOperators(cmd.query, js);
+      findJsOperators(cmd.update, js);
+      detail = shape({ query: cmd.query ?? {}, ...(cmd.update !== undefined ? { update: cmd.update } : {}), ...(cmd.remove ? { remove: true } : {}) });
+      break;
+    case 'mapreduce':
+      kind = isDoc(cmd.out) && cmd.out.inline ? 'read' : 'write';
+      detail = '{map: ?, reduce: ?}';
+      break;
+    case 'getmore':
+      detail = '?';
+      break;
+    default:
+      break;
+  }
+
+  const objects = collection ? [`${db}.${collection}`] : [db];
+  if (pipeline?.writeTarget) objects.push(pipeline.writeTarget.includes('.') && !pipeline.writeTarget.startsWith('.') ? pipeline.writeTarget : `${db}.${pipeline.writeTarget}`);
+  const statement = capStatement(`${lower} ${objects[0]}${detail ? ` ${detail}` : ''}`);
+  return {
+    name,
+    lower,
+    operation,
+    kind,
+    db,
+    collection,
+    objects,
+    fields: [...fields],
+    jsOperators: [...js],
+    statement,
+    pipeline,
+    grows,
+  };
+}

@@ -1,0 +1,25 @@
+/** What every client connection of one MongoDB listener shares. */
+import type { ListenerConfig } from '../../src/config/types.js';
+import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
+import type { Logger } from '../../src/logger.js';
+import type { ScramCredentials } from './auth/scram.js';
+import type { Upstream } from './upstream/client.js';
+import type { CursorRegistry } from './upstream/cursors.js';
+import type { SessionRegistry } from './upstream/sessions.js';
+
+export interface MongoListenerContext {
+  readonly config: ListenerConfig;
+  readonly gov: ListenerGovernance;
+  readonly logger: Logger;
+  readonly upstream: Upstream;
+  readonly sessions: SessionRegistry;
+  readonly cursors: CursorRegistry;
+  /** Enabled SCRAM mechanisms, by name, in preference order. */
+  readonly credentials: ReadonlyMap<string, ScramCredentials>;
+  /** No authentication required (auth: trust, loopback only). */
+  readonly trust: boolean;
+  readonly maxMessageBytes: number;
+  /** Last storage figure polled from dbStats, in bytes. */
+  storageBytes: number;
+  nextConnectionId(): number;
+}

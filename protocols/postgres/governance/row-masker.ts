@@ -1,0 +1,74 @@
+/**
+ * Masks DataRow messages of one result shape (one RowDescription) for one role. Columns are resolved to their
+ * source table and column through the catalog, so `select email as x from customers` is still customers.email;
+ * only columns whose plan can change a value are decoded, and a row is rebuilt only when a value changed.
+ */
+import type { CompiledPolicy } from '../../../src/policy/types.js';
+import type { ListenerGovernance } from '../../../src/governance/listener-governance.js';
+import type { Operation } from '../../../src/governance/operation.js';
+import type { CatalogCache } from './catalog.js';
+import { FieldRewriter, planColumns, type DescribedColumn } from './column-plan.js';
+
+export { CopyOutMasker, CopyMaskRefusedError } from './copy-out-masker.js';
+
+/** A RowDescription field, as the session decodes it. */
+export interface ColumnInfo {
+  name: string;
+  /** OID of the source table, 0 when the column is not a plain table column. */
+  tableOid: number;
+  /** Attribute number in the source table, 0 when none. */
+  columnAttr: number;
+  typeOid: number;
+  /** 0 text, 1 binary. */
+  format: number;
+}
+
+const DATA_ROW_HEADER = 7; // 'D' + int32 length + int16 field count
+
+export class RowMasker {
+  /** True when no column can need masking for this role: forward DataRows untouched (and count rows yourself). */
+  readonly passthrough: boolean;
+
+  private constructor(
+    private readonly rewriter: FieldRewriter | null,
+    private readonly op: Operation,
+  ) {
+    this.passthrough = rewriter === null;
+  }
+
+  /**
+   * Plan a result shape. Records the labels seen on `op` (also for columns the role sees clear, so the audit
+   * record says classified data was read) and the shape's classified fields in the inventory.
+   */
+  static build(
+    columns: ColumnInfo[],
+    catalog: CatalogCache,
+    policy: CompiledPolicy,
+    role: string,
+    op: Operation,
+    gov: ListenerGovernance,
+  ): RowMasker {
+    const described: DescribedColumn[] = columns.map((c) => {
+      const source = catalog.lookup(c.tableOid, c.columnAttr);
+      return { name: c.name, object: source?.object, sourceName: source?.column, typeOid: c.typeOid, format: c.format };
+    });
+    const actions = planColumns(described, policy, role, op, gov);
+    return new RowMasker(actions.length > 0 ? new FieldRewriter(actions, op) : null, op);
+  }
+
+  /**
+   * Mask one full DataRow message ('D', int32 length, int16 count, fields). Returns the same Buffer when no
+   * value changed. Counts the row on `op.rows`. A malformed row (fields overrunning the message) is replaced by
+   * nothing of its content: it throws, because forwarding it could leak what could not be inspected.
+   */
+  maskDataRow(message: Buffer): Buffer {
+    this.op.rows++;
+    const rewriter = this.rewriter;
+    if (rewriter === null) return message;
+    const count = message.readInt16BE(5);
+    rewriter.reset();
+    const end = rewriter.scan(message, DATA_ROW_HEADER, count, message.length);
+    if (end < 0) throw new Error('malformed DataRow from upstream: field lengths overrun the message');
+    return rewriter.changed ? rewriter.rebuild(message) : message;
+  }
+}

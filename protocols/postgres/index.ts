@@ -1,0 +1,194 @@
+/**
+ * The PostgreSQL listener: accepts clients (each a Session), owns the upstream pool, the shared statement
+ * names, the catalog cache and the storage poll. Options (`options:` of the listener):
+ * - `storagePollMs` (default 30000): how often `pg_database_size` is polled for the storage quota; 0 disables.
+ * - `idleTimeoutMs` (default 600000): upstream connections idle longer than this are closed.
+ * - `maxWaiting` (default 10000): clients allowed to wait for an upstream connection.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
+import { ConfigError } from '../../src/errors.js';
+import { TcpListener, createServerTlsContext, parseHostPort } from '../shared/tcp-listener.js';
+import { scramSecret } from './auth/scram-sha-256.js';
+import * as fe from './codec/frontend-encoder.js';
+import { analyzeSql, initSqlAnalyzer } from './governance/analyze.js';
+import { CatalogCache } from './governance/catalog.js';
+import type { AuthMethod, ListenerState, SharedStatement } from './listener-state.js';
+import { Pool } from './pool.js';
+import { Session } from './session.js';
+import type { UpstreamConnection } from './upstream-connection.js';
+import { parseUpstreamTarget } from './upstream-target.js';
+
+/** Statement texts remembered for shared server-side names; beyond it the map restarts (names stay unique). */
+const MAX_SHARED_STATEMENTS = 10_000;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function numberOption(options: Record<string, unknown>, key: string, fallback: number): number {
+  const v = options[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`options.${key} must be a non-negative number`);
+  return v;
+}
+
+export const start: ListenerFactory = async (ctx) => {
+  const { config, governance: gov } = ctx;
+  const target = parseUpstreamTarget(config.upstream, config.name);
+  const listenHost = parseHostPort(config.listen).host;
+  const authMethod: AuthMethod = config.auth ?? (config.users.length === 0 && isLoopback(listenHost) ? 'trust' : 'scram');
+  if (authMethod === 'trust' && !isLoopback(listenHost)) {
+    throw new ConfigError(`auth: trust is only allowed on a loopback listen address, not ${config.listen}`, null, null, `listeners.${config.name}.auth`);
+  }
+  const options = config.options ?? {};
+  const storagePollMs = numberOption(options, 'storagePollMs', 30_000);
+  const max = config.upstream.maxConnections ?? gov.quota.limits('connections') ?? 10;
+
+  await initSqlAnalyzer();
+  const catalog = new CatalogCache();
+  const users = new Map(config.users.map((u) => [u.name, { password: u.password, scram: u.password !== undefined ? scramSecret(u.password) : undefined }]));
+
+  const pollStorage = async (conn: UpstreamConnection): Promise<void> => {
+    const rows = await conn.run('select pg_database_size(current_database())');
+    const bytes = Number(rows[0]?.[0]);
+    if (Number.isFinite(bytes)) gov.quota.setUsage('storage', bytes);
+  };
+
+  const pool = new Pool(target, gov, {
+    max,
+    timeoutMs: config.poolTimeoutMs,
+    maxWaiting: numberOption(options, 'maxWaiting', 10_000),
+    idleTimeoutMs: numberOption(options, 'idleTimeoutMs', 600_000),
+    onFirstConnect: async (conn) => {
+      state.upstreamEncrypted = conn.encrypted;
+      await catalog.refresh((sql) => conn.run(sql)).catch((err: unknown) => gov.logger.warn({ err }, 'catalog refresh failed'));
+      if (storagePollMs > 0) await pollStorage(conn).catch((err: unknown) => gov.logger.warn({ err }, 'storage poll failed'));
+    },
+    onCatalogRefresh: (conn) => catalog.refresh((sql) => conn.run(sql)),
+  });
+
+  const shared = new Map<string, SharedStatement>();
+  let nextStatement = 1;
+
+  const state: ListenerState = {
+    config,
+    gov,
+    pool,
+    target,
+    tlsContext: config.tls ? createServerTlsContext(config.tls) : null,
+    authMethod,
+    users,
+    catalog,
+    serverParams: new Map(),
+    upstreamEncrypted: target.sslmode === 'require' || target.sslmode === 'verify-ca' || target.sslmode === 'verify-full',
+    sessions: new Map(),
+    closing: false,
+    statementFor(sql, paramTypes) {
+      const key = paramTypes.length === 0 ? sql : `${paramTypes.join(',')}\u0000${sql}`;
+      let s = shared.get(key);
+      if (!s) {
+        if (shared.size >= MAX_SHARED_STATEMENTS) shared.clear();
+        s = { serverName: `dgf_${(nextStatement++).toString(36)}`, infos: analyzeSql(sql) };
+        shared.set(key, s);
+      }
+      return s;
+    },
+    cancelUpstream(processId, secretKey) {
+      void sendCancel(target.host, target.port, target.sslmode !== 'disable' && target.sslmode !== 'allow' && target.sslmode !== 'prefer', processId, secretKey).catch(
+        (err: unknown) => gov.logger.warn({ err }, 'upstream cancel failed'),
+      );
+    },
+  };
+
+  const sessions = new Set<Session>();
+  const listener = new TcpListener(config.listen, (socket) => {
+    const s = new Session(socket, state);
+    sessions.add(s);
+    socket.once('close', () => sessions.delete(s));
+  });
+  const address = await listener.start();
+
+  let poller: NodeJS.Timeout | null = null;
+  if (storagePollMs > 0) {
+    poller = setInterval(() => {
+      const conn = pool.tryAcquireIdle();
+      if (!conn) return;
+      pollStorage(conn).then(
+        () => pool.release(conn, 'clean'),
+        (err: unknown) => {
+          gov.logger.warn({ err }, 'storage poll failed');
+          pool.release(conn, 'clean');
+        },
+      );
+    }, storagePollMs);
+    poller.unref();
+  }
+
+  const running: RunningListener = {
+    name: config.name,
+    protocol: 'postgres',
+    address,
+    async checkUpstream(): Promise<UpstreamHealth> {
+      const name = `${target.host}:${target.port}`;
+      try {
+        const idle = pool.tryAcquireIdle();
+        if (idle) {
+          try {
+            await idle.run('select 1');
+          } finally {
+            pool.release(idle, 'clean');
+          }
+        } else if (pool.size === 0) {
+          const conn = await pool.acquire(target.database);
+          pool.release(conn, 'clean');
+        }
+        return { name, status: 'up' };
+      } catch (err) {
+        return { name, status: 'down', detail: (err as Error).message };
+      }
+    },
+    async close(drainMs = 5000): Promise<void> {
+      state.closing = true;
+      if (poller) clearInterval(poller);
+      const closeIdle = (): void => {
+        for (const s of sessions) s.closeIfIdle();
+      };
+      const ticker = setInterval(closeIdle, 50);
+      try {
+        await listener.close(drainMs, closeIdle);
+      } finally {
+        clearInterval(ticker);
+        pool.close();
+        pool.destroyAll();
+      }
+    },
+  };
+  return running;
+};
+
+/** CancelRequest on a new connection to the upstream (over TLS when the upstream requires it). */
+async function sendCancel(host: string, port: number, useTls: boolean, processId: number, secretKey: number): Promise<void> {
+  const raw = net.connect({ host, port });
+  raw.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    raw.once('connect', resolve);
+    raw.once('error', reject);
+  });
+  let socket: net.Socket = raw;
+  if (useTls) {
+    raw.write(fe.sslRequest());
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      raw.once('data', resolve);
+      raw.once('error', reject);
+    });
+    if (answer[0] === 0x53) {
+      socket = tls.connect({ socket: raw, rejectUnauthorized: false, ...(net.isIP(host) ? {} : { servername: host }) });
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.once('secureConnect', resolve));
+    }
+  }
+  socket.end(fe.cancelRequest(processId, secretKey));
+  setTimeout(() => socket.destroy(), 5000).unref();
+}

@@ -1,0 +1,40 @@
+/** What every session of one Postgres listener shares: config, governance, pool, auth secrets, caches. */
+import type tls from 'node:tls';
+import type { ListenerConfig } from '../../src/config/types.js';
+import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
+import type { StatementInfo } from './governance/analyze.js';
+import type { CatalogCache } from './governance/catalog.js';
+import type { ScramSecret } from './auth/scram-sha-256.js';
+import type { Pool } from './pool.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+/** Client authentication method of the listener (config `auth`). */
+export type AuthMethod = 'scram' | 'md5' | 'password' | 'trust';
+
+/** A statement text known to the listener: its analysis and the name it is prepared under upstream. */
+export interface SharedStatement {
+  serverName: string;
+  infos: readonly StatementInfo[];
+}
+
+export interface ListenerState {
+  readonly config: ListenerConfig;
+  readonly gov: ListenerGovernance;
+  readonly pool: Pool;
+  readonly target: UpstreamTarget;
+  readonly tlsContext: tls.SecureContext | null;
+  readonly authMethod: AuthMethod;
+  readonly users: Map<string, { password: string | undefined; scram: ScramSecret | undefined }>;
+  readonly catalog: CatalogCache;
+  /** Startup ParameterStatus values of the upstream, per database. */
+  readonly serverParams: Map<string, Map<string, string>>;
+  /** Whether the upstream leg is TLS (known after the first connection). */
+  upstreamEncrypted: boolean;
+  /** Sessions by the process id dgf handed them (for CancelRequest). */
+  readonly sessions: Map<number, { cancel(secretKey: number): void }>;
+  /** Statement text + parameter types -> server statement name, shared by every client of the listener. */
+  statementFor(sql: string, paramTypes: readonly number[]): SharedStatement;
+  /** Send a CancelRequest to the upstream backend with this process id and key. */
+  cancelUpstream(processId: number, secretKey: number): void;
+  closing: boolean;
+}

@@ -1,0 +1,296 @@
+/**
+ * The upstream pool of one listener: at most `max` connections (the free tier's limit), a bounded FIFO queue
+ * of waiting clients (`poolTimeoutMs`, then SQLSTATE 53300), connections keyed by database (an idle one of
+ * another database is closed to make room). Reset before reuse (ROLLBACK of an abandoned transaction,
+ * DISCARD ALL after session-bound use, catalog refresh after DDL) happens in `release`, before a waiter gets it.
+ */
+import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
+import { ProtocolError } from '../shared/errors.js';
+import { SqlState } from './codec/message-codes.js';
+import { UpstreamConnection } from './upstream-connection.js';
+import type { UpstreamTarget } from './upstream-target.js';
+
+interface Waiter {
+  database: string;
+  since: number;
+  resolve(conn: UpstreamConnection): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** How a released connection must be cleaned before reuse. */
+export type ReleaseMode = 'clean' | 'rollback' | 'discard' | 'destroy';
+
+export interface PoolOptions {
+  max: number;
+  timeoutMs: number;
+  /** Most clients allowed to wait; beyond it 53300 at once. Default 10,000. */
+  maxWaiting?: number;
+  /** Close connections idle longer than this; default 10 minutes. */
+  idleTimeoutMs?: number;
+  /** Called with a fresh connection before first use, and after DDL (catalog refresh). */
+  onFirstConnect?: (conn: UpstreamConnection) => Promise<void>;
+  onCatalogRefresh?: (conn: UpstreamConnection) => Promise<void>;
+}
+
+export class Pool {
+  private readonly idle: UpstreamConnection[] = [];
+  private readonly all = new Set<UpstreamConnection>();
+  private readonly waiters: Waiter[] = [];
+  private opening = 0;
+  private closing = false;
+  private firstConnectDone = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly target: UpstreamTarget,
+    private readonly gov: ListenerGovernance,
+    private readonly options: PoolOptions,
+  ) {
+    const idleMs = options.idleTimeoutMs ?? 600_000;
+    this.sweeper = setInterval(() => this.sweep(idleMs), Math.min(idleMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.all.size + this.opening;
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Get a connection to `database`, waiting in FIFO order when the pool is full. */
+  acquire(database: string): Promise<UpstreamConnection> {
+    if (this.closing) return Promise.reject(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
+    const conn = this.takeIdle(database);
+    if (conn) {
+      this.gov.observePoolWait(0);
+      this.report();
+      return Promise.resolve(conn);
+    }
+    if (this.waiters.length === 0 && this.size < this.options.max) {
+      this.gov.observePoolWait(0);
+      return this.open(database);
+    }
+    if (this.waiters.length >= (this.options.maxWaiting ?? 10_000)) {
+      return Promise.reject(this.exhausted(0));
+    }
+    return new Promise<UpstreamConnection>((resolve, reject) => {
+      const w: Waiter = {
+        database,
+        since: Date.now(),
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          this.gov.observePoolWait((Date.now() - w.since) / 1000);
+          reject(this.exhausted(this.options.timeoutMs));
+        }, this.options.timeoutMs),
+      };
+      this.waiters.push(w);
+      this.makeRoom();
+    });
+  }
+
+  /** An idle connection for dgf's own short work (storage poll), or null: never waits, never opens. */
+  tryAcquireIdle(): UpstreamConnection | null {
+    const conn = this.idle.pop() ?? null;
+    if (conn) this.report();
+    return conn;
+  }
+
+  private exhausted(waitedMs: number): ProtocolError {
+    return new ProtocolError(
+      `dgf: no upstream connection available: all ${this.options.max} upstream connections (upstream.maxConnections) are busy` +
+        (waitedMs ? ` and none was freed within poolTimeoutMs=${waitedMs}ms` : ` and ${this.waiters.length} clients are already waiting`),
+      SqlState.TooManyConnections,
+      false,
+    );
+  }
+
+  private takeIdle(database: string): UpstreamConnection | null {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const c = this.idle[i]!;
+      if (c.database === database) {
+        this.idle.splice(i, 1);
+        c.lastUsed = Date.now();
+        return c;
+      }
+    }
+    return null;
+  }
+
+  private async open(database: string): Promise<UpstreamConnection> {
+    this.opening++;
+    this.report();
+    let conn: UpstreamConnection;
+    try {
+      conn = await UpstreamConnection.connect(this.target, database);
+    } catch (err) {
+      this.opening--;
+      this.report();
+      // A slot freed: let the next waiter try.
+      this.serveWaiters();
+      throw err;
+    }
+    this.opening--;
+    this.all.add(conn);
+    this.gov.quota.connectionOpened();
+    conn.once('close', () => this.forget(conn));
+    this.report();
+    if (!this.firstConnectDone && this.options.onFirstConnect) {
+      this.firstConnectDone = true;
+      try {
+        await this.options.onFirstConnect(conn);
+      } catch (err) {
+        this.gov.logger.warn({ err }, 'first-connection hook failed');
+      }
+    }
+    return conn;
+  }
+
+  private forget(conn: UpstreamConnection): void {
+    if (!this.all.delete(conn)) return;
+    this.gov.quota.connectionClosed();
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.report();
+    this.serveWaiters();
+  }
+
+  /** Give a connection back. `mode` says what the session left behind. */
+  release(conn: UpstreamConnection, mode: ReleaseMode): void {
+    conn.owner = null;
+    conn.lastUsed = Date.now();
+    if (conn.closed) return;
+    if (mode === 'destroy' || conn.poisoned || this.closing) {
+      conn.destroy();
+      return;
+    }
+    if (mode === 'clean' && !conn.needsCatalogRefresh && conn.txStatus === 'I' && !conn.hasBuffered) {
+      this.handOver(conn);
+      return;
+    }
+    void this.reset(conn, mode).then(
+      () => this.handOver(conn),
+      (err: unknown) => {
+        this.gov.logger.warn({ err }, 'upstream connection reset failed; closing it');
+        conn.destroy();
+      },
+    );
+  }
+
+  private async reset(conn: UpstreamConnection, mode: ReleaseMode): Promise<void> {
+    if (conn.txStatus !== 'I') await conn.run('ROLLBACK');
+    if (mode === 'discard') {
+      await conn.run('DISCARD ALL');
+      conn.prepared.clear();
+      conn.applied.clear();
+      conn.unnamed = null;
+    }
+    if (conn.needsCatalogRefresh) {
+      conn.needsCatalogRefresh = false;
+      await this.options.onCatalogRefresh?.(conn);
+    }
+  }
+
+  private handOver(conn: UpstreamConnection): void {
+    if (conn.closed) return;
+    const w = this.waiters.shift();
+    if (!w) {
+      this.idle.push(conn);
+      this.report();
+      return;
+    }
+    clearTimeout(w.timer);
+    this.gov.observePoolWait((Date.now() - w.since) / 1000);
+    if (w.database === conn.database) {
+      this.report();
+      w.resolve(conn);
+      return;
+    }
+    // Another database: this slot goes to the waiter through a new connection.
+    conn.destroy();
+    this.all.delete(conn);
+    this.gov.quota.connectionClosed();
+    this.open(w.database).then(w.resolve, w.reject);
+  }
+
+  /** When waiters exist and idle connections belong to other databases, close one to make room. */
+  private makeRoom(): void {
+    if (this.size < this.options.max) {
+      this.serveWaiters();
+      return;
+    }
+    const w = this.waiters[0];
+    if (!w || this.idle.length === 0) return;
+    const victim = this.idle.shift()!;
+    this.handOverTo(victim, w);
+  }
+
+  private handOverTo(conn: UpstreamConnection, w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    clearTimeout(w.timer);
+    this.gov.observePoolWait((Date.now() - w.since) / 1000);
+    if (conn.database === w.database) {
+      w.resolve(conn);
+      return;
+    }
+    conn.destroy();
+    this.all.delete(conn);
+    this.gov.quota.connectionClosed();
+    this.open(w.database).then(w.resolve, w.reject);
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.size < this.options.max && !this.closing) {
+      const w = this.waiters.shift()!;
+      clearTimeout(w.timer);
+      this.gov.observePoolWait((Date.now() - w.since) / 1000);
+      this.open(w.database).then(w.resolve, w.reject);
+    }
+  }
+
+  private sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const c of [...this.idle]) {
+      if (now - c.lastUsed > idleMs) {
+        this.idle.splice(this.idle.indexOf(c), 1);
+        c.destroy();
+      }
+    }
+  }
+
+  private report(): void {
+    const idle = this.idle.length;
+    this.gov.setUpstreamConnections(this.all.size + this.opening - idle, idle);
+  }
+
+  /** Every connection currently open (for cancel lookups and shutdown). */
+  connections(): ReadonlySet<UpstreamConnection> {
+    return this.all;
+  }
+
+  close(): void {
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
+    }
+    for (const c of this.idle.splice(0)) c.destroy();
+    for (const c of this.all) if (!c.owner) c.destroy();
+  }
+
+  /** Close everything, owned or not. */
+  destroyAll(): void {
+    for (const c of this.all) c.destroy();
+  }
+}

@@ -1,0 +1,1350 @@
+/**
+ * One client connection: an explicit state machine
+ *   startup (SSLRequest / GSSENCRequest / CancelRequest / StartupMessage) -> auth -> ready <-> (query | extended | copy) -> closed
+ * and, while ready, the bridge to whichever upstream connection the pool lends it.
+ *
+ * Every message forwarded upstream that expects an answer leaves an Entry in `queue`; upstream frames are
+ * attributed to the entry at its head. That is what lets dgf insert its own messages (re-Parse of a statement
+ * on another connection, setting replay, Describe of a portal the driver did not describe) and answer some
+ * messages itself (ParseComplete of an already-prepared statement, CloseComplete, governance errors) while the
+ * client still sees exactly the sequence of replies a real server would send.
+ */
+import type net from 'node:net';
+import tls from 'node:tls';
+import { randomInt } from 'node:crypto';
+import type { Operation } from '../../src/governance/operation.js';
+import type { Identity } from '../../src/policy/types.js';
+import { ProtocolError } from '../shared/errors.js';
+import type { ClientAuthenticator } from './auth/authenticator.js';
+import { CleartextAuthenticator } from './auth/cleartext.js';
+import { Md5Authenticator } from './auth/md5.js';
+import { ScramSha256Authenticator } from './auth/scram-sha-256.js';
+import { ClientOutput } from './client-output.js';
+import * as be from './codec/backend-encoder.js';
+import { decodeBackend, errorFields, type RowDescriptionMessage } from './codec/backend-decode.js';
+import { FrameDecoder } from './codec/frame-decoder.js';
+import * as fe from './codec/frontend-encoder.js';
+import { readBind, readCString, readExecute, readParse, readStartupPacket, readTarget } from './codec/frontend-messages.js';
+import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
+import { analyzeSql, type StatementInfo } from './governance/analyze.js';
+import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
+import type { ListenerState } from './listener-state.js';
+import type { ReleaseMode } from './pool.js';
+import type { UpstreamConnection, UpstreamOwner } from './upstream-connection.js';
+
+/** Session features that only exist on one backend: the client keeps its connection until it disconnects. */
+const PINNING = new Set(['listen', 'advisory-lock', 'temp-table', 'hold-cursor', 'prepare']);
+
+/** Startup parameters that are not settings to replay. */
+const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options']);
+
+/** The poison dgf sends in place of a refused extended-protocol message: a syntax error that runs nothing, but puts the
+ * upstream into the same error state a real refusal would (the implicit transaction fails, messages to Sync are skipped). */
+const POISON_SQL = 'dgf refused this statement';
+
+/** A statement the client prepared (protocol level). */
+interface ClientStatement {
+  name: string;
+  sql: string;
+  paramTypes: number[];
+  /** Name used upstream: shared by every client with the same text and types ('' for the unnamed statement). */
+  serverName: string;
+  infos: readonly StatementInfo[];
+  /** Result columns, from a Describe of the statement (formats still text: Bind decides). */
+  columns: ColumnInfo[] | null;
+}
+
+/** A bound portal and the operation governing it. */
+interface Portal {
+  stmt: ClientStatement | null;
+  info: StatementInfo | null;
+  op: Operation | null;
+  formats: number[];
+  columns: ColumnInfo[] | null;
+  masker: RowMasker | null | undefined;
+  copyMasker: CopyOutMasker | null;
+  rows: number;
+  sentAt: number;
+}
+
+type EntryKind = 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' | 'query' | 'synthetic';
+
+/** One message forwarded (or answered locally) that expects a reply. */
+class Entry {
+  kind: EntryKind;
+  /** dgf's own message: its replies are not the client's. */
+  swallow = false;
+  /** Also drop an ErrorResponse (setting replay: a bad client setting must not break its statements). */
+  swallowErrors = false;
+  /** Bytes dgf answers itself when this entry reaches the head. */
+  synthetic: Buffer | null = null;
+  /** Replacement for the upstream's ErrorResponse (the refusal behind a poison message). */
+  deny: Buffer | null = null;
+  stmt: ClientStatement | null = null;
+  serverName: string | null = null;
+  portal: Portal | null = null;
+  ops: Operation[] | null = null;
+  infos: readonly StatementInfo[] | null = null;
+  index = 0;
+  masker: RowMasker | null = null;
+  copyMasker: CopyOutMasker | null = null;
+  rows = 0;
+  sentAt = 0;
+
+  constructor(kind: EntryKind) {
+    this.kind = kind;
+  }
+}
+
+type State = 'startup' | 'auth' | 'login' | 'ready' | 'closed';
+
+let nextProcessId = randomInt(1000, 1_000_000);
+
+export class Session implements UpstreamOwner {
+  private socket: net.Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly out: ClientOutput;
+  private state: State = 'startup';
+  private tls = false;
+  private authenticator: ClientAuthenticator | null = null;
+  private user = '';
+  private database = '';
+  private identity: Identity = { user: '' };
+  private role = 'default';
+  private readonly processId = nextProcessId++ & 0x7fffffff;
+  private readonly secretKey = randomInt(0, 0x7fffffff);
+  private opened = false;
+
+  private conn: UpstreamConnection | null = null;
+  private blocked = false;
+  private pinned = false;
+  private txStatus: be.TxStatus = 'I';
+  private readonly queue: Entry[] = [];
+  /** The upstream reported an error in extended mode: it skips messages until Sync, so do their entries. */
+  private errorSkip = false;
+  /** dgf itself failed a message in extended mode (no connection): skip the client's messages until Sync. */
+  private localSkip = false;
+  private copyIn = false;
+
+  private readonly statements = new Map<string, ClientStatement>();
+  private readonly portals = new Map<string, Portal>();
+  private startupSettings = new Map<string, string>();
+  private settings = new Map<string, string>();
+  /** Setting changes made in the current transaction: kept at commit, dropped at rollback. */
+  private pendingSettings: Array<{ name: string; value: string | null }> = [];
+
+  // Run of upstream frames forwarded untouched, written as one slice.
+  private runBuf: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+
+  constructor(
+    socket: net.Socket,
+    private readonly l: ListenerState,
+  ) {
+    this.socket = socket;
+    this.decoder = new FrameDecoder(l.config.maxMessageBytes, { startup: true });
+    this.out = new ClientOutput(socket);
+    this.attachSocket(socket);
+  }
+
+  // ---------------------------------------------------------------- client socket
+
+  private attachSocket(socket: net.Socket): void {
+    socket.on('data', this.onClientData);
+    socket.on('error', this.onClientError);
+    socket.on('close', this.onClientClose);
+    socket.on('drain', this.onClientDrain);
+  }
+
+  private detachSocket(socket: net.Socket): void {
+    socket.off('data', this.onClientData);
+    socket.off('error', this.onClientError);
+    socket.off('close', this.onClientClose);
+    socket.off('drain', this.onClientDrain);
+  }
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.pumpClient();
+  };
+
+  private readonly onClientError = (): void => {
+    // 'close' follows; the session cleans up there.
+  };
+
+  private readonly onClientClose = (): void => {
+    this.teardown('client disconnected');
+  };
+
+  private readonly onClientDrain = (): void => {
+    this.out.writable = true;
+    this.conn?.resume();
+  };
+
+  private pumpClient(): void {
+    const d = this.decoder;
+    try {
+      while (!this.blocked && this.state !== 'closed' && d.next()) {
+        if (d.startup) this.onStartupPacket(d.buffer, d.body, d.end);
+        else if (this.state === 'auth') this.onAuthMessage(d.code, d.buffer, d.body, d.end);
+        else this.onMessage(d.code, d.buffer, d.start, d.body, d.end);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Answer a protocol error in the protocol's own format; fatal ones close the connection. */
+  private fail(err: unknown): void {
+    if (this.state === 'closed') return;
+    const pe = err instanceof ProtocolError ? err : null;
+    if (!pe) this.l.gov.logger.error({ err }, 'postgres session failed');
+    const code = pe?.code ?? SqlState.InternalError;
+    const message = pe?.message ?? 'dgf internal error';
+    if (pe && !pe.fatal && this.state === 'ready') {
+      this.emit(be.errorResponse({ severity: 'ERROR', code, message }));
+      return;
+    }
+    this.closeWith(be.errorResponse({ severity: 'FATAL', code, message }));
+  }
+
+  private closeWith(message: Buffer | null): void {
+    if (this.state === 'closed') return;
+    this.flushRun();
+    if (message) this.out.write(message);
+    this.teardown(null);
+    this.socket.end();
+    const s = this.socket;
+    setTimeout(() => s.destroy(), 2000).unref();
+  }
+
+  // ---------------------------------------------------------------- startup and authentication
+
+  private onStartupPacket(buf: Buffer, body: number, end: number): void {
+    const p = readStartupPacket(buf, body, end);
+    switch (p.kind) {
+      case 'ssl': {
+        if (this.tls) throw new ProtocolError('SSLRequest received on an encrypted connection', SqlState.ProtocolViolation);
+        if (this.decoder.buffered > 0) {
+          // Plaintext bytes behind an SSLRequest would be read as if they came through TLS (CVE-2021-23214).
+          throw new ProtocolError('received unencrypted data after SSL request', SqlState.ProtocolViolation);
+        }
+        if (!this.l.tlsContext) {
+          this.socket.write('N');
+          return;
+        }
+        this.socket.write('S');
+        this.upgradeTls(this.l.tlsContext);
+        return;
+      }
+      case 'gssenc':
+        this.socket.write('N');
+        return;
+      case 'cancel':
+        this.l.sessions.get(p.processId)?.cancel(p.secretKey);
+        this.state = 'closed';
+        this.socket.end();
+        return;
+      case 'startup':
+        this.onStartup(p.minor, p.params, p.unknownOptions);
+        return;
+    }
+  }
+
+  private upgradeTls(context: tls.SecureContext): void {
+    const raw = this.socket;
+    this.detachSocket(raw);
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.out.setSocket(secure);
+    this.tls = true;
+    this.attachSocket(secure);
+    secure.on('error', () => raw.destroy());
+  }
+
+  private onStartup(minor: number, params: Map<string, string>, unknownOptions: string[]): void {
+    this.decoder.startup = false;
+    if (minor > 0 || unknownOptions.length > 0) this.out.write(be.negotiateProtocolVersion(0, unknownOptions));
+    this.user = params.get('user')!;
+    this.database = params.get('database') || this.l.target.database;
+    this.identity = {
+      user: this.user,
+      ...(params.get('application_name') ? { application: params.get('application_name')! } : {}),
+      ...(this.socket.remoteAddress ? { address: this.socket.remoteAddress.replace(/^::ffff:/, '') } : {}),
+      database: this.database,
+    };
+    for (const [k, v] of params) if (!NOT_SETTINGS.has(k)) this.startupSettings.set(k, v);
+    for (const [k, v] of parseOptions(params.get('options') ?? '')) this.startupSettings.set(k, v);
+    this.settings = new Map(this.startupSettings);
+    if (this.l.closing) throw new ProtocolError('the database system is shutting down', '57P03');
+
+    const known = this.l.users.get(this.user);
+    const method = this.l.authMethod;
+    if (method === 'trust') {
+      if (this.l.users.size > 0 && !known) throw new ProtocolError(`role "${this.user}" is not allowed to connect through dgf`, SqlState.InvalidAuthorization);
+      void this.login();
+      return;
+    }
+    this.authenticator =
+      method === 'md5'
+        ? new Md5Authenticator(this.user, known?.password)
+        : method === 'password'
+          ? new CleartextAuthenticator(this.user, known?.password)
+          : new ScramSha256Authenticator(this.user, known?.scram);
+    this.state = 'auth';
+    this.out.write(this.authenticator.start());
+  }
+
+  private onAuthMessage(code: number, buf: Buffer, body: number, end: number): void {
+    if (code !== FrontendCode.Password) {
+      throw new ProtocolError(`expected password response, got message type ${code}`, SqlState.ProtocolViolation);
+    }
+    const step = this.authenticator!.step(buf, body, end);
+    if (step.reply) this.out.write(step.reply);
+    if (step.done) {
+      this.authenticator = null;
+      void this.login();
+    }
+  }
+
+  /** After authentication: role, upstream parameters, BackendKeyData, ReadyForQuery. */
+  private async login(): Promise<void> {
+    this.state = 'login';
+    this.blocked = true;
+    this.role = this.l.gov.roleOf(this.identity);
+    this.l.gov.clientOpened();
+    this.opened = true;
+    this.out.write(be.authenticationOk);
+    let params: Map<string, string>;
+    try {
+      params = await this.serverParams();
+    } catch (err) {
+      this.loginFailed(err);
+      return;
+    }
+    if ((this.state as State) === 'closed') return;
+    for (const [k, v] of params) {
+      const clientValue = k === 'application_name' || k === 'client_encoding' || k === 'DateStyle' || k === 'TimeZone' || k === 'IntervalStyle' ? this.settings.get(k) : undefined;
+      this.out.write(be.parameterStatus(k, normalizeParam(k, clientValue ?? v)));
+    }
+    if (!params.has('application_name')) this.out.write(be.parameterStatus('application_name', this.settings.get('application_name') ?? ''));
+    this.out.write(be.parameterStatus('session_authorization', this.user));
+    this.out.write(be.backendKeyData(this.processId, this.secretKey));
+    this.out.write(be.readyForQuery('I'));
+    this.l.sessions.set(this.processId, this);
+    this.state = 'ready';
+    this.blocked = false;
+    this.pumpClient();
+  }
+
+  private loginFailed(err: unknown): void {
+    const sqlState = (err as { sqlState?: string }).sqlState ?? (err instanceof ProtocolError ? err.code : SqlState.ConnectionFailure);
+    const message = err instanceof ProtocolError ? err.message : `dgf: cannot reach the upstream database: ${(err as Error).message}`;
+    this.closeWith(be.errorResponse({ severity: 'FATAL', code: sqlState, message }));
+  }
+
+  /** The upstream's startup ParameterStatus for the client's database (session mode: take the connection now). */
+  private async serverParams(): Promise<Map<string, string>> {
+    const cached = this.l.serverParams.get(this.database);
+    if (cached && this.l.config.pool === 'transaction') return cached;
+    const conn = await this.l.pool.acquire(this.database);
+    const params = new Map(conn.params);
+    this.l.serverParams.set(this.database, params);
+    if ((this.state as State) === 'closed') {
+      this.l.pool.release(conn, 'clean');
+    } else if (this.l.config.pool === 'session') {
+      this.adopt(conn);
+    } else {
+      this.l.pool.release(conn, 'clean');
+    }
+    return params;
+  }
+
+  // ---------------------------------------------------------------- upstream ownership
+
+  private adopt(conn: UpstreamConnection): void {
+    this.conn = conn;
+    conn.owner = this;
+    this.replaySettings(conn);
+    if (!this.out.writable) conn.pause();
+    if (conn.hasBuffered) this.pumpUpstream();
+  }
+
+  /** Run `then` with an upstream connection, acquiring one (and holding client input meanwhile) if needed. */
+  private withConn(then: () => void, onError?: (err: unknown) => void): void {
+    if (this.conn) {
+      then();
+      return;
+    }
+    this.blocked = true;
+    this.socket.pause();
+    this.l.pool.acquire(this.database).then(
+      (conn) => {
+        if (this.state === 'closed') {
+          this.l.pool.release(conn, 'clean');
+          return;
+        }
+        this.adopt(conn);
+        this.blocked = false;
+        try {
+          then();
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        this.socket.resume();
+        this.pumpClient();
+      },
+      (err: unknown) => {
+        if (this.state === 'closed') return;
+        this.blocked = false;
+        if (onError) onError(err);
+        else this.fail(err);
+        this.socket.resume();
+        this.pumpClient();
+      },
+    );
+  }
+
+  /** Bring the connection's settings to the client's (SET replay), as one swallowed simple query. */
+  private replaySettings(conn: UpstreamConnection): void {
+    let sql = '';
+    for (const [k, v] of this.settings) {
+      if (conn.applied.get(k) === v) continue;
+      sql += `${sql ? ', ' : 'SELECT '}pg_catalog.set_config(${fe.literal(k)}, ${fe.literal(v)}, false)`;
+      conn.applied.set(k, v);
+    }
+    let resets = '';
+    for (const k of [...conn.applied.keys()]) {
+      if (this.settings.has(k)) continue;
+      resets += `RESET ${quoteIdent(k)};`;
+      conn.applied.delete(k);
+    }
+    if (!sql && !resets) return;
+    const e = new Entry('query');
+    e.swallow = true;
+    e.swallowErrors = true;
+    this.send(fe.query(sql ? `${sql};${resets}` : resets));
+    this.enqueue(e);
+  }
+
+  /** Give the connection back when the client is between transactions (transaction pooling). */
+  private maybeRelease(): void {
+    const conn = this.conn;
+    if (!conn || this.queue.length > 0 || this.copyIn || this.pinned || this.txStatus !== 'I') return;
+    if (this.l.config.pool !== 'transaction') {
+      if (conn.needsCatalogRefresh) void this.refreshInPlace(conn);
+      return;
+    }
+    this.flushRun();
+    this.conn = null;
+    conn.owner = null;
+    this.l.pool.release(conn, 'clean');
+  }
+
+  /** Session mode / pinned: refresh the catalog after DDL on the connection the client keeps. */
+  private async refreshInPlace(conn: UpstreamConnection): Promise<void> {
+    conn.needsCatalogRefresh = false;
+    this.blocked = true;
+    conn.owner = null;
+    try {
+      await this.l.catalog.refresh((sql) => conn.run(sql));
+    } catch (err) {
+      this.l.gov.logger.warn({ err }, 'catalog refresh failed');
+    }
+    if (this.state === 'closed' || conn.closed) return;
+    conn.owner = this;
+    this.blocked = false;
+    this.pumpClient();
+  }
+
+  onUpstreamReadable(conn: UpstreamConnection): void {
+    if (conn === this.conn) this.pumpUpstream();
+  }
+
+  onUpstreamDrain(conn: UpstreamConnection): void {
+    if (conn === this.conn && !this.blocked) this.socket.resume();
+  }
+
+  onUpstreamClosed(conn: UpstreamConnection, error: Error): void {
+    if (conn !== this.conn) return;
+    this.conn = null;
+    this.l.gov.logger.warn({ err: error }, 'upstream connection lost under a client');
+    this.closeWith(be.errorResponse({ severity: 'FATAL', code: SqlState.ConnectionFailure, message: 'dgf: the upstream connection was lost' }));
+  }
+
+  /** CancelRequest with this session's key: cancel what runs on the connection it holds, and nothing else. */
+  cancel(secretKey: number): void {
+    if (secretKey !== this.secretKey) return;
+    const conn = this.conn;
+    if (conn && conn.owner === this && this.queue.length > 0) this.l.cancelUpstream(conn.processId, conn.secretKey);
+  }
+
+  private send(buf: Buffer): void {
+    if (!this.conn!.write(buf)) this.socket.pause();
+  }
+
+  private forwardFrame(buf: Buffer, start: number, end: number): void {
+    this.send(buf.subarray(start, end));
+  }
+
+  // ---------------------------------------------------------------- client messages (ready)
+
+  private onMessage(code: number, buf: Buffer, start: number, body: number, end: number): void {
+    if (this.localSkip && code !== FrontendCode.Sync && code !== FrontendCode.Terminate) return;
+    switch (code) {
+      case FrontendCode.Query:
+        this.onQuery(buf, start, body, end);
+        return;
+      case FrontendCode.Parse:
+        this.withConn(() => this.onParse(buf, start, body, end), this.extendedAcquireFailed);
+        return;
+      case FrontendCode.Bind:
+        this.withConn(() => this.onBind(buf, start, body, end), this.extendedAcquireFailed);
+        return;
+      case FrontendCode.Describe:
+        this.withConn(() => this.onDescribe(buf, start, body, end), this.extendedAcquireFailed);
+        return;
+      case FrontendCode.Execute:
+        this.withConn(() => this.onExecute(buf, start, body, end), this.extendedAcquireFailed);
+        return;
+      case FrontendCode.Close:
+        this.onClose(buf, start, body, end);
+        return;
+      case FrontendCode.Sync:
+        this.onSync(buf, start, end);
+        return;
+      case FrontendCode.Flush:
+        if (this.conn) this.forwardFrame(buf, start, end);
+        return;
+      case FrontendCode.CopyData:
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+        if (this.copyIn && this.conn) {
+          this.forwardFrame(buf, start, end);
+          if (code !== FrontendCode.CopyData) this.copyIn = false;
+        }
+        return;
+      case FrontendCode.FunctionCall:
+        this.answer(
+          Buffer.concat([
+            be.errorResponse({
+              severity: 'ERROR',
+              code: SqlState.FeatureNotSupported,
+              message: 'dgf: the FunctionCall protocol message is not supported; call the function in SQL instead (SELECT fn(...))',
+            }),
+            be.readyForQuery(this.txStatus),
+          ]),
+        );
+        return;
+      case FrontendCode.Terminate:
+        this.state = 'closed';
+        this.teardown(null);
+        this.socket.end();
+        return;
+      default:
+        throw new ProtocolError(`invalid frontend message type ${code}`, SqlState.ProtocolViolation);
+    }
+  }
+
+  private readonly extendedAcquireFailed = (err: unknown): void => {
+    const pe = err instanceof ProtocolError ? err : new ProtocolError(`dgf: cannot reach the upstream database: ${(err as Error).message}`, SqlState.ConnectionFailure, false);
+    this.emit(be.errorResponse({ severity: 'ERROR', code: pe.code, message: pe.message }));
+    this.localSkip = true;
+  };
+
+  /** Answer locally, after every reply still expected from upstream. */
+  private answer(buf: Buffer): void {
+    if (this.queue.length === 0) {
+      this.emit(buf);
+      return;
+    }
+    const e = new Entry('synthetic');
+    e.synthetic = buf;
+    this.enqueue(e);
+  }
+
+  private enqueue(e: Entry): void {
+    // PostgreSQL ignores every message but Sync after an extended-protocol error (even a simple Query).
+    if (this.errorSkip && e.kind !== 'sync') {
+      this.skipped(e);
+      return;
+    }
+    e.sentAt = performance.now();
+    this.queue.push(e);
+  }
+
+  private begin(info: StatementInfo): Operation {
+    return this.l.gov.begin({
+      identity: this.identity,
+      role: this.role,
+      operation: info.operation,
+      kind: info.kind,
+      objects: info.objects,
+      statement: info.normalized,
+      encrypted: this.tls && this.l.upstreamEncrypted,
+    });
+  }
+
+  /** Why this statement may not run (policy, quota, unmaskable COPY), as an ErrorResponse; null when it may. */
+  private refusal(op: Operation, info: StatementInfo): Buffer | null {
+    if (op.denied) {
+      return be.errorResponse({
+        severity: 'ERROR',
+        code: SqlState.InsufficientPrivilege,
+        message: op.decision.message ?? `dgf: ${info.operation} is not allowed for role ${this.role}`,
+        ...(op.decision.ruleId ? { detail: `policy rule ${op.decision.ruleId}` } : {}),
+      });
+    }
+    if (info.kind === 'write' || info.kind === 'ddl') {
+      const q = this.l.gov.quota.checkWrite();
+      if (!q.ok) {
+        return be.errorResponse({
+          severity: 'ERROR',
+          code: SqlState.DiskFull,
+          message: q.message ?? 'dgf: storage quota exceeded: writes are refused, reads are still served',
+        });
+      }
+    }
+    return null;
+  }
+
+  private onQuery(buf: Buffer, start: number, body: number, end: number): void {
+    const sql = readCString(buf, body, end);
+    const infos = analyzeSql(sql);
+    const ops: Operation[] = new Array(infos.length);
+    let refused: Buffer | null = null;
+    let copyMasker: CopyOutMasker | null = null;
+    for (let i = 0; i < infos.length; i++) {
+      const info = infos[i]!;
+      const op = (ops[i] = this.begin(info));
+      if (refused) continue;
+      refused = this.refusal(op, info);
+      if (!refused && info.copy?.direction === 'to') {
+        copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        if (copyMasker.refusal) {
+          refused = be.errorResponse({ severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: copyMasker.refusal });
+        }
+      }
+    }
+    if (refused) {
+      const why = fieldsOf(refused);
+      for (const op of ops) this.finishQuietly(op, { error: op.denied ? why : `not executed: ${why}` });
+      if (this.conn && this.txStatus !== 'I') {
+        // Inside a transaction a refused statement must fail it, as a real error would.
+        const e = new Entry('query');
+        e.deny = refused;
+        this.send(fe.query(POISON_SQL));
+        this.enqueue(e);
+      } else {
+        this.answer(Buffer.concat([refused, be.readyForQuery(this.txStatus)]));
+      }
+      return;
+    }
+    for (const info of infos) if (info.session && PINNING.has(info.session)) this.pin();
+    this.withConn(
+      () => {
+        const e = new Entry('query');
+        e.ops = ops;
+        e.infos = infos;
+        this.forwardFrame(buf, start, end);
+        this.enqueue(e);
+      },
+      (err) => {
+        const pe = err instanceof ProtocolError ? err : new ProtocolError(`dgf: cannot reach the upstream database: ${(err as Error).message}`, SqlState.ConnectionFailure);
+        for (const op of ops) this.finishQuietly(op, { error: pe.message });
+        this.emit(be.errorResponse({ severity: 'ERROR', code: pe.code, message: pe.message }));
+        this.emit(be.readyForQuery(this.txStatus));
+      },
+    );
+  }
+
+  private pin(): void {
+    if (this.l.config.pool === 'transaction' && !this.pinned) {
+      this.pinned = true;
+      this.l.gov.logger.debug({ user: this.user }, 'client pinned to its upstream connection (session-level feature used)');
+    }
+  }
+
+  private onParse(buf: Buffer, start: number, body: number, end: number): void {
+    const m = readParse(buf, body, end);
+    const shared = this.l.statementFor(m.query, m.paramTypes);
+    const stmt: ClientStatement = {
+      name: m.name,
+      sql: m.query,
+      paramTypes: m.paramTypes,
+      serverName: m.name === '' ? '' : shared.serverName,
+      infos: shared.infos,
+      columns: null,
+    };
+    this.statements.set(m.name, stmt);
+    const conn = this.conn!;
+    const e = new Entry('parse');
+    e.stmt = stmt;
+    if (m.name === '') {
+      this.forwardFrame(buf, start, end);
+      conn.unnamed = stmt;
+    } else if (conn.prepared.has(stmt.serverName)) {
+      e.kind = 'synthetic';
+      e.synthetic = be.parseComplete;
+      if (this.queue.length === 0) {
+        this.emit(be.parseComplete);
+        return;
+      }
+    } else {
+      conn.prepared.set(stmt.serverName, false);
+      e.serverName = stmt.serverName;
+      this.send(fe.parse(stmt.serverName, stmt.sql, stmt.paramTypes));
+    }
+    this.enqueue(e);
+  }
+
+  /** Make sure the statement exists on the current connection (prepared there by someone, or re-Parse it now). */
+  private ensurePrepared(stmt: ClientStatement): void {
+    const conn = this.conn!;
+    if (stmt.name === '') {
+      if (conn.unnamed === stmt) return;
+      conn.unnamed = stmt;
+    } else {
+      if (conn.prepared.has(stmt.serverName)) return;
+      conn.prepared.set(stmt.serverName, false);
+    }
+    const e = new Entry('parse');
+    e.swallow = true;
+    e.stmt = stmt;
+    e.serverName = stmt.name === '' ? null : stmt.serverName;
+    this.send(fe.parse(stmt.serverName, stmt.sql, stmt.paramTypes));
+    this.enqueue(e);
+  }
+
+  private onBind(buf: Buffer, start: number, body: number, end: number): void {
+    const m = readBind(buf, body, end);
+    const stmt = this.statements.get(m.statement) ?? null;
+    const portal: Portal = {
+      stmt,
+      info: stmt?.infos[0] ?? null,
+      op: null,
+      formats: m.resultFormats,
+      columns: null,
+      masker: undefined,
+      copyMasker: null,
+      rows: 0,
+      sentAt: 0,
+    };
+    this.closePortal(m.portal);
+    this.portals.set(m.portal, portal);
+    const e = new Entry('bind');
+    e.portal = portal;
+    if (!stmt) {
+      // Unknown to dgf: a SQL-level PREPAREd name on a pinned connection, or a client error the server reports.
+      this.forwardFrame(buf, start, end);
+      this.enqueue(e);
+      return;
+    }
+    this.ensurePrepared(stmt);
+    const info = portal.info;
+    if (info) {
+      if (info.session && PINNING.has(info.session)) this.pin();
+      const op = this.begin(info);
+      let refused = this.refusal(op, info);
+      if (!refused && info.copy?.direction === 'to') {
+        portal.copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        if (portal.copyMasker.refusal) refused = be.errorResponse({ severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: portal.copyMasker.refusal });
+      }
+      if (refused) {
+        this.finishQuietly(op, { error: fieldsOf(refused) });
+        const poison = new Entry('parse');
+        poison.deny = refused;
+        this.conn!.unnamed = null;
+        this.send(fe.parse('', POISON_SQL, []));
+        this.enqueue(poison);
+        return;
+      }
+      portal.op = op;
+    }
+    if (stmt.serverName === stmt.name) this.forwardFrame(buf, start, end);
+    else this.send(fe.renameInFrame(buf, start, end, m.statementStart, m.statementNul, stmt.serverName));
+    this.enqueue(e);
+  }
+
+  private onDescribe(buf: Buffer, start: number, body: number, end: number): void {
+    const m = readTarget(buf, body, end);
+    const e = new Entry('describe');
+    if (m.target === 'S') {
+      const stmt = this.statements.get(m.name) ?? null;
+      e.stmt = stmt;
+      if (stmt) {
+        this.ensurePrepared(stmt);
+        if (stmt.serverName === stmt.name) this.forwardFrame(buf, start, end);
+        else this.send(fe.target(FrontendCode.Describe, 'S', stmt.serverName));
+      } else {
+        this.forwardFrame(buf, start, end);
+      }
+    } else {
+      e.portal = this.portals.get(m.name) ?? null;
+      this.forwardFrame(buf, start, end);
+    }
+    this.enqueue(e);
+  }
+
+  private onExecute(buf: Buffer, start: number, body: number, end: number): void {
+    const m = readExecute(buf, body, end);
+    const portal = this.portals.get(m.portal) ?? null;
+    if (portal?.op && !portal.columns && !portal.stmt?.columns && portal.masker === undefined) {
+      // The driver did not describe this result (postgres.js after a Describe of another connection's statement):
+      // ask for the row description, for masking, without showing it to the client.
+      const d = new Entry('describe');
+      d.swallow = true;
+      d.portal = portal;
+      this.send(fe.target(FrontendCode.Describe, 'P', m.portal));
+      this.enqueue(d);
+    }
+    if (portal && portal.sentAt === 0) portal.sentAt = performance.now();
+    const e = new Entry('execute');
+    e.portal = portal;
+    this.forwardFrame(buf, start, end);
+    this.enqueue(e);
+  }
+
+  private onClose(buf: Buffer, start: number, body: number, end: number): void {
+    const m = readTarget(buf, body, end);
+    if (m.target === 'S') {
+      // Server statements are shared and stay prepared; the client's name simply goes away.
+      this.statements.delete(m.name);
+      this.answer(be.closeComplete);
+      return;
+    }
+    this.closePortal(m.name);
+    if (!this.conn) {
+      this.answer(be.closeComplete);
+      return;
+    }
+    this.forwardFrame(buf, start, end);
+    this.enqueue(new Entry('close'));
+  }
+
+  private onSync(buf: Buffer, start: number, end: number): void {
+    if (this.localSkip || !this.conn) {
+      this.localSkip = false;
+      this.answer(be.readyForQuery(this.txStatus));
+      return;
+    }
+    this.forwardFrame(buf, start, end);
+    this.enqueue(new Entry('sync'));
+  }
+
+  private closePortal(name: string): void {
+    const p = this.portals.get(name);
+    if (!p) return;
+    this.portals.delete(name);
+    if (p.op) this.finishQuietly(p.op, { rows: p.rows });
+  }
+
+  // ---------------------------------------------------------------- upstream replies
+
+  private pumpUpstream(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const d = conn.decoder;
+    try {
+      while (this.conn === conn && d.next()) this.onReply(conn, d.code, d.buffer, d.start, d.end);
+    } catch (err) {
+      this.flushRun();
+      this.l.gov.logger.error({ err }, 'postgres: failed on an upstream reply');
+      if (this.conn === conn) {
+        this.conn = null;
+        conn.owner = null;
+        this.l.pool.release(conn, 'destroy');
+      }
+      const pe = err instanceof ProtocolError ? err : null;
+      this.closeWith(be.errorResponse({ severity: 'FATAL', code: pe?.code ?? SqlState.InternalError, message: pe?.message ?? 'dgf: could not process the upstream reply' }));
+      return;
+    }
+    this.flushRun();
+    if (!this.out.writable) conn.pause();
+  }
+
+  /** The entry replies belong to; local answers at the head are sent first. */
+  private head(): Entry | undefined {
+    let e = this.queue[0];
+    while (e && e.kind === 'synthetic') {
+      this.emit(e.synthetic!);
+      this.queue.shift();
+      e = this.queue[0];
+    }
+    return e;
+  }
+
+  private done(): void {
+    this.queue.shift();
+    this.head();
+  }
+
+  private onReply(conn: UpstreamConnection, code: number, buf: Buffer, start: number, end: number): void {
+    if (code === BackendCode.NoticeResponse || code === BackendCode.NotificationResponse) {
+      if (!this.queue[0]?.swallow) this.forward(buf, start, end);
+      return;
+    }
+    if (code === BackendCode.ParameterStatus) {
+      conn.trackParameterStatus();
+      if (!this.queue[0]?.swallow) this.forward(buf, start, end);
+      return;
+    }
+    const e = this.head();
+    if (!e) {
+      // Nothing expected: only a FATAL error (the server terminating) makes sense here.
+      if (code === BackendCode.ErrorResponse) this.forward(buf, start, end);
+      return;
+    }
+    switch (e.kind) {
+      case 'parse':
+        if (code === BackendCode.ParseComplete) {
+          if (e.serverName) conn.prepared.set(e.serverName, true);
+          if (!e.swallow) this.forward(buf, start, end);
+          this.done();
+        } else if (code === BackendCode.ErrorResponse) {
+          if (e.serverName) conn.prepared.delete(e.serverName);
+          if (e.stmt && conn.unnamed === e.stmt) conn.unnamed = null;
+          this.extendedError(e, buf, start, end);
+        }
+        return;
+      case 'bind':
+        if (code === BackendCode.BindComplete) {
+          this.forward(buf, start, end);
+          this.done();
+        } else if (code === BackendCode.ErrorResponse) {
+          const op = e.portal?.op;
+          if (op) {
+            this.finishQuietly(op, { error: errorFields(buf.subarray(start, end)).message });
+            e.portal!.op = null;
+          }
+          this.extendedError(e, buf, start, end);
+        }
+        return;
+      case 'describe':
+        if (code === BackendCode.ParameterDescription) {
+          if (!e.swallow) this.forward(buf, start, end);
+        } else if (code === BackendCode.RowDescription || code === BackendCode.NoData) {
+          const cols = code === BackendCode.NoData ? [] : columnsOf(buf.subarray(start, end));
+          if (e.portal) e.portal.columns = cols;
+          else if (e.stmt) e.stmt.columns = cols;
+          if (!e.swallow) this.forward(buf, start, end);
+          this.done();
+        } else if (code === BackendCode.ErrorResponse) {
+          this.extendedError(e, buf, start, end);
+        }
+        return;
+      case 'close':
+        if (code === BackendCode.CloseComplete) {
+          this.forward(buf, start, end);
+          this.done();
+        } else if (code === BackendCode.ErrorResponse) {
+          this.extendedError(e, buf, start, end);
+        }
+        return;
+      case 'sync':
+        if (code === BackendCode.ReadyForQuery) this.readyForQuery(conn, e, buf, start, end);
+        else if (code === BackendCode.ErrorResponse) this.forward(buf, start, end);
+        return;
+      case 'execute':
+        this.executeReply(conn, e, code, buf, start, end);
+        return;
+      case 'query':
+        this.queryReply(conn, e, code, buf, start, end);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private readyForQuery(conn: UpstreamConnection, e: Entry, buf: Buffer, start: number, end: number): void {
+    const status = String.fromCharCode(buf[start + 5]!) as be.TxStatus;
+    conn.txStatus = status;
+    if (e.kind === 'sync') this.errorSkip = false;
+    if (!e.swallow) {
+      this.txStatus = status;
+      this.forward(buf, start, end);
+      if (status === 'I') this.transactionEnded();
+    }
+    this.done();
+    if (this.queue.length === 0) this.maybeRelease();
+  }
+
+  /** Transaction over (committed, rolled back, or implicit): portals die, setting changes become the client's. */
+  private transactionEnded(): void {
+    if (this.portals.size > 0) for (const name of [...this.portals.keys()]) this.closePortal(name);
+    if (this.pendingSettings.length > 0) {
+      for (const s of this.pendingSettings) this.applySetting(s.name, s.value);
+      this.pendingSettings = [];
+    }
+  }
+
+  private applySetting(name: string, value: string | null): void {
+    if (name === 'all') {
+      this.settings = new Map(this.startupSettings);
+      return;
+    }
+    if (value === null) {
+      const initial = this.startupSettings.get(name);
+      if (initial === undefined) this.settings.delete(name);
+      else this.settings.set(name, initial);
+    } else {
+      this.settings.set(name, value);
+    }
+  }
+
+  /** An ErrorResponse in extended mode: the server now skips every message up to Sync, so dgf drops their entries. */
+  private extendedError(e: Entry, buf: Buffer, start: number, end: number): void {
+    if (e.deny) this.emit(e.deny);
+    else this.forward(buf, start, end);
+    this.queue.shift();
+    let i = 0;
+    while (i < this.queue.length && this.queue[i]!.kind !== 'sync') {
+      this.skipped(this.queue[i]!);
+      i++;
+    }
+    this.queue.splice(0, i);
+    if (i === this.queue.length) this.errorSkip = true;
+    this.head();
+  }
+
+  /** Side effects of a message the server skipped. */
+  private skipped(e: Entry): void {
+    if (e.kind === 'parse' && e.serverName && this.conn?.prepared.get(e.serverName) === false) this.conn.prepared.delete(e.serverName);
+    if (e.kind === 'parse' && e.stmt && this.conn?.unnamed === e.stmt) this.conn.unnamed = null;
+    if (e.ops) for (let k = e.index; k < e.ops.length; k++) this.finishQuietly(e.ops[k]!, { error: 'not executed: an earlier message of the pipeline failed' });
+    if (e.kind === 'bind' && e.portal?.op) {
+      this.finishQuietly(e.portal.op, { error: 'not executed: an earlier message of the pipeline failed' });
+      e.portal.op = null;
+    }
+  }
+
+  private executeReply(conn: UpstreamConnection, e: Entry, code: number, buf: Buffer, start: number, end: number): void {
+    const p = e.portal;
+    switch (code) {
+      case BackendCode.DataRow: {
+        const masker = p?.op ? this.portalMasker(p) : null;
+        if (masker && !masker.passthrough) {
+          this.emit(masker.maskDataRow(buf.subarray(start, end)));
+          p!.rows = p!.op!.rows;
+        } else {
+          if (p) p.rows++;
+          this.forward(buf, start, end);
+        }
+        return;
+      }
+      case BackendCode.CommandComplete: {
+        if (p?.op) {
+          const op = p.op;
+          p.op = null;
+          this.statementDone(conn, p.info, buf, start, end);
+          this.gateOn(op, { rows: rowsOf(buf, start, end, p.rows), upstreamMs: performance.now() - p.sentAt }, buf, start, end);
+        } else {
+          this.forward(buf, start, end);
+        }
+        this.done();
+        return;
+      }
+      case BackendCode.EmptyQueryResponse:
+      case BackendCode.PortalSuspended:
+        if (code === BackendCode.EmptyQueryResponse && p?.op) {
+          this.finishQuietly(p.op, { rows: 0 });
+          p.op = null;
+        }
+        this.forward(buf, start, end);
+        this.done();
+        return;
+      case BackendCode.ErrorResponse:
+        if (p?.op) {
+          this.finishQuietly(p.op, { error: errorFields(buf.subarray(start, end)).message, rows: p.rows });
+          p.op = null;
+        }
+        this.copyIn = false;
+        this.extendedError(e, buf, start, end);
+        return;
+      default:
+        this.copyReply(e, p, code, buf, start, end);
+    }
+  }
+
+  private portalMasker(p: Portal): RowMasker | null {
+    if (p.masker !== undefined) return p.masker;
+    const base = p.columns ?? p.stmt?.columns ?? null;
+    if (!base) {
+      p.masker = null;
+      return null;
+    }
+    const cols = base.map((c, i) => ({ ...c, format: p.formats.length === 0 ? 0 : p.formats.length === 1 ? p.formats[0]! : (p.formats[i] ?? 0) }));
+    p.masker = RowMasker.build(cols, this.l.catalog, this.l.gov.policy(), this.role, p.op!, this.l.gov);
+    return p.masker;
+  }
+
+  private copyReply(e: Entry, p: Portal | null, code: number, buf: Buffer, start: number, end: number): void {
+    switch (code) {
+      case BackendCode.CopyInResponse:
+        this.copyIn = true;
+        this.forward(buf, start, end);
+        return;
+      case BackendCode.CopyData: {
+        const masker = p ? p.copyMasker : e.copyMasker;
+        if (masker && !masker.passthrough) this.emit(masker.maskCopyData(buf.subarray(start, end)));
+        else this.forward(buf, start, end);
+        return;
+      }
+      default:
+        // CopyOutResponse, CopyDone, CopyBothResponse.
+        this.forward(buf, start, end);
+    }
+  }
+
+  private queryReply(conn: UpstreamConnection, e: Entry, code: number, buf: Buffer, start: number, end: number): void {
+    if (e.swallow) {
+      if (code === BackendCode.ReadyForQuery) {
+        conn.txStatus = String.fromCharCode(buf[start + 5]!) as be.TxStatus;
+        this.done();
+        if (this.queue.length === 0) this.maybeRelease();
+      } else if (code === BackendCode.ErrorResponse && !e.swallowErrors) {
+        this.forward(buf, start, end);
+      } else if (code === BackendCode.ErrorResponse) {
+        this.l.gov.logger.warn({ error: errorFields(buf.subarray(start, end)).message }, 'replaying client settings on an upstream connection failed');
+      }
+      return;
+    }
+    const ops = e.ops;
+    const i = ops && ops.length > 0 ? Math.min(e.index, ops.length - 1) : -1;
+    const op = i >= 0 && e.index < ops!.length ? ops![i]! : null;
+    switch (code) {
+      case BackendCode.RowDescription:
+        e.rows = 0;
+        e.masker = op ? RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null;
+        this.forward(buf, start, end);
+        return;
+      case BackendCode.DataRow:
+        if (e.masker && !e.masker.passthrough) {
+          this.emit(e.masker.maskDataRow(buf.subarray(start, end)));
+        } else {
+          e.rows++;
+          this.forward(buf, start, end);
+        }
+        return;
+      case BackendCode.CommandComplete: {
+        const info = e.infos && i >= 0 ? e.infos[i]! : null;
+        this.statementDone(conn, info, buf, start, end);
+        if (op) this.gateOn(op, { rows: rowsOf(buf, start, end, e.masker && !e.masker.passthrough ? op.rows : e.rows), upstreamMs: performance.now() - e.sentAt }, buf, start, end);
+        else this.forward(buf, start, end);
+        e.index++;
+        e.masker = null;
+        e.copyMasker = null;
+        e.rows = 0;
+        return;
+      }
+      case BackendCode.EmptyQueryResponse:
+        this.forward(buf, start, end);
+        return;
+      case BackendCode.ErrorResponse: {
+        const message = e.deny ? null : errorFields(buf.subarray(start, end)).message;
+        if (ops) {
+          for (let k = e.index; k < ops.length; k++) {
+            this.finishQuietly(ops[k]!, { error: k === e.index ? message : `not executed: an earlier statement failed: ${message}` });
+          }
+          e.index = ops.length;
+        }
+        this.copyIn = false;
+        if (e.deny) this.emit(e.deny);
+        else this.forward(buf, start, end);
+        return;
+      }
+      case BackendCode.CopyOutResponse:
+        if (op) {
+          const info = e.infos?.[i];
+          e.copyMasker = info ? CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null;
+        }
+        this.forward(buf, start, end);
+        return;
+      case BackendCode.ReadyForQuery:
+        if (ops) for (let k = e.index; k < ops.length; k++) this.finishQuietly(ops[k]!, { rows: 0 });
+        this.readyForQuery(conn, e, buf, start, end);
+        return;
+      default:
+        this.copyReply(e, null, code, buf, start, end);
+    }
+  }
+
+  /** Effects of a completed statement on the session and the connection (settings, DDL, resets). */
+  private statementDone(conn: UpstreamConnection, info: StatementInfo | null, buf: Buffer, start: number, end: number): void {
+    if (!info) return;
+    if (info.kind === 'ddl') conn.needsCatalogRefresh = true;
+    if (info.setting && !info.setting.local) {
+      const { name, value } = info.setting;
+      this.pendingSettings.push({ name, value });
+      if (name === 'all') conn.applied.clear();
+      else if (value === null) conn.applied.delete(name);
+      else conn.applied.set(name, value);
+    }
+    if (info.transaction === 'rollback' || info.transaction === 'commit') {
+      const tag = buf.toString('latin1', start + 5, end - 1);
+      if (tag === 'ROLLBACK' && this.pendingSettings.length > 0) {
+        // The transaction's SETs are undone upstream too; mark them unknown so the next client re-applies.
+        for (const s of this.pendingSettings) conn.applied.set(s.name, '\u0000rolled back');
+        this.pendingSettings = [];
+      }
+    }
+    if (info.session === 'discard' || info.session === 'deallocate') {
+      const tag = buf.toString('latin1', start + 5, end - 1);
+      if (tag === 'DISCARD ALL' || tag === 'DEALLOCATE ALL') {
+        conn.prepared.clear();
+        conn.unnamed = null;
+        this.statements.clear();
+        if (tag === 'DISCARD ALL') {
+          conn.applied.clear();
+          this.settings = new Map(this.startupSettings);
+          this.pendingSettings = [];
+        }
+      }
+    }
+  }
+
+  /** Hold the CommandComplete (and everything after it) until the audit record is kept. */
+  private gateOn(op: Operation, result: { rows: number; upstreamMs: number }, buf: Buffer, start: number, end: number): void {
+    this.flushRun();
+    const complete = buf.subarray(start, end);
+    this.out.gate(op.finish(result), complete, (err) => {
+      this.l.gov.logger.error({ err }, 'audit record could not be kept: result withheld');
+      return be.errorResponse({
+        severity: 'ERROR',
+        code: SqlState.AuditUnavailable,
+        message: 'dgf: the audit record of this statement could not be kept (audit failMode closed); its result is withheld',
+      });
+    });
+  }
+
+  private finishQuietly(op: Operation, result: { rows?: number; error?: string | null }): void {
+    op.finish(result).catch((err: unknown) => this.l.gov.logger.error({ err }, 'audit record could not be kept'));
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** Forward the current upstream frame untouched, coalescing consecutive frames into one slice. */
+  private forward(buf: Buffer, start: number, end: number): void {
+    if (this.runBuf === buf && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.flushRun();
+    this.runBuf = buf;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  private flushRun(): void {
+    const b = this.runBuf;
+    if (!b) return;
+    this.runBuf = null;
+    this.out.write(b.subarray(this.runStart, this.runEnd));
+  }
+
+  private emit(buf: Buffer): void {
+    this.flushRun();
+    this.out.write(buf);
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  private teardown(reason: string | null): void {
+    if (this.state === 'closed' && !this.opened && !this.conn) {
+      this.l.sessions.delete(this.processId);
+      return;
+    }
+    this.state = 'closed';
+    this.blocked = true;
+    this.l.sessions.delete(this.processId);
+    if (this.opened) {
+      this.opened = false;
+      this.l.gov.clientClosed();
+    }
+    const conn = this.conn;
+    if (conn) {
+      this.conn = null;
+      conn.owner = null;
+      let mode: ReleaseMode;
+      if (this.queue.length > 0 || this.copyIn) mode = 'destroy';
+      else if (this.pinned || this.l.config.pool === 'session') mode = 'discard';
+      else if (this.txStatus !== 'I' || conn.txStatus !== 'I') mode = 'rollback';
+      else mode = 'clean';
+      conn.resume();
+      this.l.pool.release(conn, mode);
+    }
+    const why = reason ?? 'connection closed';
+    for (const e of this.queue) {
+      if (e.ops) for (let k = e.index; k < e.ops.length; k++) this.finishQuietly(e.ops[k]!, { error: why });
+    }
+    this.queue.length = 0;
+    for (const [name, p] of this.portals) {
+      if (p.op) this.finishQuietly(p.op, { error: why, rows: p.rows });
+      this.portals.delete(name);
+    }
+  }
+
+  /** For listener shutdown: close a client that is idle between transactions. */
+  closeIfIdle(): boolean {
+    if (this.state === 'ready' && this.queue.length === 0 && this.txStatus === 'I' && !this.out.held) {
+      this.closeWith(be.errorResponse({ severity: 'FATAL', code: SqlState.AdminShutdown, message: 'terminating connection due to administrator command' }));
+      return true;
+    }
+    return this.state === 'closed';
+  }
+}
+
+function columnsOf(frame: Buffer): ColumnInfo[] {
+  const m = decodeBackend(frame) as RowDescriptionMessage;
+  return m.fields.map((f) => ({ name: f.name, tableOid: f.tableID, columnAttr: f.columnID, typeOid: f.dataTypeID, format: f.format === 'binary' ? 1 : 0 }));
+}
+
+/** Rows reported by a CommandComplete tag ('SELECT 5', 'INSERT 0 5', 'UPDATE 3'), else the counted rows. */
+function rowsOf(buf: Buffer, start: number, end: number, counted: number): number {
+  let p = end - 2;
+  let n = 0;
+  let mul = 1;
+  while (p > start + 5 && buf[p]! >= 0x30 && buf[p]! <= 0x39) {
+    n += (buf[p]! - 0x30) * mul;
+    mul *= 10;
+    p--;
+  }
+  return mul > 1 && buf[p] === 0x20 ? n : counted;
+}
+
+function fieldsOf(errorFrame: Buffer): string {
+  return errorFields(errorFrame).message;
+}
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+/** The server reports normalized values; clients such as libpq compare some of them. */
+function normalizeParam(name: string, value: string): string {
+  if (name === 'client_encoding' && /^'?utf-?8'?$/i.test(value)) return 'UTF8';
+  return value;
+}
+
+/** `-c name=value` and `--name=value` pairs of the startup `options` parameter. */
+function parseOptions(options: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const parts = options.split(/\s+/).filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    let p = parts[i]!;
+    if (p === '-c' && i + 1 < parts.length) p = parts[++i]!;
+    else if (p.startsWith('-c')) p = p.slice(2);
+    else if (p.startsWith('--')) p = p.slice(2);
+    else continue;
+    const eq = p.indexOf('=');
+    if (eq > 0) out.push([p.slice(0, eq).replace(/-/g, '_'), p.slice(eq + 1)]);
+  }
+  return out;
+}

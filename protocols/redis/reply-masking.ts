@@ -1,0 +1,229 @@
+/**
+ * Masking of Redis replies by reply shape. A reply is decoded only when the session decided it must be looked at
+ * (see `needsInspection`), each string that holds a stored value is handed to the policy's FieldPlan under the
+ * name it is classified by (the key, `key:field` for hash and stream fields, the channel for pub/sub messages),
+ * and only the strings a plan changed are re-encoded; every other byte, and every RESP type, stays as it was.
+ *
+ * Names that are not values are never masked: key names (SCAN, KEYS, the key element of BLPOP/XREAD replies),
+ * hash and stream field names, stream ids, sorted-set scores, cursors.
+ */
+import type { CompiledPolicy, FieldPlan, MaskStats } from '../../src/policy/types.js';
+import type { ReplyShape } from './command-table.js';
+import { decodeFrame, isStringNode, nodeText, stringBytes, textEncoding, type RespNode } from './codec/decode.js';
+import { spliceFrame, type Replacement } from './codec/encode.js';
+import { RespType } from './codec/resp-types.js';
+
+/** One command whose reply is masked: its shape and the arguments that say which names its values carry. */
+export interface MaskTarget {
+  name: string;
+  shape: ReplyShape;
+  args: readonly Buffer[];
+  keys: readonly Buffer[];
+  /** For EXEC: the queued commands, in order. */
+  tx?: readonly MaskTarget[];
+}
+
+/** What a mask pass needs besides the reply. */
+export interface MaskContext {
+  policy: CompiledPolicy;
+  role: string;
+  stats: MaskStats | undefined;
+}
+
+class Walk {
+  readonly reps: Replacement[] = [];
+  constructor(
+    readonly buf: Buffer,
+    readonly ctx: MaskContext,
+  ) {}
+
+  plan(name: string): FieldPlan {
+    return this.ctx.policy.fieldPlan(this.ctx.role, { name, type: 'text' });
+  }
+
+  /** Mask one string leaf as a value named `name`. */
+  leaf(node: RespNode | undefined, name: string): void {
+    if (!node || !isStringNode(node)) return;
+    const plan = this.plan(name);
+    if (plan.mode === 'clear') {
+      plan.apply(null, this.ctx.stats);
+      return;
+    }
+    const bytes = stringBytes(this.buf, node);
+    const enc = textEncoding(bytes);
+    const text = bytes.toString(enc);
+    const out = plan.apply(text, this.ctx.stats);
+    if (out === text) return;
+    // The `null` mask keeps the reply's type: an empty string rather than a null of another RESP type.
+    this.reps.push({ node, payload: Buffer.from(out === null || out === undefined ? '' : String(out), enc) });
+  }
+
+  /** Every string under `node` is a value named `name`. */
+  all(node: RespNode | undefined, name: string): void {
+    if (!node) return;
+    if (node.children) for (const c of node.children) this.all(c, name);
+    else this.leaf(node, name);
+  }
+
+  text(node: RespNode | undefined): string {
+    return node && isStringNode(node) ? nodeText(this.buf, node) : '';
+  }
+
+  /** Alternating name/value pairs (flat RESP2 arrays, RESP3 maps): values named `prefix:field`. */
+  pairs(node: RespNode | undefined, prefix: string): void {
+    const c = node?.children;
+    if (!c) return;
+    for (let i = 0; i + 1 < c.length; i += 2) this.leaf(c[i + 1], `${prefix}:${this.text(c[i])}`);
+  }
+
+  /** Members at even positions (RESP2 member/score pairs). */
+  evens(node: RespNode | undefined, name: string): void {
+    const c = node?.children;
+    if (!c) return;
+    for (let i = 0; i < c.length; i += 2) this.all(c[i], name);
+  }
+
+  /** Stream entries: [[id, [field, value, ...]], ...]. */
+  streamEntries(node: RespNode | undefined, key: string): void {
+    const c = node?.children;
+    if (!c) return;
+    for (const entry of c) {
+      if (entry.children && entry.children.length >= 2) this.pairs(entry.children[1], key);
+    }
+  }
+
+  shape(node: RespNode, t: MaskTarget, resp3: boolean): void {
+    if (node.type === RespType.SimpleError || node.type === RespType.BulkError || node.isNull) return;
+    const key = t.keys.length > 0 ? t.keys[0]!.toString('latin1') : t.name;
+    const c = node.children;
+    switch (t.shape) {
+      case 'none':
+      case 'keys':
+        return;
+      case 'values':
+        return this.all(node, this.mostSensitiveKey(t) ?? key);
+      case 'per-key':
+        if (c) for (let i = 0; i < c.length; i++) this.leaf(c[i], t.keys[i]?.toString('latin1') ?? key);
+        return;
+      case 'hash-field':
+        return this.leaf(node, `${key}:${t.args[2]?.toString('latin1') ?? ''}`);
+      case 'hash-fields':
+        if (c) for (let i = 0; i < c.length; i++) this.leaf(c[i], `${key}:${t.args[2 + i]?.toString('latin1') ?? ''}`);
+        return;
+      case 'hash-map':
+        return this.pairs(node, key);
+      case 'hash-randfield': {
+        if (!hasWord(t.args, 'withvalues', 3)) return;
+        if (c && c.length > 0 && c[0]!.children) {
+          for (const pair of c) this.pairs(pair, key);
+        } else {
+          this.pairs(node, key);
+        }
+        return;
+      }
+      case 'hash-scan':
+        return this.pairs(c?.[1], key);
+      case 'zset': {
+        const scored = t.name === 'zpopmin' || t.name === 'zpopmax' || hasWord(t.args, 'withscores', 2);
+        if (!resp3 && scored) return this.evens(node, key);
+        // RESP3 scores are doubles, not strings: only members are reached.
+        return this.all(node, key);
+      }
+      case 'zset-scan':
+        return this.evens(c?.[1], key);
+      case 'zset-keyed':
+        return this.leaf(c?.[1], this.text(c?.[0]));
+      case 'zset-mpop': {
+        const name = this.text(c?.[0]);
+        const items = c?.[1]?.children;
+        if (items) for (const pair of items) this.leaf(pair.children?.[0], name);
+        return;
+      }
+      case 'list-keyed':
+        return this.leaf(c?.[1], this.text(c?.[0]));
+      case 'list-mpop':
+        return this.all(c?.[1], this.text(c?.[0]));
+      case 'set-scan':
+        return this.all(c?.[1], key);
+      case 'stream-entries':
+        return this.streamEntries(node, key);
+      case 'stream-read': {
+        if (!c) return;
+        if (node.type === RespType.Map) {
+          for (let i = 0; i + 1 < c.length; i += 2) this.streamEntries(c[i + 1], this.text(c[i]));
+        } else {
+          for (const s of c) this.streamEntries(s.children?.[1], this.text(s.children?.[0]));
+        }
+        return;
+      }
+      case 'stream-autoclaim':
+        return this.streamEntries(c?.[1], key);
+      case 'sort': {
+        const patterns: string[] = [];
+        for (let i = 2; i + 1 < t.args.length; i++) {
+          if (t.args[i]!.length === 3 && t.args[i]!.toString('latin1').toLowerCase() === 'get') {
+            patterns.push(t.args[++i]!.toString('latin1'));
+          }
+        }
+        if (patterns.length === 0 || !c) return this.all(node, key);
+        for (let i = 0; i < c.length; i++) {
+          const p = patterns[i % patterns.length]!;
+          this.leaf(c[i], p === '#' ? key : p);
+        }
+        return;
+      }
+      case 'exec': {
+        if (!c || !t.tx) return;
+        for (let i = 0; i < c.length && i < t.tx.length; i++) this.shape(c[i]!, t.tx[i]!, resp3);
+        return;
+      }
+    }
+  }
+
+  /** For multi-key value replies (SINTER, SUNION, ...): the key whose plan masks, so the strictest view wins. */
+  private mostSensitiveKey(t: MaskTarget): string | null {
+    if (t.keys.length < 2) return null;
+    for (const k of t.keys) {
+      const name = k.toString('latin1');
+      if (this.plan(name).mode === 'mask') return name;
+    }
+    return null;
+  }
+}
+
+function hasWord(args: readonly Buffer[], word: string, from: number): boolean {
+  for (let i = from; i < args.length; i++) {
+    if (args[i]!.length === word.length && args[i]!.toString('latin1').toLowerCase() === word) return true;
+  }
+  return false;
+}
+
+/**
+ * Mask one complete reply frame for `target`. Returns `frame` itself (===) when nothing was masked, so the
+ * caller forwards the original bytes.
+ */
+export function maskReply(frame: Buffer, target: MaskTarget, ctx: MaskContext, resp3: boolean): Buffer {
+  const root = decodeFrame(frame);
+  const w = new Walk(frame, ctx);
+  w.shape(root, target, resp3);
+  if (w.reps.length === 0) return frame;
+  w.reps.sort((a, b) => a.node.start - b.node.start);
+  return spliceFrame(frame, 0, frame.length, w.reps);
+}
+
+/**
+ * Mask a pub/sub message frame (`message`/`smessage` channel payload, `pmessage` pattern channel payload) by
+ * its channel name; other pushes (subscribe confirmations, invalidations) are returned unchanged.
+ */
+export function maskPush(frame: Buffer, ctx: MaskContext): Buffer {
+  const root = decodeFrame(frame);
+  const c = root.children;
+  if (!c || c.length < 3) return frame;
+  const w = new Walk(frame, ctx);
+  const kind = w.text(c[0]).toLowerCase();
+  if ((kind === 'message' || kind === 'smessage') && c.length === 3) w.leaf(c[2], w.text(c[1]));
+  else if (kind === 'pmessage' && c.length === 4) w.leaf(c[3], w.text(c[2]));
+  else return frame;
+  if (w.reps.length === 0) return frame;
+  return spliceFrame(frame, 0, frame.length, w.reps);
+}

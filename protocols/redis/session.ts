@@ -1,0 +1,1024 @@
+/**
+ * One client connection: parses its commands, authenticates it against the listener's users, governs every
+ * command (firewall, quota, audit, masking) and routes it to a shared or dedicated upstream connection, then
+ * writes the replies back in request order.
+ *
+ * Order: every command gets a Slot in the order it was read; replies fill their slots as they arrive and are
+ * written in slot order. A client's commands go to one upstream connection at a time; when it must move (to a
+ * dedicated connection for MULTI/WATCH/blocking/pub-sub/SELECT/tracking, or back), it waits until the previous
+ * connection has answered everything it was sent (a drain barrier), so commands also execute in order.
+ */
+import type net from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { AuditEntry } from '../../src/audit/types.js';
+import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
+import type { Operation } from '../../src/governance/operation.js';
+import type { CompiledPolicy, Identity } from '../../src/policy/types.js';
+import { ProtocolError } from '../shared/errors.js';
+import { RequestParser, type CommandSink } from './codec/request-parser.js';
+import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
+import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode.js';
+import { RespType, mayCarryStrings } from './codec/resp-types.js';
+import { extractKeys, lookupCommand, type CommandInfo } from './command-table.js';
+import { MaxConnectionsError, type UpstreamPool } from './multiplexer.js';
+import { maskPush, maskReply, type MaskTarget } from './reply-masking.js';
+import { After, Batch, Slot, type SlotOwner } from './slot.js';
+import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
+
+/** Listener-wide settings and services a session uses. */
+export interface SessionEnv {
+  gov: ListenerGovernance;
+  pool: UpstreamPool;
+  /** name -> sha256(password); empty map with `trust`. */
+  users: Map<string, Buffer>;
+  trust: boolean;
+  maxMessageBytes: number;
+  /** Largest reply bytes held for one client before it is disconnected (default 64 MiB). */
+  clientOutputLimit: number;
+  /** Most commands in flight per client before its socket stops being read (default 10,000). */
+  maxInflight: number;
+  defaultDb: number;
+  serverInfo(): ServerInfo;
+  /** Whether the client leg is TLS (the upstream leg is known from the endpoint). */
+  clientTls: boolean;
+  upstreamTls: boolean;
+}
+
+interface Pending {
+  args: Buffer[];
+  raw: Buffer[] | null;
+}
+
+const SUBSCRIBE = new Set(['subscribe', 'psubscribe', 'ssubscribe']);
+const UNSUBSCRIBE = new Set(['unsubscribe', 'punsubscribe', 'sunsubscribe']);
+const ALLOWED_SUBSCRIBED = new Set([...SUBSCRIBE, ...UNSUBSCRIBE, 'ping', 'quit', 'reset']);
+const MAX_STATEMENT = 512;
+
+let nextClientId = 0;
+
+function sha(s: string | Buffer): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export class RedisSession implements CommandSink, SlotOwner, PushHandler {
+  readonly id = ++nextClientId;
+  private readonly parser: RequestParser;
+  private incoming: Pending[] = [];
+  private backlog: Pending[] = [];
+  private gated = false;
+  private authed: boolean;
+  private identity: Identity;
+  private role: string;
+  private resp: 2 | 3 = 2;
+  private shared: UpstreamConnection | null = null;
+  private dedicated: UpstreamConnection | null = null;
+  /** Replies outstanding on the connection the client is currently on. */
+  private inflight = 0;
+  private readonly outQueue: Array<Batch | Buffer> = [];
+  private closed = false;
+  private pausedForInflight = false;
+  private pausedForOutput = false;
+  private pausedUpstream: UpstreamConnection | null = null;
+  private heldBytes = 0;
+  // Connection state that needs a dedicated upstream connection.
+  private multi = false;
+  private txDirty = false;
+  private txQueue: MaskTarget[] = [];
+  private watching = false;
+  private blocked = 0;
+  private db: number;
+  private tracking = false;
+  /** Subscription counts from the last (un)subscribe confirmation, per kind. */
+  private subscriptions = { channels: 0, shards: 0 };
+  private subscribed = false;
+  private monitoring = false;
+  private pushParts: Buffer[] = [];
+  private drainWaiter: (() => void) | null = null;
+  private torn = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly env: SessionEnv,
+  ) {
+    this.parser = new RequestParser(env.maxMessageBytes);
+    this.authed = env.trust;
+    this.identity = { user: 'default', address: socket.remoteAddress ?? undefined, database: String(env.defaultDb) };
+    this.role = env.gov.roleOf(this.identity);
+    this.db = env.defaultDb;
+    env.gov.clientOpened();
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onClientDrain());
+    socket.on('error', () => this.teardown());
+    socket.on('close', () => this.teardown());
+  }
+
+  // ---- input ------------------------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.parser.push(chunk, this);
+    } catch (err) {
+      this.process();
+      const msg = err instanceof ProtocolError ? err.message : 'Protocol error';
+      this.fatal(msg.startsWith('Protocol error') ? msg : `Protocol error: ${msg}`);
+      return;
+    }
+    this.process();
+  }
+
+  onCommand(args: Buffer[], raw: Buffer[] | null): void {
+    this.incoming.push({ args, raw });
+  }
+
+  /** Dispatch what was read (or was waiting behind a barrier) as one batch. */
+  private process(): void {
+    if (this.incoming.length === 0 && (this.gated || this.backlog.length === 0)) return;
+    let list: Pending[];
+    if (this.gated) {
+      for (const p of this.incoming) this.backlog.push(p);
+      this.incoming = [];
+      if (this.backlog.length > 1000 && !this.socket.isPaused()) this.socket.pause();
+      return;
+    }
+    if (this.backlog.length > 0) {
+      list = this.backlog.concat(this.incoming);
+      this.backlog = [];
+    } else {
+      list = this.incoming;
+    }
+    this.incoming = [];
+    const batch = new Batch(this.env.gov.policy());
+    this.outQueue.push(batch);
+    const corked: UpstreamConnection[] = [];
+    let i = 0;
+    for (; i < list.length && !this.closed; i++) {
+      const p = list[i]!;
+      if (!this.dispatch(p.args, p.raw, batch, corked)) break;
+    }
+    for (const c of corked) c.socket.uncork();
+    // The command that hit a barrier put itself back in the backlog; the rest follow it.
+    if (i < list.length && !this.closed) {
+      for (let j = i + 1; j < list.length; j++) this.backlog.push(list[j]!);
+    }
+    batch.sealed = true;
+    this.maybeComplete(batch);
+    if (this.inflight > this.env.maxInflight && !this.socket.isPaused()) {
+      this.pausedForInflight = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Handle one command; false when a barrier closed and the rest must wait. */
+  private dispatch(args: Buffer[], raw: Buffer[] | null, batch: Batch, corked: UpstreamConnection[]): boolean {
+    const name = args[0]!.toString('latin1').toLowerCase();
+    if (!this.authed) {
+      if (name === 'auth') return this.local(batch, this.auth(args));
+      if (name === 'hello') return this.local(batch, this.hello(args));
+      if (name === 'quit') return this.quit(batch);
+      return this.local(batch, errorReply('NOAUTH Authentication required.'));
+    }
+    if (this.subscribed && this.resp === 2 && !ALLOWED_SUBSCRIBED.has(name)) {
+      return this.local(
+        batch,
+        errorReply(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`),
+      );
+    }
+    if (UNSUBSCRIBE.has(name) && !this.subscribed) {
+      // Nothing to leave: answer as Redis does, without taking a dedicated connection.
+      const head = this.resp === 3 ? '>3' : '*3';
+      return this.local(batch, Buffer.from(`${head}\r\n$${name.length}\r\n${name}\r\n${this.resp === 3 ? '_' : '$-1'}\r\n:0\r\n`));
+    }
+    switch (name) {
+      case 'auth':
+        return this.local(batch, this.auth(args));
+      case 'hello':
+        if (args.length > 1 && !this.canSwitch()) {
+          return this.local(batch, errorReply('ERR dgf: HELLO cannot change the protocol while a transaction, subscription or blocking command holds the connection'));
+        }
+        return this.local(batch, this.hello(args));
+      case 'quit':
+        return this.quit(batch);
+      case 'reset':
+        return this.reset(batch);
+      case 'client':
+        if (this.clientLocal(args, batch)) return true;
+        break;
+      case 'select':
+        if (!this.dedicated && !this.multi && args.length === 2 && Number(args[1]!.toString('latin1')) === this.env.defaultDb) {
+          return this.local(batch, OK);
+        }
+        break;
+      case 'monitor':
+        if (batch.policy.scansValuesFor(this.role)) {
+          return this.local(batch, errorReply('NOPERM dgf: MONITOR shows clear values and is refused for masked roles'));
+        }
+        break;
+    }
+    const info = lookupCommand(name, args[1]);
+    const policy = batch.policy;
+    if (!info) return this.unknown(name, args, raw, batch, corked);
+    if ((info.spec.arity > 0 && args.length !== info.spec.arity) || (info.spec.arity < 0 && args.length < -info.spec.arity)) {
+      const what = info.fullName.includes('|') ? info.fullName : info.name;
+      return this.local(batch, errorReply(`ERR wrong number of arguments for '${what}' command`));
+    }
+    const keyBufs = extractKeys(info.spec, args);
+    const objects = keyBufs.map((k) => k.toString('latin1'));
+    const statement = this.statementOf(info, args, objects);
+    let labels: string[] | undefined;
+    for (const o of objects) {
+      const l = policy.labelsForName(o);
+      if (l.length > 0) (labels ??= []).push(...l);
+    }
+    const op = this.env.gov.begin({
+      identity: this.identity,
+      role: this.role,
+      operation: info.name,
+      kind: info.spec.kind,
+      objects,
+      statement,
+      ...(labels ? { labels } : {}),
+      encrypted: this.env.clientTls && this.env.upstreamTls,
+    });
+    const slot = new Slot(this, batch, info, op, statement, objects);
+    if (op.denied) {
+      if (this.multi) this.txDirty = true;
+      return this.local(batch, errorReply(`NOPERM ${op.decision.message ?? 'command refused by policy'}`), slot, op.decision.message ?? 'denied');
+    }
+    if (info.denyOom && !this.env.gov.quota.checkWrite().ok) {
+      if (this.multi) this.txDirty = true;
+      const msg = 'OOM command not allowed when used memory > quota';
+      return this.local(batch, errorReply(msg), slot, msg);
+    }
+    return this.forward(name, info, args, keyBufs, raw, batch, slot, policy, corked);
+  }
+
+  private unknown(name: string, args: Buffer[], raw: Buffer[] | null, batch: Batch, corked: UpstreamConnection[]): boolean {
+    const statement = name.toUpperCase();
+    const op = this.env.gov.begin({ identity: this.identity, role: this.role, operation: name, kind: 'other', objects: [], statement });
+    const slot = new Slot(this, batch, null, op, statement, []);
+    if (op.denied) return this.local(batch, errorReply(`NOPERM ${op.decision.message ?? 'command refused by policy'}`), slot, 'denied');
+    // Fail closed: a command whose keys and reply we cannot read is never run for a role whose values are masked.
+    if (batch.policy.scansValuesFor(this.role)) {
+      const msg = `ERR unknown command '${name.slice(0, 64)}' (dgf refuses commands it cannot govern for masked roles)`;
+      return this.local(batch, errorReply(msg), slot, 'unknown command');
+    }
+    return this.forward(name, null, args, [], raw, batch, slot, batch.policy, corked);
+  }
+
+  private statementOf(info: CommandInfo, args: Buffer[], keys: string[]): string {
+    let s = info.fullName.includes('|') ? info.fullName.replace('|', ' ').toUpperCase() : info.name.toUpperCase();
+    if (info.name === 'subscribe' || info.name === 'psubscribe' || info.name === 'ssubscribe' || info.name === 'publish') {
+      // Channel names say what flows, like key names; message payloads never enter the trail.
+      const channels = info.name === 'publish' ? args.slice(1, 2) : args.slice(1);
+      for (const c of channels) s += ' ' + c.toString('latin1');
+    }
+    for (const k of keys) {
+      if (s.length > MAX_STATEMENT) return s.slice(0, MAX_STATEMENT) + '...';
+      s += ' ' + k;
+    }
+    return s.length > MAX_STATEMENT ? s.slice(0, MAX_STATEMENT) + '...' : s;
+  }
+
+  // ---- routing ----------------------------------------------------------------------------------------------
+
+  private forward(
+    name: string,
+    info: CommandInfo | null,
+    args: Buffer[],
+    keys: Buffer[],
+    raw: Buffer[] | null,
+    batch: Batch,
+    slot: Slot,
+    policy: CompiledPolicy,
+    corked: UpstreamConnection[],
+  ): boolean {
+    const needsDedicated = this.needsDedicated(name, info, args);
+    const conn = this.connection(needsDedicated);
+    if (!conn) {
+      // A barrier: this command is re-read from the backlog once the connection is ready.
+      this.backlogFront(args, raw);
+      return false;
+    }
+    if (!corked.includes(conn)) {
+      conn.socket.cork();
+      corked.push(conn);
+    }
+    const data = raw ?? encodeCommand(args);
+    const target: MaskTarget = { name, shape: info?.spec.reply ?? 'values', args, keys };
+    slot.target = target;
+    slot.dedicated = conn === this.dedicated;
+    slot.inspect = this.needsInspection(target, policy);
+    // State transitions, applied when the command is sent (replies come back in the same order).
+    let hasReply = true;
+    if (name === 'multi') {
+      this.multi = true;
+      this.txDirty = false;
+      this.txQueue = [];
+    } else if (this.multi && name !== 'exec' && name !== 'discard' && name !== 'watch') {
+      this.txQueue.push(target);
+      slot.inspect = false; // +QUEUED; the values come with EXEC
+    } else if (name === 'exec') {
+      target.tx = this.txQueue;
+      slot.inspect = this.txQueue.some((t) => this.needsInspection(t, policy));
+      if (this.txDirty) {
+        // A queued command was refused: abort like Redis does when queueing fails.
+        slot.replaceWith = errorReply('EXECABORT Transaction discarded because of previous errors.');
+        slot.inspect = false;
+        conn.send(encodeCommand(['DISCARD']), this.track(slot));
+        this.endTransaction();
+        batch.slots.push(slot);
+        return true;
+      }
+      this.endTransaction();
+    } else if (name === 'discard') {
+      this.endTransaction();
+    } else if (name === 'watch') {
+      this.watching = true;
+    } else if (name === 'unwatch') {
+      this.watching = false;
+    } else if (name === 'select') {
+      this.db = Number(args[1]!.toString('latin1'));
+      this.identity = { ...this.identity, database: String(this.db) };
+      slot.after = After.SelectDone;
+    } else if (SUBSCRIBE.has(name)) {
+      this.enterSubscribed(conn);
+      hasReply = false;
+    } else if (UNSUBSCRIBE.has(name)) {
+      hasReply = !(this.subscribed || this.resp === 3);
+    } else if (name === 'monitor') {
+      this.monitoring = true;
+      conn.pushHandler = this;
+      conn.pipeAll = true;
+      hasReply = false;
+    } else if (name === 'client' && args.length >= 3 && args[1]!.toString('latin1').toLowerCase() === 'tracking') {
+      this.tracking = args[2]!.toString('latin1').toLowerCase() === 'on';
+    } else if (info?.blocking && needsDedicated) {
+      this.blocked++;
+      slot.after = After.BlockingDone;
+    }
+    if (this.subscribed && this.resp === 2) hasReply = false;
+    batch.slots.push(slot);
+    if (!hasReply) {
+      conn.send(data, null);
+      slot.done = true;
+      slot.rows = 0;
+      return true;
+    }
+    conn.send(data, this.track(slot));
+    return true;
+  }
+
+  private track(slot: Slot): Slot {
+    slot.batch.waiting++;
+    slot.sentAt = performance.now();
+    this.inflight++;
+    return slot;
+  }
+
+  private endTransaction(): void {
+    this.multi = false;
+    this.watching = false;
+    this.txDirty = false;
+    this.txQueue = [];
+  }
+
+  private needsDedicated(name: string, info: CommandInfo | null, args: Buffer[]): boolean {
+    if (this.dedicated) return true;
+    switch (name) {
+      case 'multi':
+      case 'watch':
+      case 'monitor':
+        return true;
+      case 'select':
+        return Number(args[1]?.toString('latin1')) !== this.env.defaultDb;
+      case 'client':
+        return args[1]?.toString('latin1').toLowerCase() === 'tracking' && args[2]?.toString('latin1').toLowerCase() === 'on';
+      case 'xread':
+      case 'xreadgroup':
+        return args.some((a, i) => i > 0 && a.length === 5 && a.toString('latin1').toLowerCase() === 'block');
+    }
+    if (SUBSCRIBE.has(name)) return true;
+    return info?.blocking === true;
+  }
+
+  /** The connection to send on now, or null when the client must first wait (drain or pool). */
+  private connection(needsDedicated: boolean): UpstreamConnection | null {
+    if (this.dedicated) {
+      if (!this.dedicated.closed) return this.dedicated;
+      this.dedicated = null;
+    }
+    if (!needsDedicated) {
+      if (this.shared && !this.shared.closed && this.shared.resp === this.resp) return this.shared;
+      if (this.inflight > 0) return this.barrier(() => undefined);
+      const conn = this.env.pool.sharedFor(this.resp);
+      if (conn) return (this.shared = conn);
+      return this.barrier(() => this.env.pool.waitShared(this.resp).then((c) => void (this.shared = c)));
+    }
+    if (this.inflight > 0) return this.barrier(() => undefined);
+    const got = this.env.pool.acquireDedicated(this.resp);
+    if (!(got instanceof Promise)) return this.takeDedicated(got);
+    return this.barrier(() => got.then((c) => void this.takeDedicated(c)));
+  }
+
+  private takeDedicated(conn: UpstreamConnection): UpstreamConnection {
+    if (this.closed) {
+      this.env.pool.release(conn, true);
+      return conn;
+    }
+    this.dedicated = conn;
+    conn.pushHandler = this;
+    return conn;
+  }
+
+  /**
+   * Close the gate: wait until every reply outstanding on the current connection arrived, then run `then`
+   * (e.g. wait for the pool), then dispatch the backlog.
+   */
+  private barrier(then: () => Promise<void> | void): null {
+    this.gated = true;
+    const open = (): void => {
+      let p: Promise<void> | void;
+      try {
+        p = then();
+      } catch (err) {
+        p = Promise.reject(err as Error);
+      }
+      Promise.resolve(p).then(
+        () => {
+          this.gated = false;
+          this.process();
+          this.resumeIfPaused();
+        },
+        (err: Error) => {
+          this.gated = false;
+          const msg = err instanceof MaxConnectionsError ? `ERR ${err.message}` : `ERR dgf: ${err.message}`;
+          // Every waiting command gets the error, in order.
+          const waiting = this.backlog;
+          this.backlog = [];
+          const batch = new Batch(this.env.gov.policy());
+          this.outQueue.push(batch);
+          for (let k = 0; k < waiting.length; k++) batch.slots.push(new Slot(this, batch, null, null, null, []).local(errorReply(msg)));
+          batch.sealed = true;
+          this.maybeComplete(batch);
+          this.resumeIfPaused();
+        },
+      );
+    };
+    if (this.inflight === 0) queueMicrotask(open);
+    else this.drainWaiter = open;
+    return null;
+  }
+
+  private backlogFront(args: Buffer[], raw: Buffer[] | null): void {
+    this.backlog.unshift({ args, raw });
+  }
+
+  private canSwitch(): boolean {
+    return !this.dedicated;
+  }
+
+  private enterSubscribed(conn: UpstreamConnection): void {
+    if (!this.subscribed) this.subscriptions = { channels: 0, shards: 0 };
+    this.subscribed = true;
+    conn.pushHandler = this;
+    if (this.resp === 2) conn.pipeAll = true;
+  }
+
+  /** Give the dedicated connection back once nothing needs it. */
+  private maybeRelease(): void {
+    const d = this.dedicated;
+    if (!d || d.pending > 0 || this.inflight > 0) return;
+    if (this.multi || this.watching || this.blocked > 0 || this.subscribed || this.monitoring || this.tracking) return;
+    if (this.db !== this.env.defaultDb) return;
+    this.dedicated = null;
+    this.env.pool.release(d, true);
+  }
+
+  // ---- local commands ---------------------------------------------------------------------------------------
+
+  private local(batch: Batch, reply: Buffer, slot?: Slot, error?: string): boolean {
+    const s = slot ?? new Slot(this, batch, null, null, null, []);
+    s.local(reply, error ?? (reply[0] === RespType.SimpleError ? reply.toString('utf8', 1, Math.min(reply.length - 2, 200)) : null));
+    s.rows = 0;
+    batch.slots.push(s);
+    return true;
+  }
+
+  private checkPassword(user: string, password: Buffer): boolean {
+    if (this.env.trust) return true;
+    const want = this.env.users.get(user);
+    if (!want) return false;
+    return timingSafeEqual(want, sha(password));
+  }
+
+  private login(user: string): void {
+    this.authed = true;
+    this.identity = { ...this.identity, user };
+    this.role = this.env.gov.roleOf(this.identity);
+  }
+
+  private auth(args: Buffer[]): Buffer {
+    if (args.length !== 2 && args.length !== 3) return errorReply("ERR wrong number of arguments for 'auth' command");
+    const user = args.length === 3 ? args[1]!.toString('utf8') : 'default';
+    const pw = args[args.length - 1]!;
+    if (!this.checkPassword(user, pw)) return errorReply('WRONGPASS invalid username-password pair or user is disabled.');
+    this.login(user);
+    return OK;
+  }
+
+  private hello(args: Buffer[]): Buffer {
+    let version = this.resp;
+    let i = 1;
+    if (args.length > 1) {
+      const v = Number(args[1]!.toString('latin1'));
+      if (v !== 2 && v !== 3) return errorReply('NOPROTO unsupported protocol version');
+      version = v;
+      i = 2;
+    }
+    let name: string | null = null;
+    for (; i < args.length; i++) {
+      const opt = args[i]!.toString('latin1').toLowerCase();
+      if (opt === 'auth' && i + 2 < args.length) {
+        const user = args[i + 1]!.toString('utf8');
+        if (!this.checkPassword(user, args[i + 2]!)) return errorReply('WRONGPASS invalid username-password pair or user is disabled.');
+        this.login(user);
+        i += 2;
+      } else if (opt === 'setname' && i + 1 < args.length) {
+        name = args[++i]!.toString('utf8');
+      } else {
+        return errorReply(`ERR Syntax error in HELLO option '${opt}'`);
+      }
+    }
+    if (!this.authed) return errorReply('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
+    if (name !== null) this.setName(name);
+    this.resp = version;
+    const info = this.env.serverInfo();
+    return Buffer.from(
+      plain(
+        { server: 'redis', version: info.version, proto: version, id: this.id, mode: info.mode, role: info.role, modules: [] },
+        version === 3,
+      ),
+    );
+  }
+
+  private setName(name: string): void {
+    this.identity = { ...this.identity, application: name };
+    this.role = this.env.gov.roleOf(this.identity);
+  }
+
+  /** CLIENT subcommands answered for the client's own (virtual) connection. */
+  private clientLocal(args: Buffer[], batch: Batch): boolean {
+    const sub = args[1]?.toString('latin1').toLowerCase();
+    switch (sub) {
+      case 'setname':
+        if (args.length !== 3) return false;
+        this.setName(args[2]!.toString('utf8'));
+        return this.local(batch, OK);
+      case 'getname':
+        return this.local(batch, bulk(this.identity.application ?? null, this.resp === 3));
+      case 'id':
+        return this.local(batch, integer(this.id));
+      case 'setinfo':
+      case 'no-evict':
+      case 'no-touch':
+        return this.local(batch, OK);
+      case 'reply':
+        return this.local(batch, errorReply('ERR dgf: CLIENT REPLY is not supported through the proxy'));
+      default:
+        return false;
+    }
+  }
+
+  private quit(batch: Batch): boolean {
+    this.local(batch, OK);
+    batch.closeAfter = true;
+    this.closed = true;
+    this.socket.pause();
+    return false;
+  }
+
+  private reset(batch: Batch): boolean {
+    const d = this.dedicated;
+    if (d) {
+      this.dedicated = null;
+      // Its state (transaction, subscriptions, blocked command) is unknown to the pool: close it.
+      d.pushHandler = null;
+      this.env.pool.release(d, false);
+    }
+    this.endTransaction();
+    this.blocked = 0;
+    this.subscribed = false;
+    this.monitoring = false;
+    this.tracking = false;
+    this.db = this.env.defaultDb;
+    this.resp = 2;
+    this.identity = { ...this.identity, application: undefined, database: String(this.db) };
+    this.role = this.env.gov.roleOf(this.identity);
+    return this.local(batch, RESET_REPLY);
+  }
+
+  // ---- replies ----------------------------------------------------------------------------------------------
+
+  /** Whether this command's reply must be decoded for this role (else it is forwarded as its bytes). */
+  private needsInspection(t: MaskTarget, policy: CompiledPolicy): boolean {
+    if (t.shape === 'none' || t.shape === 'keys') return false;
+    if (policy.scansValuesFor(this.role)) return true;
+    switch (t.shape) {
+      case 'values':
+      case 'per-key':
+      case 'zset':
+      case 'zset-scan':
+      case 'set-scan':
+        // Names alone decide: decode only when a key's plan masks.
+        for (const k of t.keys) {
+          if (policy.fieldPlan(this.role, { name: k.toString('latin1'), type: 'text' }).mode !== 'clear') return true;
+        }
+        return false;
+      case 'exec':
+        return (t.tx ?? []).some((q) => this.needsInspection(q, policy));
+      default:
+        // Field names, key elements and sort patterns are only known from the reply or arguments.
+        return true;
+    }
+  }
+
+  slotReplyBytes(slot: Slot, chunk: Buffer, start: number, end: number): void {
+    slot.parts.push(chunk.subarray(start, end));
+    slot.size += end - start;
+    this.heldBytes += end - start;
+    if (this.heldBytes > this.env.clientOutputLimit) {
+      this.env.gov.logger.warn({ client: this.id, bytes: this.heldBytes }, 'client output limit exceeded: closing the client');
+      this.teardown();
+    }
+  }
+
+  slotDone(slot: Slot): void {
+    if (slot.sentAt > 0) {
+      slot.upstreamMs = performance.now() - slot.sentAt;
+      this.inflight--;
+      slot.batch.waiting--;
+    }
+    // Masking runs for every reply that may still be written, even after QUIT or a protocol error.
+    if (!this.torn) this.finishSlot(slot);
+    if (slot.after === After.BlockingDone) this.blocked = Math.max(0, this.blocked - 1);
+    if (this.inflight === 0 && this.drainWaiter) {
+      const w = this.drainWaiter;
+      this.drainWaiter = null;
+      w();
+    }
+    this.maybeRelease();
+    if (this.pausedForInflight && this.inflight < this.env.maxInflight / 2) {
+      this.pausedForInflight = false;
+      this.resumeIfPaused();
+    }
+    this.maybeComplete(slot.batch);
+  }
+
+  /** Rows, error text and masking for one completed reply. */
+  private finishSlot(slot: Slot): void {
+    if (slot.replaceWith) {
+      this.heldBytes -= slot.size;
+      slot.parts = [slot.replaceWith];
+      slot.size = slot.replaceWith.length;
+      slot.rows = 0;
+      return;
+    }
+    const first = slot.parts[0];
+    if (!first) return;
+    let frame: Buffer | null = null;
+    const type = first[0]!;
+    if (type === RespType.SimpleError || type === RespType.BulkError) {
+      frame = slot.parts.length === 1 ? first : Buffer.concat(slot.parts);
+      slot.error = frame.toString('utf8', 1, Math.min(frame.length, 200)).replace(/\r\n.*$/s, '').trim();
+      slot.rows = 0;
+      return;
+    }
+    slot.rows = rowsOf(slot.parts);
+    if (!slot.inspect || !slot.target || !mayCarryStrings(type)) return;
+    frame = slot.parts.length === 1 ? first : Buffer.concat(slot.parts, slot.size);
+    try {
+      const masked = maskReply(
+        frame,
+        slot.target,
+        { policy: slot.batch.policy, role: this.role, stats: slot.op ?? undefined },
+        this.resp === 3,
+      );
+      if (masked !== frame || slot.parts.length > 1) {
+        this.heldBytes += masked.length - slot.size;
+        slot.parts = [masked];
+        slot.size = masked.length;
+      }
+    } catch (err) {
+      // Fail closed: a reply that cannot be read is not forwarded to a role that must be masked.
+      this.env.gov.logger.error({ err: (err as Error).message }, 'redis reply could not be masked');
+      const e = errorReply('ERR dgf: reply could not be masked');
+      this.heldBytes += e.length - slot.size;
+      slot.parts = [e];
+      slot.size = e.length;
+      slot.error = 'reply could not be masked';
+    }
+  }
+
+  private maybeComplete(batch: Batch): void {
+    if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written) return;
+    for (const s of batch.slots) if (!s.done) return;
+    const governed = batch.slots.filter((s) => s.op !== null);
+    if (governed.length === 0) {
+      batch.ready = true;
+      this.flushOut();
+      return;
+    }
+    let done: Promise<void>;
+    if (governed.length === 1) {
+      const s = governed[0]!;
+      done = s.op!.finish({ rows: s.rows, error: s.error, upstreamMs: s.upstreamMs });
+    } else {
+      done = this.finishBatch(governed);
+    }
+    done.then(
+      () => {
+        batch.ready = true;
+        this.flushOut();
+      },
+      (err: Error) => {
+        // The audit record could not be kept: withhold every governed result.
+        const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
+        for (const s of governed) {
+          this.heldBytes -= s.size;
+          s.parts = [e];
+          s.size = e.length;
+          this.heldBytes += e.length;
+        }
+        batch.ready = true;
+        this.flushOut();
+      },
+    );
+  }
+
+  /** One audit record for a pipeline batch, with one entry per command. */
+  private finishBatch(governed: Slot[]): Promise<void> {
+    const entries: AuditEntry[] = [];
+    const objects = new Set<string>();
+    const labels = new Set<string>();
+    let rows = 0;
+    let upstreamMs = 0;
+    let kind: 'read' | 'write' | 'admin' | 'other' = 'read';
+    for (const s of governed) {
+      const op = s.op!;
+      const seen = op.seenLabels();
+      for (const l of seen) labels.add(l);
+      for (const o of s.objects) if (objects.size < 100) objects.add(o);
+      rows += s.rows ?? 0;
+      upstreamMs = Math.max(upstreamMs, s.upstreamMs);
+      const k = op.options.kind;
+      if (k === 'admin') kind = 'admin';
+      else if (k === 'write' && kind !== 'admin') kind = 'write';
+      entries.push({
+        operation: op.options.operation,
+        object: s.objects.length > 0 ? s.objects.join(',') : null,
+        statement: s.statement,
+        labels: seen,
+        masked: op.maskedCounts(),
+        rows: s.rows,
+        decision: op.decision.action,
+        rules: [...op.decision.rules],
+        error: s.error,
+      });
+    }
+    const record: Operation = this.env.gov.begin({
+      identity: this.identity,
+      role: this.role,
+      operation: 'pipeline',
+      kind,
+      objects: [...objects],
+      labels: [...labels],
+      statement: `PIPELINE ${governed.length}`,
+      encrypted: this.env.clientTls && this.env.upstreamTls,
+    });
+    for (const s of governed) {
+      const masked = s.op!.maskedCounts();
+      for (const [label, n] of Object.entries(masked)) for (let i = 0; i < n; i++) record.masked(label, 'redact');
+    }
+    return record.finish({ rows, entries, upstreamMs });
+  }
+
+  /** Write every ready batch (and pushes queued behind them) in order. */
+  private flushOut(): void {
+    if (this.socket.destroyed) return;
+    let wrote = false;
+    while (this.outQueue.length > 0) {
+      const head = this.outQueue[0]!;
+      if (Buffer.isBuffer(head)) {
+        if (!wrote) this.socket.cork();
+        wrote = true;
+        this.socket.write(head);
+        this.outQueue.shift();
+        continue;
+      }
+      if (!head.ready) break;
+      if (!wrote) this.socket.cork();
+      wrote = true;
+      for (const s of head.slots) {
+        for (const p of s.parts) this.socket.write(p);
+        this.heldBytes -= s.parts === null ? 0 : s.size;
+        s.parts = [];
+      }
+      head.written = true;
+      this.outQueue.shift();
+      if (head.closeAfter) {
+        this.socket.uncork();
+        this.socket.end();
+        this.teardown();
+        return;
+      }
+    }
+    if (wrote) this.socket.uncork();
+    this.applyOutputBackpressure();
+  }
+
+  /** When the client does not read: stop reading its commands, and stop reading a dedicated upstream for it. */
+  private applyOutputBackpressure(): void {
+    if (!this.socket.writableNeedDrain) return;
+    if (!this.pausedForOutput) {
+      this.pausedForOutput = true;
+      this.socket.pause();
+    }
+    if (this.dedicated && !this.pausedUpstream) {
+      this.pausedUpstream = this.dedicated;
+      this.dedicated.socket.pause();
+    }
+    if (this.socket.writableLength > this.env.clientOutputLimit) {
+      this.env.gov.logger.warn({ client: this.id }, 'client output limit exceeded: closing the client');
+      this.teardown();
+    }
+  }
+
+  private onClientDrain(): void {
+    if (this.pausedUpstream) {
+      this.pausedUpstream.socket.resume();
+      this.pausedUpstream = null;
+    }
+    if (this.pausedForOutput) {
+      this.pausedForOutput = false;
+      this.resumeIfPaused();
+    }
+  }
+
+  private resumeIfPaused(): void {
+    if (this.closed || this.gated || this.pausedForOutput || this.pausedForInflight) return;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  // ---- pushes (pub/sub, tracking, MONITOR) --------------------------------------------------------------------
+
+  onPushBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
+    this.pushParts.push(chunk.subarray(start, end));
+    if (!complete) return;
+    const frame = this.pushParts.length === 1 ? this.pushParts[0]! : Buffer.concat(this.pushParts);
+    this.pushParts = [];
+    if (this.closed) return;
+    let out = frame;
+    if (this.subscribed && (frame[0] === RespType.Array || frame[0] === RespType.Push)) {
+      try {
+        out = this.governPush(frame);
+      } catch {
+        out = Buffer.alloc(0);
+      }
+    }
+    if (out.length === 0) return;
+    if (this.outQueue.length === 0) {
+      this.socket.write(out);
+      this.applyOutputBackpressure();
+    } else {
+      this.outQueue.push(out);
+    }
+  }
+
+  /** Mask a pub/sub message by its channel; track subscription counts to give the connection back. */
+  private governPush(frame: Buffer): Buffer {
+    const root = decodeFrame(frame);
+    const c = root.children;
+    if (!c || c.length < 3 || !isStringNode(c[0]!)) return frame;
+    const kind = nodeText(frame, c[0]!).toLowerCase();
+    if (UNSUBSCRIBE.has(kind) || SUBSCRIBE.has(kind)) {
+      const n = c[2]!.type === RespType.Integer ? nodeInteger(frame, c[2]!) : 1;
+      if (kind.startsWith('s')) this.subscriptions.shards = n;
+      else this.subscriptions.channels = n;
+      if (UNSUBSCRIBE.has(kind) && this.subscriptions.channels === 0 && this.subscriptions.shards === 0) {
+        this.subscribed = false;
+        if (this.dedicated) this.dedicated.pipeAll = false;
+        queueMicrotask(() => this.maybeRelease());
+      }
+      return frame;
+    }
+    if (kind !== 'message' && kind !== 'pmessage' && kind !== 'smessage') return frame;
+    const policy = this.env.gov.policy();
+    const channel = nodeText(frame, kind === 'pmessage' ? c[2]! : c[1]!);
+    const plan = policy.fieldPlan(this.role, { name: channel, type: 'text' });
+    if (plan.mode === 'clear' && !policy.scansValuesFor(this.role)) return frame;
+    const labels = new Map<string, number>();
+    const seen = new Set<string>();
+    const stats = {
+      seen: (l: string) => void seen.add(l),
+      masked: (l: string) => void labels.set(l, (labels.get(l) ?? 0) + 1),
+    };
+    const out = maskPush(frame, { policy, role: this.role, stats });
+    if (seen.size > 0) {
+      // Classified data delivered by pub/sub is audited like a read of the channel.
+      const op = this.env.gov.begin({
+        identity: this.identity,
+        role: this.role,
+        operation: kind,
+        kind: 'read',
+        objects: [channel],
+        labels: [...seen],
+        statement: `${kind.toUpperCase()} ${channel}`,
+      });
+      for (const [l, n] of labels) for (let i = 0; i < n; i++) op.masked(l, 'redact');
+      op.finish({ rows: 1 }).catch(() => undefined);
+    }
+    return out;
+  }
+
+  onUpstreamClosed(conn: UpstreamConnection): void {
+    if (conn !== this.dedicated) return;
+    this.dedicated = null;
+    if (this.subscribed || this.monitoring || this.multi || this.watching) {
+      // State held on the upstream is gone; the client must reconnect to restore it.
+      this.fatal('ERR dgf: upstream connection lost');
+    }
+  }
+
+  // ---- teardown ---------------------------------------------------------------------------------------------
+
+  /** Send a final error (after the replies already due) and close. */
+  private fatal(message: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.pause();
+    const batch = new Batch(this.env.gov.policy());
+    batch.slots.push(new Slot(this, batch, null, null, null, []).local(errorReply(message)));
+    batch.sealed = true;
+    batch.closeAfter = true;
+    this.outQueue.push(batch);
+    this.maybeComplete(batch);
+    // A client that never reads must not keep the session alive.
+    setTimeout(() => this.teardown(), 5000).unref();
+  }
+
+  teardown(): void {
+    if (this.torn) return;
+    this.torn = true;
+    this.closed = true;
+    this.env.gov.clientClosed();
+    if (!this.socket.destroyed) {
+      if (this.socket.writableLength > 0 && !this.socket.writableEnded) this.socket.destroy();
+      else this.socket.destroy();
+    }
+    for (const item of this.outQueue) if (!Buffer.isBuffer(item)) for (const s of item.slots) s.discard = true;
+    this.outQueue.length = 0;
+    this.heldBytes = 0;
+    if (this.pausedUpstream) {
+      this.pausedUpstream.socket.resume();
+      this.pausedUpstream = null;
+    }
+    const d = this.dedicated;
+    if (d) {
+      this.dedicated = null;
+      d.pushHandler = null;
+      // A client that leaves mid-transaction, blocked or subscribed leaves upstream state behind: close it.
+      const clean =
+        d.pending === 0 && !this.multi && !this.watching && this.blocked === 0 && !this.subscribed && !this.monitoring && !this.tracking && this.db === this.env.defaultDb;
+      this.env.pool.release(d, clean);
+    }
+  }
+
+  /** Close an idle client during shutdown. */
+  closeIfIdle(): void {
+    if (this.inflight === 0 && this.outQueue.length === 0) {
+      this.socket.end();
+    }
+  }
+}
+
+/** Rows of a reply for the audit record: aggregate length, 0 for nulls, 1 for a scalar. */
+function rowsOf(parts: Buffer[]): number {
+  const first = parts[0]!;
+  const t = first[0]!;
+  if (t === RespType.Null) return 0;
+  if (t !== RespType.Array && t !== RespType.Set && t !== RespType.Map && t !== RespType.BulkString && t !== RespType.Push) return 1;
+  let n = 0;
+  let neg = false;
+  // The header may be cut across spans; read digits up to CR.
+  outer: for (const p of parts) {
+    for (let i = p === first ? 1 : 0; i < p.length; i++) {
+      const c = p[i]!;
+      if (c === 45) neg = true;
+      else if (c >= 48 && c <= 57) n = n * 10 + (c - 48);
+      else break outer;
+    }
+  }
+  if (neg) return 0;
+  return t === RespType.BulkString ? 1 : n;
+}

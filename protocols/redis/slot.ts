@@ -1,0 +1,93 @@
+/**
+ * A client command's place in its reply order (Slot) and the group of commands read from one socket chunk that
+ * are audited as one record (Batch). Replies are held as zero-copy spans of upstream chunks until the batch's
+ * audit record is kept (failMode closed), then written in request order.
+ */
+import type { Operation } from '../../src/governance/operation.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
+import type { CommandInfo } from './command-table.js';
+import type { MaskTarget } from './reply-masking.js';
+import type { ReplyTarget } from './upstream.js';
+
+/** Callbacks a slot reports to (implemented by the session). */
+export interface SlotOwner {
+  slotReplyBytes(slot: Slot, chunk: Buffer, start: number, end: number): void;
+  slotDone(slot: Slot): void;
+}
+
+/** What to do with the session's state once this command's reply arrives. */
+export const enum After {
+  None = 0,
+  BlockingDone = 1,
+  SelectDone = 2,
+}
+
+export class Slot implements ReplyTarget {
+  parts: Buffer[] = [];
+  size = 0;
+  done = false;
+  /** Reply must be decoded and passed through the policy before it is written. */
+  inspect = false;
+  /** The connection was lost or the client went away: bytes are dropped. */
+  discard = false;
+  rows: number | null = null;
+  error: string | null = null;
+  sentAt = 0;
+  upstreamMs = 0;
+  after: After = After.None;
+  /** Replace the upstream reply with this (e.g. EXECABORT after a DISCARD sent in EXEC's place). */
+  replaceWith: Buffer | null = null;
+  target: MaskTarget | null = null;
+  /** Whether the reply went to a dedicated connection (release check). */
+  dedicated = false;
+
+  constructor(
+    readonly owner: SlotOwner,
+    readonly batch: Batch,
+    readonly info: CommandInfo | null,
+    readonly op: Operation | null,
+    readonly statement: string | null,
+    readonly objects: readonly string[],
+  ) {}
+
+  /** Fill the slot with a reply dgf answers itself. */
+  local(reply: Buffer, error: string | null = null): this {
+    this.parts.push(reply);
+    this.size = reply.length;
+    this.error = error;
+    this.done = true;
+    return this;
+  }
+
+  onReplyBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
+    if (!this.discard) this.owner.slotReplyBytes(this, chunk, start, end);
+    if (complete) {
+      this.done = true;
+      this.owner.slotDone(this);
+    }
+  }
+
+  onReplyLost(message: string): void {
+    this.parts = [Buffer.from(`-ERR dgf: ${message}\r\n`)];
+    this.size = this.parts[0]!.length;
+    this.error = message;
+    this.inspect = false;
+    this.done = true;
+    this.owner.slotDone(this);
+  }
+}
+
+export class Batch {
+  readonly slots: Slot[] = [];
+  /** Slots whose reply has not arrived. */
+  waiting = 0;
+  /** All commands of the batch have been dispatched. */
+  sealed = false;
+  /** Audit done (or not needed): may be written. */
+  ready = false;
+  written = false;
+  /** Close the client after this batch is written (QUIT, protocol error). */
+  closeAfter = false;
+
+  constructor(readonly policy: CompiledPolicy) {}
+}

@@ -1,0 +1,222 @@
+/**
+ * One connection from dgf to the upstream Redis. It authenticates with dgf's own credentials (`HELLO <2|3> AUTH`
+ * from the upstream URL, TLS for rediss://), then carries commands whose replies come back in FIFO order; the
+ * reply scanner hands each reply's bytes to the waiter at the head of the queue. RESP3 pushes (pub/sub messages,
+ * invalidations) and, in "pipe" mode (RESP2 subscriptions, MONITOR), every frame go to the push handler instead.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { ReplyScanner, type FrameSink } from './codec/reply-scanner.js';
+import { command } from './codec/encode.js';
+import { decodeFrame, toJs } from './codec/decode.js';
+import { RespType } from './codec/resp-types.js';
+import { Fifo } from './fifo.js';
+
+/** Where a reply goes. */
+export interface ReplyTarget {
+  /** Bytes of this target's reply; `complete` on its last span. */
+  onReplyBytes(chunk: Buffer, start: number, end: number, complete: boolean): void;
+  /** The connection was lost before the reply arrived. */
+  onReplyLost(message: string): void;
+}
+
+/** Receives frames that are not replies to a queued command (pushes, pipe mode). */
+export interface PushHandler {
+  onPushBytes(chunk: Buffer, start: number, end: number, complete: boolean): void;
+  onUpstreamClosed(conn: UpstreamConnection): void;
+}
+
+/** How to reach and log in to the upstream, parsed once from the listener's upstream URL. */
+export interface UpstreamEndpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  user: string | null;
+  password: string | null;
+  db: number;
+  ca?: Buffer;
+  insecureSkipVerify: boolean;
+  clientName: string;
+}
+
+export function parseUpstreamUrl(url: string, opts: { ca?: string; insecureSkipVerify?: boolean; clientName: string }): UpstreamEndpoint {
+  const u = new URL(url);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`upstream url must be redis:// or rediss://, got ${u.protocol}`);
+  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new Error(`upstream url database "${u.pathname.slice(1)}" is not a number`);
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: Number(u.port || 6379),
+    tls: u.protocol === 'rediss:',
+    user: u.username ? decodeURIComponent(u.username) : null,
+    password: u.password ? decodeURIComponent(u.password) : null,
+    db,
+    ...(opts.ca ? { ca: readFileSync(opts.ca) } : {}),
+    insecureSkipVerify: opts.insecureSkipVerify === true,
+    clientName: opts.clientName,
+  };
+}
+
+/** What the upstream said about itself in its HELLO reply. */
+export interface ServerInfo {
+  version: string;
+  mode: string;
+  role: string;
+}
+
+/** Collects one internal reply (handshake, INFO polls). */
+class InternalReply implements ReplyTarget {
+  private parts: Buffer[] = [];
+  readonly promise: Promise<Buffer>;
+  private resolve!: (b: Buffer) => void;
+  private reject!: (e: Error) => void;
+  constructor() {
+    this.promise = new Promise((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    // A lost handshake is reported through `ready`; never an unhandled rejection.
+    this.promise.catch(() => undefined);
+  }
+  onReplyBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
+    this.parts.push(chunk.subarray(start, end));
+    if (complete) this.resolve(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+  }
+  onReplyLost(message: string): void {
+    this.reject(new Error(message));
+  }
+}
+
+let nextId = 0;
+
+export class UpstreamConnection implements FrameSink {
+  readonly id = ++nextId;
+  readonly socket: net.Socket;
+  readonly ready: Promise<ServerInfo>;
+  private readonly queue = new Fifo<ReplyTarget>();
+  private readonly scanner = new ReplyScanner();
+  /** Current frame's destination: 0 = between frames, 1 = queue head, 2 = push handler, 3 = dropped. */
+  private route = 0;
+  pushHandler: PushHandler | null = null;
+  /** Every frame goes to the push handler (RESP2 subscriptions, MONITOR). */
+  pipeAll = false;
+  /** Held by one client (MULTI/WATCH, blocking, pub/sub, SELECT, tracking) rather than shared. */
+  dedicated = false;
+  closed = false;
+  private closeListeners: Array<(conn: UpstreamConnection) => void> = [];
+
+  constructor(
+    readonly endpoint: UpstreamEndpoint,
+    readonly resp: 2 | 3,
+  ) {
+    this.socket = endpoint.tls
+      ? tls.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          servername: net.isIP(endpoint.host) ? undefined : endpoint.host,
+          rejectUnauthorized: !endpoint.insecureSkipVerify,
+          ...(endpoint.ca ? { ca: endpoint.ca } : {}),
+        })
+      : net.connect({ host: endpoint.host, port: endpoint.port });
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', () => this.destroy('upstream connection error'));
+    this.socket.on('close', () => this.destroy('upstream connection closed'));
+    const hello: string[] = ['HELLO', String(resp)];
+    if (endpoint.password !== null) hello.push('AUTH', endpoint.user ?? 'default', endpoint.password);
+    hello.push('SETNAME', endpoint.clientName);
+    const helloReply = this.internal([hello]);
+    const select = endpoint.db !== 0 ? this.internal([['SELECT', String(endpoint.db)]]) : null;
+    this.ready = (async () => {
+      const frame = await helloReply;
+      if (frame[0] === RespType.SimpleError || frame[0] === RespType.BulkError) {
+        const msg = frame.toString('utf8', 1).trim();
+        this.destroy(`upstream refused HELLO: ${msg}`);
+        throw new Error(`upstream refused HELLO: ${msg}`);
+      }
+      if (select) {
+        const s = await select;
+        if (s[0] === RespType.SimpleError) throw new Error(`upstream refused SELECT: ${s.toString('utf8', 1).trim()}`);
+      }
+      const fields = toJs(frame, decodeFrame(frame)) as unknown[];
+      const info: Record<string, unknown> = {};
+      if (Array.isArray(fields) && Array.isArray(fields[0])) for (const [k, v] of fields as Array<[string, unknown]>) info[k] = v;
+      else for (let i = 0; i + 1 < fields.length; i += 2) info[String(fields[i])] = fields[i + 1];
+      return { version: String(info['version'] ?? '7.0.0'), mode: String(info['mode'] ?? 'standalone'), role: String(info['role'] ?? 'master') };
+    })();
+    this.ready.catch(() => undefined);
+  }
+
+  /** Replies still expected. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  onClose(listener: (conn: UpstreamConnection) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** Send a command's bytes; `target` receives its reply (null: the command has no reply of its own). */
+  send(data: Buffer | readonly Buffer[], target: ReplyTarget | null): boolean {
+    if (this.closed) {
+      target?.onReplyLost('upstream connection closed');
+      return false;
+    }
+    if (target) this.queue.push(target);
+    let ok = true;
+    if (Buffer.isBuffer(data)) ok = this.socket.write(data);
+    else for (const b of data) ok = this.socket.write(b);
+    return ok;
+  }
+
+  /** Send an internal command (not from a client) and get its reply frame. */
+  internal(commands: string[][]): Promise<Buffer> {
+    let last: InternalReply | null = null;
+    for (const args of commands) {
+      last = new InternalReply();
+      this.send(command(args), last);
+    }
+    return last!.promise;
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.scanner.push(chunk, this);
+    } catch (err) {
+      this.destroy(`upstream sent a malformed reply: ${(err as Error).message}`);
+    }
+  }
+
+  onFrameBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
+    if (this.route === 0) {
+      if (this.pipeAll || (this.resp === 3 && chunk[start] === RespType.Push)) this.route = this.pushHandler ? 2 : 3;
+      else if (this.queue.length > 0) this.route = 1;
+      else {
+        this.destroy('upstream sent a reply nobody asked for');
+        return;
+      }
+    }
+    if (this.route === 1) {
+      const target = complete ? this.queue.shift()! : this.queue.peek()!;
+      if (complete) this.route = 0;
+      target.onReplyBytes(chunk, start, end, complete);
+      return;
+    }
+    const route = this.route;
+    if (complete) this.route = 0;
+    if (route === 2) this.pushHandler?.onPushBytes(chunk, start, end, complete);
+  }
+
+  /** Close the connection; waiters are told their reply is lost. */
+  destroy(reason = 'upstream connection closed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    for (const t of this.queue.drain()) t.onReplyLost(reason);
+    const handler = this.pushHandler;
+    this.pushHandler = null;
+    handler?.onUpstreamClosed(this);
+    for (const l of this.closeListeners) l(this);
+  }
+}
