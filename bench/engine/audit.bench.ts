@@ -5,7 +5,7 @@
  * prints `{ "recordsPerSecond": ... }` counted over kept (fsynced) records. Target: >= 50,000 records/s.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuditLog } from '../../src/audit/log.js';
 import type { AuditEvent } from '../../src/audit/types.js';
@@ -58,5 +58,8 @@ console.log(
     concurrency,
     seconds: Number(seconds.toFixed(3)),
     bytesPerRecord: Math.round(bytes / total),
+    // Other work on the machine skews the figure; the load average says how much.
+    cpus: cpus().length,
+    load1: Number(loadavg()[0]!.toFixed(2)),
   }),
 );

@@ -85,12 +85,13 @@ export const start: ListenerFactory = async (ctx) => {
     upstreamEncrypted: target.sslmode === 'require' || target.sslmode === 'verify-ca' || target.sslmode === 'verify-full',
     sessions: new Map(),
     closing: false,
+    describeEpoch: 0,
     statementFor(sql, paramTypes) {
       const key = paramTypes.length === 0 ? sql : `${paramTypes.join(',')}\u0000${sql}`;
       let s = shared.get(key);
       if (!s) {
         if (shared.size >= MAX_SHARED_STATEMENTS) shared.clear();
-        s = { serverName: `dgf_${(nextStatement++).toString(36)}`, infos: analyzeSql(sql) };
+        s = { serverName: `dgf_${(nextStatement++).toString(36)}`, infos: analyzeSql(sql), validated: false, paramDesc: null, rowDesc: null, epoch: 0 };
         shared.set(key, s);
       }
       return s;
@@ -109,6 +110,11 @@ export const start: ListenerFactory = async (ctx) => {
     socket.once('close', () => sessions.delete(s));
   });
   const address = await listener.start();
+  if (process.env.DGF_PG_DEBUG) {
+    setInterval(() => {
+      gov.logger.warn({ pool: { size: pool.size, idle: pool.idleCount, waiting: pool.waiting }, sessions: [...sessions].map((s) => s.debugState()) }, 'pg debug');
+    }, 3000).unref();
+  }
 
   let poller: NodeJS.Timeout | null = null;
   if (storagePollMs > 0) {

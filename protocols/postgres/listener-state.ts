@@ -15,6 +15,13 @@ export type AuthMethod = 'scram' | 'md5' | 'password' | 'trust';
 export interface SharedStatement {
   serverName: string;
   infos: readonly StatementInfo[];
+  /** An upstream accepted this text and types once: a client's Parse outside a transaction can be answered by dgf. */
+  validated: boolean;
+  /** ParameterDescription and RowDescription/NoData frames of a Describe, to answer one without a connection. */
+  paramDesc: Buffer | null;
+  rowDesc: Buffer | null;
+  /** describeEpoch when the descriptions were taken (DDL bumps the epoch: they may be stale). */
+  epoch: number;
 }
 
 export interface ListenerState {
@@ -34,6 +41,8 @@ export interface ListenerState {
   readonly sessions: Map<number, { cancel(secretKey: number): void }>;
   /** Statement text + parameter types -> server statement name, shared by every client of the listener. */
   statementFor(sql: string, paramTypes: readonly number[]): SharedStatement;
+  /** Bumped after every DDL statement: cached statement descriptions older than this are not trusted. */
+  describeEpoch: number;
   /** Send a CancelRequest to the upstream backend with this process id and key. */
   cancelUpstream(processId: number, secretKey: number): void;
   closing: boolean;

@@ -28,7 +28,7 @@ import { readBind, readCString, readExecute, readParse, readStartupPacket, readT
 import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
 import { analyzeSql, type StatementInfo } from './governance/analyze.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
-import type { ListenerState } from './listener-state.js';
+import type { ListenerState, SharedStatement } from './listener-state.js';
 import type { ReleaseMode } from './pool.js';
 import type { UpstreamConnection, UpstreamOwner } from './upstream-connection.js';
 
@@ -45,6 +45,7 @@ const POISON_SQL = 'dgf refused this statement';
 /** A statement the client prepared (protocol level). */
 interface ClientStatement {
   name: string;
+  shared: SharedStatement;
   sql: string;
   paramTypes: number[];
   /** Name used upstream: shared by every client with the same text and types ('' for the unnamed statement). */
@@ -88,6 +89,7 @@ class Entry {
   index = 0;
   masker: RowMasker | null = null;
   copyMasker: CopyOutMasker | null = null;
+  paramDesc: Buffer | null = null;
   rows = 0;
   sentAt = 0;
 
@@ -372,7 +374,8 @@ export class Session implements UpstreamOwner {
     this.conn = conn;
     conn.owner = this;
     this.replaySettings(conn);
-    if (!this.out.writable) conn.pause();
+    if (this.out.writable) conn.resume();
+    else conn.pause();
     if (conn.hasBuffered) this.pumpUpstream();
   }
 
@@ -496,19 +499,22 @@ export class Session implements UpstreamOwner {
 
   // ---------------------------------------------------------------- client messages (ready)
 
+  trace: string[] = [];
   private onMessage(code: number, buf: Buffer, start: number, body: number, end: number): void {
+    if (process.env.DGF_PG_DEBUG) { this.trace.push('>' + String.fromCharCode(code)); if (this.trace.length > 30) this.trace.shift(); }
     if (this.localSkip && code !== FrontendCode.Sync && code !== FrontendCode.Terminate) return;
     switch (code) {
       case FrontendCode.Query:
         this.onQuery(buf, start, body, end);
         return;
       case FrontendCode.Parse:
-        this.withConn(() => this.onParse(buf, start, body, end), this.extendedAcquireFailed);
+        this.onParse(buf, start, body, end);
         return;
       case FrontendCode.Bind:
         this.withConn(() => this.onBind(buf, start, body, end), this.extendedAcquireFailed);
         return;
       case FrontendCode.Describe:
+        if (!this.conn && this.describeLocally(buf, body, end)) return;
         this.withConn(() => this.onDescribe(buf, start, body, end), this.extendedAcquireFailed);
         return;
       case FrontendCode.Execute:
@@ -677,17 +683,29 @@ export class Session implements UpstreamOwner {
     const shared = this.l.statementFor(m.query, m.paramTypes);
     const stmt: ClientStatement = {
       name: m.name,
+      shared,
       sql: m.query,
       paramTypes: m.paramTypes,
       serverName: m.name === '' ? '' : shared.serverName,
       infos: shared.infos,
       columns: null,
     };
-    this.statements.set(m.name, stmt);
+    if (!this.conn && shared.validated && m.name !== '') {
+      // Known good text: no connection needed until Bind. Drivers that prepare synchronously (libpq's PQprepare
+      // in pgbench -M prepared) would otherwise wait for a connection held by a client that waits for them.
+      this.statements.set(m.name, stmt);
+      this.answer(be.parseComplete);
+      return;
+    }
+    this.withConn(() => this.parseOn(stmt, buf, start, end), this.extendedAcquireFailed);
+  }
+
+  private parseOn(stmt: ClientStatement, buf: Buffer, start: number, end: number): void {
+    this.statements.set(stmt.name, stmt);
     const conn = this.conn!;
     const e = new Entry('parse');
     e.stmt = stmt;
-    if (m.name === '') {
+    if (stmt.name === '') {
       this.forwardFrame(buf, start, end);
       conn.unnamed = stmt;
     } else if (conn.prepared.has(stmt.serverName)) {
@@ -703,6 +721,18 @@ export class Session implements UpstreamOwner {
       this.send(fe.parse(stmt.serverName, stmt.sql, stmt.paramTypes));
     }
     this.enqueue(e);
+  }
+
+  /** Describe of a statement whose description dgf already holds, with no connection: answer it locally. */
+  private describeLocally(buf: Buffer, body: number, end: number): boolean {
+    const m = readTarget(buf, body, end);
+    if (m.target !== 'S') return false;
+    const stmt = this.statements.get(m.name);
+    const sh = stmt?.shared;
+    if (!stmt || !sh || !sh.paramDesc || !sh.rowDesc || sh.epoch !== this.l.describeEpoch) return false;
+    stmt.columns = sh.rowDesc[0] === BackendCode.NoData ? [] : columnsOf(sh.rowDesc);
+    this.answer(Buffer.concat([sh.paramDesc, sh.rowDesc]));
+    return true;
   }
 
   /** Make sure the statement exists on the current connection (prepared there by someone, or re-Parse it now). */
@@ -867,7 +897,7 @@ export class Session implements UpstreamOwner {
       return;
     }
     this.flushRun();
-    if (!this.out.writable) conn.pause();
+    if (!this.out.writable && this.conn === conn) conn.pause();
   }
 
   /** The entry replies belong to; local answers at the head are sent first. */
@@ -887,6 +917,7 @@ export class Session implements UpstreamOwner {
   }
 
   private onReply(conn: UpstreamConnection, code: number, buf: Buffer, start: number, end: number): void {
+    if (process.env.DGF_PG_DEBUG) { this.trace.push('<' + String.fromCharCode(code) + (this.queue[0]?.kind ?? '-')); if (this.trace.length > 30) this.trace.shift(); }
     if (code === BackendCode.NoticeResponse || code === BackendCode.NotificationResponse) {
       if (!this.queue[0]?.swallow) this.forward(buf, start, end);
       return;
@@ -906,6 +937,7 @@ export class Session implements UpstreamOwner {
       case 'parse':
         if (code === BackendCode.ParseComplete) {
           if (e.serverName) conn.prepared.set(e.serverName, true);
+          if (e.stmt) e.stmt.shared.validated = true;
           if (!e.swallow) this.forward(buf, start, end);
           this.done();
         } else if (code === BackendCode.ErrorResponse) {
@@ -929,11 +961,20 @@ export class Session implements UpstreamOwner {
         return;
       case 'describe':
         if (code === BackendCode.ParameterDescription) {
+          if (e.stmt && !e.portal) e.paramDesc = buf.subarray(start, end);
           if (!e.swallow) this.forward(buf, start, end);
         } else if (code === BackendCode.RowDescription || code === BackendCode.NoData) {
           const cols = code === BackendCode.NoData ? [] : columnsOf(buf.subarray(start, end));
           if (e.portal) e.portal.columns = cols;
-          else if (e.stmt) e.stmt.columns = cols;
+          else if (e.stmt) {
+            e.stmt.columns = cols;
+            if (e.paramDesc) {
+              const sh = e.stmt.shared;
+              sh.paramDesc = Buffer.from(e.paramDesc);
+              sh.rowDesc = Buffer.from(buf.subarray(start, end));
+              sh.epoch = this.l.describeEpoch;
+            }
+          }
           if (!e.swallow) this.forward(buf, start, end);
           this.done();
         } else if (code === BackendCode.ErrorResponse) {
@@ -1179,7 +1220,10 @@ export class Session implements UpstreamOwner {
   /** Effects of a completed statement on the session and the connection (settings, DDL, resets). */
   private statementDone(conn: UpstreamConnection, info: StatementInfo | null, buf: Buffer, start: number, end: number): void {
     if (!info) return;
-    if (info.kind === 'ddl') conn.needsCatalogRefresh = true;
+    if (info.kind === 'ddl') {
+      conn.needsCatalogRefresh = true;
+      this.l.describeEpoch++;
+    }
     if (info.setting && !info.setting.local) {
       const { name, value } = info.setting;
       this.pendingSettings.push({ name, value });
@@ -1289,6 +1333,11 @@ export class Session implements UpstreamOwner {
       if (p.op) this.finishQuietly(p.op, { error: why, rows: p.rows });
       this.portals.delete(name);
     }
+  }
+
+  /** Debug snapshot. */
+  debugState(): Record<string, unknown> {
+    return { buffered: this.decoder.buffered, trace: this.trace.join(' '), state: this.state, user: this.user, conn: this.conn?.id ?? null, blocked: this.blocked, queue: this.queue.map((e) => e.kind + (e.swallow ? '*' : '')), tx: this.txStatus, errorSkip: this.errorSkip, localSkip: this.localSkip, held: this.out.held, paused: this.socket.isPaused() };
   }
 
   /** For listener shutdown: close a client that is idle between transactions. */

@@ -121,7 +121,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     } catch (err) {
       this.process();
       const msg = err instanceof ProtocolError ? err.message : 'Protocol error';
-      this.fatal(msg.startsWith('Protocol error') ? msg : `Protocol error: ${msg}`);
+      this.fatal(msg.startsWith('Protocol error') ? `ERR ${msg}` : `ERR Protocol error: ${msg}`);
       return;
     }
     this.process();
@@ -903,7 +903,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     const kind = nodeText(frame, c[0]!).toLowerCase();
     if (UNSUBSCRIBE.has(kind) || SUBSCRIBE.has(kind)) {
       const n = c[2]!.type === RespType.Integer ? nodeInteger(frame, c[2]!) : 1;
-      if (kind.startsWith('s')) this.subscriptions.shards = n;
+      if (kind === 'ssubscribe' || kind === 'sunsubscribe') this.subscriptions.shards = n;
       else this.subscriptions.channels = n;
       if (UNSUBSCRIBE.has(kind) && this.subscriptions.channels === 0 && this.subscriptions.shards === 0) {
         this.subscribed = false;

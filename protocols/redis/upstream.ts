@@ -190,7 +190,10 @@ export class UpstreamConnection implements FrameSink {
 
   onFrameBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
     if (this.route === 0) {
-      if (this.pipeAll || (this.resp === 3 && chunk[start] === RespType.Push)) this.route = this.pushHandler ? 2 : 3;
+      // In pipe mode only internal replies (the handshake, sent first) are still queued; they come first.
+      if ((this.pipeAll && this.queue.length === 0) || (this.resp === 3 && chunk[start] === RespType.Push)) {
+        this.route = this.pushHandler ? 2 : 3;
+      }
       else if (this.queue.length > 0) this.route = 1;
       else {
         this.destroy('upstream sent a reply nobody asked for');

@@ -1,8 +1,9 @@
 /**
  * Splits a byte stream into whole MongoDB messages. Resumes across chunks without joining them: a frame
  * that arrives whole inside one chunk is handed out as a subarray of that chunk (no copy); only a frame
- * split across chunks is copied, once, into a buffer of exactly its declared length. The length is
- * checked against the cap as soon as its 4 bytes are known, so a lying length costs nothing.
+ * split across chunks is copied, once, when its last byte arrives. Memory held is what was received, never
+ * what a length claims: a client announcing 16 MB and sending 5 bytes holds 5 bytes. The length is checked
+ * against the cap as soon as its 4 bytes are known.
  */
 import { MessageTooLargeError, ProtocolError } from '../../shared/errors.js';
 import { ErrorCode, HEADER_SIZE } from './constants.js';
@@ -11,8 +12,9 @@ import { ErrorCode, HEADER_SIZE } from './constants.js';
 export type FrameHandler = (frame: Buffer) => void;
 
 export class MessageFramer {
-  /** Bytes of a frame whose length is known but which is not complete yet. */
-  private pending: Buffer | null = null;
+  /** Chunks of a frame whose length is known but which is not complete yet. */
+  private pending: Buffer[] | null = null;
+  private pendingLength = 0;
   private pendingFill = 0;
   /** Up to 3 bytes of a length prefix cut by a chunk boundary. */
   private readonly lengthBytes = Buffer.alloc(4);
@@ -35,20 +37,19 @@ export class MessageFramer {
       this.lengthFill += take;
       off = take;
       if (this.lengthFill < 4) return;
-      const len = this.checkLength(this.lengthBytes.readUInt32LE(0));
-      this.pending = Buffer.allocUnsafe(len);
-      this.lengthBytes.copy(this.pending, 0);
+      this.pendingLength = this.checkLength(this.lengthBytes.readUInt32LE(0));
+      this.pending = [Buffer.from(this.lengthBytes)];
       this.pendingFill = 4;
       this.lengthFill = 0;
     }
     if (this.pending) {
-      const want = this.pending.length - this.pendingFill;
+      const want = this.pendingLength - this.pendingFill;
       const take = Math.min(want, end - off);
-      chunk.copy(this.pending, this.pendingFill, off, off + take);
+      if (take > 0) this.pending.push(chunk.subarray(off, off + take));
       this.pendingFill += take;
       off += take;
-      if (this.pendingFill < this.pending.length) return;
-      const frame = this.pending;
+      if (this.pendingFill < this.pendingLength) return;
+      const frame = Buffer.concat(this.pending, this.pendingLength);
       this.pending = null;
       this.pendingFill = 0;
       onFrame(frame);
@@ -64,8 +65,9 @@ export class MessageFramer {
         onFrame(chunk.subarray(off, off + len));
         off += len;
       } else {
-        this.pending = Buffer.allocUnsafe(len);
-        chunk.copy(this.pending, 0, off, end);
+        // Held as a view of the chunk: the chunk stays alive until the frame completes, and nothing more.
+        this.pending = [chunk.subarray(off, end)];
+        this.pendingLength = len;
         this.pendingFill = end - off;
         return;
       }

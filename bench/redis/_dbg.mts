@@ -1,0 +1,11 @@
+import { startRedisDgf, client, RawClient, resp } from '../../test/integration/redis/helpers.js';
+const { dgf, port } = await startRedisDgf();
+const raw = await RawClient.connect(port);
+raw.send(resp('AUTH', 'analyst', 'pw-redis-test') + resp('SUBSCRIBE', 'x:events'));
+console.log(await raw.waitFrames(2, 1000));
+raw.send(resp('UNSUBSCRIBE'));
+console.log(await raw.waitFrames(3, 1000));
+raw.send(resp('GET', 'a'));
+console.log(await raw.waitFrames(4, 1000));
+raw.close();
+await dgf.stop();

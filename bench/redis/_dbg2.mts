@@ -1,0 +1,18 @@
+import { startRedisDgf, client, upstreamConnections, direct } from '../../test/integration/redis/helpers.js';
+const small = await startRedisDgf({ upstream: { url: 'redis://127.0.0.1:56379', maxConnections: 3 }, poolTimeoutMs: 300, options: { sharedConnections: 1 } });
+const up = direct();
+const mk = () => client(small.port, 'service', { protocol: 2 } as never);
+const a = mk(), b = mk(), c = mk(), other = mk();
+await Promise.all([a.ping(), b.ping(), c.ping(), other.ping()]);
+console.log('conns', await upstreamConnections(up));
+const pa = a.blpop('never-a', 2).then((x) => console.log('a', x), (e) => console.log('a err', e.message));
+const pb = b.blpop('never-b', 2).then((x) => console.log('b', x), (e) => console.log('b err', e.message));
+await new Promise((r) => setTimeout(r, 100));
+console.log('conns', await upstreamConnections(up));
+const t = Date.now();
+await c.blpop('never-c', 1).then((x) => console.log('c', x), (e) => console.log('c err', e.message, Date.now() - t));
+console.log(await other.ping());
+await Promise.all([pa, pb]);
+for (const x of [a, b, c, other]) x.disconnect();
+up.disconnect();
+await small.dgf.stop();
