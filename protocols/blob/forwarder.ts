@@ -147,7 +147,21 @@ export class BlobForwarder {
       if (!(await this.finish(op, res, head, { error: message }))) return;
       return fail(403, 'AuthorizationPermissionMismatch', message);
     }
-    if (parsed.uploadsContent || parsed.operation === 'copy-blob' || parsed.operation === 'put-block-from-url') {
+    const copySource = signable.headers['x-ms-copy-source'];
+    if (copySource !== undefined) {
+      // A copy reads its source with the real key: the caller must be allowed to read it.
+      const source = this.sourceObject(copySource);
+      if (source !== null) {
+        const read = this.gov.begin({ identity, role, operation: 'get-blob', kind: 'read', objects: [source], statement: `copy source of ${object ?? ''}` });
+        const message = read.denied ? (read.decision.message ?? 'reading the copy source is not allowed') : null;
+        if (!(await this.finish(read, res, head, { rows: null, error: message }))) return;
+        if (message !== null) {
+          if (!(await this.finish(op, res, head, { error: `copy source ${source}: ${message}` }))) return;
+          return fail(403, 'AuthorizationPermissionMismatch', `copy source ${source}: ${message}`);
+        }
+      }
+    }
+    if (parsed.uploadsContent || copySource !== undefined) {
       const check = this.gov.quota.checkWrite();
       if (!check.ok) {
         const message = check.message ?? 'storage quota exceeded';
@@ -166,12 +180,13 @@ export class BlobForwarder {
     const upstreamPath = this.upstream.basePath + parsed.resourcePath;
     const headers = forwardHeaders(req.rawHeaders, DROP_REQUEST);
     if (user !== '') {
+      // Always full Shared Key upstream: every service version and emulator accepts it; Lite is not universal.
       headers.authorization = signBlobRequest(
-        scheme,
+        'SharedKey',
         this.account,
         this.accountKey,
         { method, path: upstreamPath, query, headers: signable.headers },
-        swap,
+        scheme === 'SharedKey' && swap,
       );
     }
     let scanner: UploadScanner | null = null;
@@ -362,6 +377,30 @@ export class BlobForwarder {
     if (!(await this.finish(op, res, false, { upstreamMs, extra }, true))) return true;
     res.end();
     return true;
+  }
+
+  /** 'container/blob' when a copy source URL names a blob of the upstream account, else null (another account). */
+  private sourceObject(source: string): string | null {
+    let url: URL;
+    try {
+      url = new URL(source);
+    } catch {
+      return null;
+    }
+    const upstream = new URL(this.upstream.origin);
+    if (url.host.toLowerCase() !== upstream.host.toLowerCase()) return null;
+    let path = url.pathname;
+    if (this.upstream.basePath) {
+      if (!path.startsWith(`${this.upstream.basePath}/`)) return null;
+      path = path.slice(this.upstream.basePath.length);
+    }
+    const parts = path.replace(/^\/+/, '').split('/');
+    if (parts.length < 2) return null;
+    try {
+      return `${decodeURIComponent(parts[0]!)}/${decodeURIComponent(parts.slice(1).join('/'))}`;
+    } catch {
+      return null;
+    }
   }
 
   /** Bookkeeping after a successful write: classification, inventory, storage ledger. */

@@ -93,6 +93,10 @@ export function parseBlobRequest(
   const container = trimmed === '' ? null : decode(slash < 0 ? trimmed : trimmed.slice(0, slash));
   const blobRaw = slash < 0 ? '' : trimmed.slice(slash + 1);
   const blob = blobRaw === '' ? null : decode(blobRaw);
+  // Dot segments may be resolved by something between dgf and the service: the policy would judge another object.
+  if (blob !== null && blob.split('/').some((seg) => seg === '.' || seg === '..')) {
+    throw new BlobRequestError('blob names with "." or ".." path segments are refused by dgf');
+  }
   const comp = queryParam(query, 'comp');
   const restype = queryParam(query, 'restype');
   const m = method.toUpperCase();

@@ -55,11 +55,15 @@ export function pathSegments(pathname: string): string[] {
   const trimmed = pathname.replace(/^\/+|\/+$/g, '');
   if (trimmed === '') return [];
   return trimmed.split('/').map((s) => {
+    let d: string;
     try {
-      return decodeURIComponent(s);
+      d = decodeURIComponent(s);
     } catch {
       throw new CosmosRequestError(`path segment "${s}" is not valid percent-encoding`);
     }
+    // An empty or dot segment could make the policy's object differ from what the service resolves.
+    if (d === '' || d === '.' || d === '..') throw new CosmosRequestError(`path segment "${s}" is not a resource id`);
+    return d;
   });
 }
 

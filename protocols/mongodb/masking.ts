@@ -1,25 +1,83 @@
 /**
- * The PathPlanner of one result shape (a find's collection, an aggregate cursor's pipeline): caches one
- * FieldPlan per (path, type), follows pipeline lineage so a renamed or computed field is masked like its
- * sources, and reports newly seen classified fields to the inventory once. A cursor keeps its planner so
- * every getMore batch is masked exactly like the first.
+ * The PathPlanner of one result shape (a find's collection, an aggregate cursor's pipeline): a tree of field
+ * paths, each caching one FieldPlan per logical type, following pipeline lineage so a renamed or computed
+ * field is masked like its sources, and reporting newly seen classified fields to the inventory once. A
+ * cursor keeps its planner so every getMore batch is masked exactly like the first (renames included), and
+ * walking a known shape builds no strings but the element names.
  */
 import type { CompiledPolicy, FieldPlan, LogicalType, MaskStats } from '../../src/policy/types.js';
-import type { PathPlanner } from './codec/bson-mask.js';
+import type { PathNode, PathPlanner } from './codec/bson-mask.js';
+import type { BsonIterator } from './codec/bson-view.js';
 import { resolveSources, type PipelineAnalysis } from './pipeline.js';
 
-const MAX_CACHED_PATHS = 4096;
+/** Bound on cached paths per shape: a client inventing field names cannot grow memory. */
+const MAX_NODES = 4096;
+
+const TYPE_INDEX: Record<LogicalType, number> = { text: 0, integer: 1, numeric: 2, boolean: 3, date: 4, timestamp: 5, uuid: 6, json: 7, bytes: 8 };
 
 export type FieldReporter = (object: string, fields: Array<{ name: string; labels: readonly string[] }>) => void;
 
+/** Positions remembered per node (documents rarely have more top-level fields than this). */
+const MAX_ORDER = 64;
+
+class Node implements PathNode {
+  private children: Map<string, Node> | null = null;
+  private order: Node[] | null = null;
+  private readonly plans: Array<FieldPlan | undefined> = [];
+  private inherited: Map<string, FieldPlan> | null = null;
+
+  constructor(
+    private readonly owner: ShapePlanner,
+    readonly path: string,
+    readonly name: string,
+  ) {}
+
+  child(name: string): Node {
+    let c = this.children?.get(name);
+    if (c) return c;
+    c = new Node(this.owner, this.path === '' ? name : `${this.path}.${name}`, name);
+    if (this.owner.admit()) (this.children ??= new Map()).set(name, c);
+    return c;
+  }
+
+  childAt(index: number, it: BsonIterator): Node {
+    const guess = this.order !== null ? this.order[index] : undefined;
+    if (guess !== undefined && it.nameIs(guess.name)) return guess;
+    const c = this.child(it.name());
+    if (index < MAX_ORDER) (this.order ??= [])[index] = c;
+    return c;
+  }
+
+  plan(type: LogicalType, inherit: string | null): FieldPlan {
+    if (inherit === null) {
+      const i = TYPE_INDEX[type];
+      let p = this.plans[i];
+      if (!p) {
+        p = this.owner.build(this.path, type, null);
+        this.plans[i] = p;
+      }
+      return p;
+    }
+    const key = `${TYPE_INDEX[type]}:${inherit}`;
+    let p = this.inherited?.get(key);
+    if (!p) {
+      p = this.owner.build(this.path, type, inherit);
+      (this.inherited ??= new Map()).set(key, p);
+    }
+    return p;
+  }
+}
+
 export class ShapePlanner implements PathPlanner {
-  private cache = new Map<string, FieldPlan>();
+  private tree: Node;
+  private nodes = 0;
   private version: number;
+  private readonly reported = new Set<string>();
   /** The current operation's tally (each getMore is its own audited operation). */
   stats: MaskStats | undefined;
 
   constructor(
-    private policySource: () => CompiledPolicy,
+    private readonly policySource: () => CompiledPolicy,
     private policy: CompiledPolicy,
     readonly role: string,
     readonly object: string,
@@ -27,6 +85,11 @@ export class ShapePlanner implements PathPlanner {
     private readonly report?: FieldReporter,
   ) {
     this.version = policy.version;
+    this.tree = new Node(this, '', '');
+  }
+
+  root(): PathNode {
+    return this.tree;
   }
 
   /** Pick up a reloaded policy between batches (plans are valid for one policy version). */
@@ -36,22 +99,28 @@ export class ShapePlanner implements PathPlanner {
     if (p.version !== this.version) {
       this.policy = p;
       this.version = p.version;
-      this.cache = new Map();
+      this.tree = new Node(this, '', '');
+      this.nodes = 0;
     }
   }
 
-  plan(path: string, type: LogicalType, inherit: string | null): FieldPlan {
-    const key = inherit === null ? `${path}\u0000${type}` : `${path}\u0000${type}\u0000${inherit}`;
-    let plan = this.cache.get(key);
-    if (plan) return plan;
-    plan = this.build(path, type, inherit);
-    if (this.cache.size >= MAX_CACHED_PATHS) this.cache.clear();
-    this.cache.set(key, plan);
-    if (plan.labels.length > 0 && this.report && type !== 'json') this.report(this.object, [{ name: path, labels: plan.labels }]);
+  /** Whether another path node may be cached. */
+  admit(): boolean {
+    if (this.nodes >= MAX_NODES) return false;
+    this.nodes++;
+    return true;
+  }
+
+  build(path: string, type: LogicalType, inherit: string | null): FieldPlan {
+    const plan = this.compute(path, type, inherit);
+    if (plan.labels.length > 0 && this.report && type !== 'json' && !this.reported.has(path) && this.reported.size < MAX_NODES) {
+      this.reported.add(path);
+      this.report(this.object, [{ name: path, labels: plan.labels }]);
+    }
     return plan;
   }
 
-  private build(path: string, type: LogicalType, inherit: string | null): FieldPlan {
+  private compute(path: string, type: LogicalType, inherit: string | null): FieldPlan {
     const sources = this.lineage ? resolveSources(this.lineage, path) : null;
     const candidates: string[] = [];
     if (inherit !== null) candidates.push(inherit);

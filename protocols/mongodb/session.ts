@@ -239,6 +239,12 @@ export class MongoClientConnection {
       return;
     }
     if (cmd.$query && typeof cmd.$query === 'object') cmd = cmd.$query as Document;
+    if (this.overConnectionLimit) {
+      const limit = this.ctx.gov.quota.limits('connections') ?? 0;
+      this.send(encodeOpReply(errorReply(ErrorCode.AtlasError, `dgf: connection limit of ${limit} reached for this cluster`), requestId));
+      this.socket.end();
+      return;
+    }
     const name = Object.keys(cmd)[0] ?? '';
     if (!q.fullCollectionName.endsWith('.$cmd') || !isHello(name.toLowerCase())) {
       this.send(encodeOpReply(errorReply(352, 'dgf: OP_QUERY is only supported for the hello/isMaster handshake; use OP_MSG', { codeName: 'UnsupportedOpQueryCommand' }), requestId));

@@ -1256,6 +1256,12 @@ export class Session implements UpstreamOwner {
 
   /** Hold the CommandComplete (and everything after it) until the audit record is kept. */
   private gateOn(op: Operation, result: { rows: number; upstreamMs: number }, buf: Buffer, start: number, end: number): void {
+    if (this.l.gov.audit.failMode === 'open') {
+      // Nothing waits for the record in open mode: keep the reply in the same write as the rows before it.
+      this.finishQuietly(op, result);
+      this.forward(buf, start, end);
+      return;
+    }
     this.flushRun();
     const complete = buf.subarray(start, end);
     this.out.gate(op.finish(result), complete, (err) => {

@@ -2,6 +2,7 @@
  * Body helpers shared by the HTTP protocols: read a body into memory only up to a hard cap, give up on a body
  * that stops arriving, and pass a streamed body through with an idle timeout.
  */
+import type http from 'node:http';
 import type { Readable } from 'node:stream';
 
 /** Why a client's body was refused: carries the HTTP status to answer with. */
@@ -81,7 +82,7 @@ export function hasBody(headers: Record<string, string | string[] | undefined>):
  * without ending `res`, so the caller can end it once the audit record is kept. Resolves with the bytes
  * written; rejects when either side fails or the client goes away.
  */
-export async function pipeBody(source: AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, res: import('node:http').ServerResponse): Promise<number> {
+export async function pipeBody(source: AsyncIterable<Buffer> & { destroy?: (err?: Error) => void }, res: http.ServerResponse): Promise<number> {
   let bytes = 0;
   try {
     for await (const chunk of source) {

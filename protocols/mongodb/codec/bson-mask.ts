@@ -8,13 +8,26 @@ import { Decimal128 } from 'bson';
 import type { FieldPlan, LogicalType, MaskStats } from '../../../src/policy/types.js';
 import { BsonIterator, BsonType } from './bson-view.js';
 
+/**
+ * One field path of a result shape (dotted, array indices omitted, as MongoDB names paths). Nodes are
+ * cached by the planner, so walking a document builds no path strings once the shape is known.
+ */
+export interface PathNode {
+  readonly path: string;
+  child(name: string): PathNode;
+  /**
+   * The child for the iterator's current element, the `index`-th of its document. Documents of one shape
+   * repeat their field order, so a node remembers the child seen at each position and confirms it by
+   * comparing name bytes: no name string is decoded on the hot path.
+   */
+  childAt(index: number, it: BsonIterator): PathNode;
+  /** Plan for a value of `type` here; `inherit` is the path of a classified ancestor whose labels it carries. */
+  plan(type: LogicalType, inherit: string | null): FieldPlan;
+}
+
 /** How field paths of one result shape are treated (see masking.ts: caches plans, applies renames). */
 export interface PathPlanner {
-  /**
-   * Plan for the value at `path` (dotted, array indices omitted, as MongoDB names paths). `inherit` is the
-   * path of a classified ancestor whose labels the value carries.
-   */
-  plan(path: string, type: LogicalType, inherit: string | null): FieldPlan;
+  root(): PathNode;
   readonly stats: MaskStats | undefined;
 }
 
@@ -50,49 +63,55 @@ function logicalType(t: number): LogicalType | null {
  * Mask the document at `buf[start..]`. Returns the new document bytes when something changed, else null.
  * Throws InvalidBsonError when the bytes lie about their lengths.
  */
-export function maskBsonDocument(buf: Uint8Array, start: number, planner: PathPlanner, prefix = '', inherit: string | null = null): Buffer | null {
-  return walk(buf, start, planner, prefix, false, inherit, 0);
+export function maskBsonDocument(buf: Uint8Array, start: number, planner: PathPlanner): Buffer | null {
+  return walk(asBuffer(buf), start, planner, planner.root(), false, null, 0);
+}
+
+/** A Buffer view of the same bytes (no copy), so leaves can use Buffer's fast readers. */
+function asBuffer(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** Mask the elements of a BSON array whose values all live at `path` (distinct's `values`). */
 export function maskBsonArray(buf: Uint8Array, start: number, planner: PathPlanner, path: string): Buffer | null {
-  return walk(buf, start, planner, path, true, null, 0);
+  let node = planner.root();
+  if (path !== '') for (const part of path.split('.')) node = node.child(part);
+  return walk(asBuffer(buf), start, planner, node, true, null, 0);
 }
 
 function walk(
-  buf: Uint8Array,
+  buf: Buffer,
   start: number,
   planner: PathPlanner,
-  prefix: string,
+  node: PathNode,
   isArray: boolean,
   inherit: string | null,
   depth: number,
 ): Buffer | null {
   if (depth > MAX_DEPTH) return null;
   const it = new BsonIterator().reset(buf, start);
+  const stats = planner.stats;
   let parts: Uint8Array[] | null = null;
   let copied = start + 4; // bytes before this offset are already in `parts` (or the header)
   let size = 0;
+  let index = 0;
   while (it.next()) {
     const type = it.type;
-    const path = isArray ? prefix : prefix === '' ? it.name() : `${prefix}.${it.name()}`;
+    const here = isArray ? node : node.childAt(index++, it);
     let replacement: Uint8Array | null = null;
     if (type === BsonType.object || type === BsonType.array) {
       let childInherit = inherit;
-      if (childInherit === null) {
-        const p = planner.plan(path, 'json', null);
-        if (p.mode === 'mask') childInherit = path;
-      }
-      const sub = walk(buf, it.valueStart, planner, path, type === BsonType.array, childInherit, depth + 1);
+      if (childInherit === null && here.plan('json', null).mode === 'mask') childInherit = here.path;
+      const sub = walk(buf, it.valueStart, planner, here, type === BsonType.array, childInherit, depth + 1);
       if (sub) replacement = element(buf, it, sub);
     } else {
       const lt = logicalType(type);
       if (lt !== null) {
-        const plan = planner.plan(path, lt, inherit);
+        const plan = here.plan(lt, inherit);
         if (plan.mode === 'mask' || (plan.mode === 'scan' && lt === 'text')) {
-          replacement = maskLeaf(buf, it, lt, plan, planner.stats);
-        } else if (plan.labels.length > 0 && planner.stats) {
-          for (const l of plan.labels) planner.stats.seen(l);
+          replacement = maskLeaf(buf, it, lt, plan, stats);
+        } else if (stats !== undefined && plan.labels.length > 0) {
+          for (const l of plan.labels) stats.seen(l);
         }
       }
     }
@@ -133,12 +152,15 @@ function element(buf: Uint8Array, it: BsonIterator, value: Uint8Array): Buffer {
   return out;
 }
 
-function stringBytes(s: string): Buffer {
+/** type byte + name + a new string value, in one allocation. */
+function stringElement(buf: Buffer, it: BsonIterator, s: string): Buffer {
+  const head = it.valueStart - it.elementStart;
   const len = Buffer.byteLength(s, 'utf8');
-  const out = Buffer.allocUnsafe(4 + len + 1);
-  out.writeInt32LE(len + 1, 0);
-  out.write(s, 4, 'utf8');
-  out[4 + len] = 0;
+  const out = Buffer.allocUnsafe(head + 4 + len + 1);
+  buf.copy(out, 0, it.elementStart, it.valueStart);
+  out.writeInt32LE(len + 1, head);
+  out.write(s, head + 4, 'utf8');
+  out[head + 4 + len] = 0;
   return out;
 }
 
@@ -147,8 +169,8 @@ function cstringSafe(s: string): string {
 }
 
 /** Decode, mask, and re-encode one leaf with its own BSON type; null when the mask left it unchanged. */
-function maskLeaf(buf: Uint8Array, it: BsonIterator, lt: LogicalType, plan: FieldPlan, stats: MaskStats | undefined): Uint8Array | null {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan, stats: MaskStats | undefined): Uint8Array | null {
+  const buf = b;
   const v = it.valueStart;
   switch (it.type) {
     case BsonType.string:
@@ -157,7 +179,7 @@ function maskLeaf(buf: Uint8Array, it: BsonIterator, lt: LogicalType, plan: Fiel
       const s = it.stringValue();
       const m = plan.apply(s, stats);
       if (m === s) return null;
-      return element(buf, it, stringBytes(m === null || m === undefined ? '' : String(m)));
+      return stringElement(buf, it, m === null || m === undefined ? '' : String(m));
     }
     case BsonType.regex: {
       let e = v;

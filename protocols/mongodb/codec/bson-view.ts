@@ -57,8 +57,10 @@ function int32At(buf: Uint8Array, at: number): number {
  * Cursor over one document's elements. Reused by resetting; fields are plain numbers so iterating allocates
  * nothing until a name or value is asked for.
  */
+const EMPTY = new Uint8Array(0);
+
 export class BsonIterator {
-  buf: Uint8Array = new Uint8Array(0);
+  buf: Uint8Array = EMPTY;
   /** Start of the current element (its type byte). */
   elementStart = 0;
   type = 0;

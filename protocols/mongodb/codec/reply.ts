@@ -93,8 +93,16 @@ export function maskCursorReply(reply: Uint8Array, planner: PathPlanner, onDocum
       if (c.type !== BsonType.array || !(c.nameIs('firstBatch') || c.nameIs('nextBatch'))) continue;
       const batch = maskDocumentArray(reply, c.valueStart, planner, onDocument);
       if (!batch) return null;
-      const cursor = spliceValue(reply, it.valueStart, c.valueStart, c.valueEnd, batch);
-      return spliceValue(reply, 0, it.valueStart, it.valueEnd, cursor);
+      // One copy: reply head, new batch, reply tail; then fix the two enclosing lengths.
+      const end = documentEnd(reply, 0);
+      const delta = batch.length - (c.valueEnd - c.valueStart);
+      const out = Buffer.allocUnsafe(end + delta);
+      out.set(reply.subarray(0, c.valueStart), 0);
+      out.set(batch, c.valueStart);
+      out.set(reply.subarray(c.valueEnd, end), c.valueStart + batch.length);
+      out.writeInt32LE(end + delta, 0);
+      out.writeInt32LE(documentEnd(reply, it.valueStart) - it.valueStart + delta, it.valueStart);
+      return out;
     }
     return null;
   }

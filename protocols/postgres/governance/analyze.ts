@@ -376,7 +376,11 @@ function defElems(options: unknown): Map<string, string> {
 
 const CURSOR_OPT_HOLD = 0x0020;
 
-/** Statement node types that are admin work (server maintenance, roles, privileges, system settings). */
+/**
+ * Statement node types that are admin work (server maintenance, roles, privileges, system settings). Every DROP is
+ * operation 'drop', so a rule on `drop` covers them all; DROP DATABASE is 'drop_database' (the packs match
+ * `drop*database`, the name other protocols use).
+ */
 const ADMIN: Record<string, string> = {
   VacuumStmt: 'vacuum',
   ClusterStmt: 'cluster',
@@ -387,20 +391,20 @@ const ADMIN: Record<string, string> = {
   CreateRoleStmt: 'create_role',
   AlterRoleStmt: 'alter_role',
   AlterRoleSetStmt: 'alter_role',
-  DropRoleStmt: 'drop_role',
+  DropRoleStmt: 'drop',
   GrantRoleStmt: 'grant',
   ReassignOwnedStmt: 'reassign_owned',
-  DropOwnedStmt: 'drop_owned',
+  DropOwnedStmt: 'drop',
   CreatedbStmt: 'create_database',
   DropdbStmt: 'drop_database',
   AlterDatabaseStmt: 'alter_database',
   AlterDatabaseSetStmt: 'alter_database',
   CreateTableSpaceStmt: 'create_tablespace',
-  DropTableSpaceStmt: 'drop_tablespace',
+  DropTableSpaceStmt: 'drop',
   DoStmt: 'do',
   CreateSubscriptionStmt: 'create_subscription',
   AlterSubscriptionStmt: 'alter_subscription',
-  DropSubscriptionStmt: 'drop_subscription',
+  DropSubscriptionStmt: 'drop',
 };
 
 function describe(stmt: PgNode, normalized: string): StatementInfo {
@@ -621,12 +625,14 @@ function describeSet(f: Fields, normalized: string): StatementInfo {
   if (kind === 'VAR_SET_MULTI' && name === 'transaction') {
     return info('set', 'session', [], normalized, { setting: { name, value: null, local: true } });
   }
+  // SET ROLE / SET SESSION AUTHORIZATION change whose privileges the upstream session runs with: admin work.
+  const setKind = name === 'role' || name === 'session_authorization' ? 'admin' : 'session';
   let value: string | null = null;
   if (kind === 'VAR_SET_VALUE' && Array.isArray(f['args'])) {
     const parts = (f['args'] as unknown[]).map((a) => constText(a));
     value = parts.every((p) => p !== undefined) ? parts.join(', ') : null;
   }
-  return info('set', 'session', [], normalized, { session: 'set', setting: { name, value, local } });
+  return info('set', setKind, [], normalized, { session: 'set', setting: { name, value, local } });
 }
 
 function describeTransaction(f: Fields, normalized: string): StatementInfo {

@@ -34,6 +34,12 @@ export class CatalogCache {
   private byOid = new Map<number, Relation>();
   private byName = new Map<string, Relation>();
   private loadedAt = 0;
+  private gen = 0;
+
+  /** Increments on every successful refresh: plans derived from the catalog are valid for one generation. */
+  get generation(): number {
+    return this.gen;
+  }
 
   /** When the last refresh completed (ms since epoch); 0 before the first. */
   get refreshedAt(): number {
@@ -71,6 +77,7 @@ export class CatalogCache {
     this.byOid = byOid;
     this.byName = byName;
     this.loadedAt = Date.now();
+    this.gen++;
   }
 
   /** Source table and column of a result column (RowDescription's table OID and attribute number). */

@@ -43,7 +43,36 @@ export function planColumns(
   stats: MaskStats,
   gov: ListenerGovernance,
 ): ColumnAction[] {
+  const shape = planShape(columns, policy, role);
+  for (const label of shape.labels) stats.seen(label);
+  recordShape(shape, gov);
+  return shape.actions;
+}
+
+/** What one result shape means for one role: computed once, reused for every result with the same shape. */
+export interface ShapePlan {
+  actions: ColumnAction[];
+  /** Every label the shape's columns carry (seen, whether masked or clear). */
+  labels: string[];
+  /** Classified fields per source object, for the inventory. */
+  fields: Array<[string | null, Array<{ name: string; labels: readonly string[] }>]>;
+  /** When the inventory last heard of this shape (ms since epoch). */
+  recordedAt: number;
+}
+
+/** Inventory entries are refreshed at most this often per cached shape: per-result recording costs more than the rows. */
+const RECORD_EVERY_MS = 10_000;
+
+export function recordShape(shape: ShapePlan, gov: ListenerGovernance): void {
+  const now = Date.now();
+  if (now - shape.recordedAt < RECORD_EVERY_MS) return;
+  shape.recordedAt = now;
+  for (const [object, fields] of shape.fields) gov.recordFields(object, fields);
+}
+
+export function planShape(columns: readonly DescribedColumn[], policy: CompiledPolicy, role: string): ShapePlan {
   const actions: ColumnAction[] = [];
+  const labels = new Set<string>();
   const byObject = new Map<string | null, Array<{ name: string; labels: readonly string[] }>>();
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
@@ -55,7 +84,7 @@ export function planColumns(
       type,
     });
     if (plan.labels.length > 0) {
-      for (const label of plan.labels) stats.seen(label);
+      for (const label of plan.labels) labels.add(label);
       const key = c.object ?? null;
       let list = byObject.get(key);
       if (!list) byObject.set(key, (list = []));
@@ -63,8 +92,7 @@ export function planColumns(
     }
     if (needsAction(plan, type)) actions.push({ index: i, plan, codec: codecFor(c.typeOid, c.format) });
   }
-  for (const [object, fields] of byObject) gov.recordFields(object, fields);
-  return actions;
+  return { actions, labels: [...labels], fields: [...byObject], recordedAt: 0 };
 }
 
 /**

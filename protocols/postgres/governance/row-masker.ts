@@ -7,7 +7,7 @@ import type { CompiledPolicy } from '../../../src/policy/types.js';
 import type { ListenerGovernance } from '../../../src/governance/listener-governance.js';
 import type { Operation } from '../../../src/governance/operation.js';
 import type { CatalogCache } from './catalog.js';
-import { FieldRewriter, planColumns, type DescribedColumn } from './column-plan.js';
+import { FieldRewriter, planShape, recordShape, type DescribedColumn, type ShapePlan } from './column-plan.js';
 
 export { CopyOutMasker, CopyMaskRefusedError } from './copy-out-masker.js';
 
@@ -48,12 +48,10 @@ export class RowMasker {
     op: Operation,
     gov: ListenerGovernance,
   ): RowMasker {
-    const described: DescribedColumn[] = columns.map((c) => {
-      const source = catalog.lookup(c.tableOid, c.columnAttr);
-      return { name: c.name, object: source?.object, sourceName: source?.column, typeOid: c.typeOid, format: c.format };
-    });
-    const actions = planColumns(described, policy, role, op, gov);
-    return new RowMasker(actions.length > 0 ? new FieldRewriter(actions, op) : null, op);
+    const shape = cachedShape(columns, catalog, policy, role);
+    for (const label of shape.labels) op.seen(label);
+    recordShape(shape, gov);
+    return new RowMasker(shape.actions.length > 0 ? new FieldRewriter(shape.actions, op) : null, op);
   }
 
   /**
@@ -71,4 +69,38 @@ export class RowMasker {
     if (end < 0) throw new Error('malformed DataRow from upstream: field lengths overrun the message');
     return rewriter.changed ? rewriter.rebuild(message) : message;
   }
+}
+
+/**
+ * Result shapes repeat (drivers run the same statements), so a shape's plan is cached per catalog: keyed by role and
+ * the RowDescription fields, valid for one policy snapshot and one catalog generation. Bounded: cleared when full.
+ */
+interface ShapeCache {
+  policy: CompiledPolicy;
+  generation: number;
+  shapes: Map<string, ShapePlan>;
+}
+
+const SHAPE_CACHE_MAX = 2000;
+const shapeCaches = new WeakMap<CatalogCache, ShapeCache>();
+
+function cachedShape(columns: readonly ColumnInfo[], catalog: CatalogCache, policy: CompiledPolicy, role: string): ShapePlan {
+  let cache = shapeCaches.get(catalog);
+  if (!cache || cache.policy !== policy || cache.generation !== catalog.generation) {
+    cache = { policy, generation: catalog.generation, shapes: new Map() };
+    shapeCaches.set(catalog, cache);
+  }
+  let key = role;
+  for (const c of columns) key += `\u0000${c.name}\u0001${c.tableOid},${c.columnAttr},${c.typeOid},${c.format}`;
+  let shape = cache.shapes.get(key);
+  if (shape === undefined) {
+    const described: DescribedColumn[] = columns.map((c) => {
+      const source = catalog.lookup(c.tableOid, c.columnAttr);
+      return { name: c.name, object: source?.object, sourceName: source?.column, typeOid: c.typeOid, format: c.format };
+    });
+    shape = planShape(described, policy, role);
+    if (cache.shapes.size >= SHAPE_CACHE_MAX) cache.shapes.clear();
+    cache.shapes.set(key, shape);
+  }
+  return shape;
 }

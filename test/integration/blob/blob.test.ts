@@ -11,6 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from '@azure/storage-blob';
 import { request } from 'undici';
 import { readAudit, startDgf, type TestDgf } from '../../helpers/dgf.js';
+import { signBlobRequest } from '../../../protocols/blob/signing.js';
 
 const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const key = (s: string): string => Buffer.from(s.padEnd(32, '#')).toString('base64');
@@ -48,6 +49,13 @@ describe('blob: @azure/storage-blob through dgf', () => {
         '    match: { role: [analyst], operation: [delete-blob], objects: ["*/reports/*"] }',
         '    action: deny',
         '    message: "deleting report blobs is not allowed for this role"',
+        '  - id: blob-no-secret-read',
+        '    name: Secret blobs',
+        '    description: Analysts may not read blobs under secret/.',
+        '    severity: high',
+        '    match: { role: [analyst], operation: [get-blob], objects: ["*/secret/*"] }',
+        '    action: deny',
+        '    message: "secret blobs are not readable for this role"',
         '  - id: blob-no-public',
         '    name: No public containers',
         '    description: Only admins may make a container public.',
@@ -204,9 +212,31 @@ describe('blob: @azure/storage-blob through dgf', () => {
     assert.equal(res.statusCode, 401);
     assert.equal(res.headers['x-ms-error-code'], 'NoAuthenticationInformation');
     assert.match(await res.body.text(), /^<\?xml[^>]*><Error><Code>NoAuthenticationInformation<\/Code><Message>/);
+    // Copying a blob the analyst may not read is refused too (the copy reads it with the real key).
+    await assert.rejects(
+      analyst.getBlobClient('scratch/stolen.txt').beginCopyFromURL(`http://127.0.0.1:10000/devstoreaccount1/${containerName}/secret/plan.txt`),
+      (err: { statusCode?: number; message: string }) => {
+        assert.equal(err.statusCode, 403);
+        assert.match(err.message, /copy source .*secret\/plan\.txt: secret blobs are not readable/);
+        return true;
+      },
+    );
     // Other blobs are deletable for the analyst.
     await admin.getBlockBlobClient('scratch/tmp.txt').upload('tmp', 3);
     await analyst.getBlobClient('scratch/tmp.txt').delete();
+  });
+
+  test('Shared Key Lite from the client is verified and re-signed (as Shared Key) for Azurite', async () => {
+    const p = `/analyst/${containerName}`;
+    const headers: Record<string, string> = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2021-12-02' };
+    headers.authorization = signBlobRequest('SharedKeyLite', 'analyst', Buffer.from(USERS[1]!.key, 'base64'), { method: 'GET', path: p, query: 'restype=container&comp=list', headers });
+    const res = await request(`http://127.0.0.1:${port}${p}?restype=container&comp=list`, { headers });
+    assert.equal(res.statusCode, 200);
+    assert.match(await res.body.text(), /<EnumerationResults/);
+    const bad = { ...headers, authorization: headers.authorization.replace(/:.*/, ':AAAA') };
+    const refused = await request(`http://127.0.0.1:${port}${p}?restype=container&comp=list`, { headers: bad });
+    assert.equal(refused.statusCode, 403);
+    await refused.body.dump();
   });
 
   test('a wrong key, a key for another account name, and SAS tokens are refused', async () => {
@@ -247,5 +277,6 @@ describe('blob: @azure/storage-blob through dgf', () => {
     const usage = JSON.stringify(await (await fetch(`${dgf.adminUrl}/api/v1/monitoring/usage`)).json());
     assert.match(usage, /transactions/);
     assert.match(usage, /storage/);
+    assert.equal((await dgf.listener('blob').checkUpstream()).status, 'up');
   });
 });

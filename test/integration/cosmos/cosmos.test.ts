@@ -138,7 +138,7 @@ describe('cosmos: @azure/cosmos through dgf', () => {
     const page = await iterator.readNext();
     assert.equal(page.statusCode, 200);
     assert.ok(page.result.length >= 7);
-    for (const d of page.result as Array<Record<string, unknown>>) assert.match(d.email as string, /^p\*+@example\.com$/);
+    for (const d of page.result as unknown as Array<Record<string, unknown>>) assert.match(d.email as string, /^p\*+@example\.com$/);
     const audit = await readAudit(dgf.auditFile);
     assert.ok(audit.some((r) => r.operation === 'change-feed' && r.role === 'analyst' && (r.masked as Record<string, number>)['pii.email']! >= 7));
   });
@@ -153,6 +153,16 @@ describe('cosmos: @azure/cosmos through dgf', () => {
     const body = res.result![0]!.resourceBody as Record<string, unknown>;
     assert.equal(body.id, 'b1');
     assert.match(body.email as string, /^b\*+@example\.com$/);
+  });
+
+  test('patch answers are masked and the patched path is classified', async () => {
+    const c = client('analyst').database(dbId).container('people');
+    const { resource } = await c.item('p6', 'eu').patch([{ op: 'set', path: '/backup_email', value: 'backup6@example.com' }]);
+    assert.match(resource!.email as string, /^p\*+@example\.com$/);
+    assert.match(resource!.backup_email as string, /^b\*+@example\.com$/);
+    const audit = await readAudit(dgf.auditFile);
+    const rec = audit.find((r) => r.operation === 'patch');
+    assert.ok(rec && (rec.labels as string[]).includes('pii.email'));
   });
 
   test('written documents are classified: labels in the audit record and the inventory', async () => {

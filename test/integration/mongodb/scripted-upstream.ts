@@ -56,7 +56,10 @@ export async function startScriptedUpstream(script: Script): Promise<ScriptedUps
         const opCode = frame.readInt32LE(12);
         const requestId = frame.readInt32LE(4);
         if (opCode === 2004) {
-          socket.write(encodeOpReply(serialize(hello(true)), requestId));
+          // the driver's legacy handshake: isMaster over OP_QUERY on admin.$cmd
+          const q = decodeOpQuery(frame);
+          const name = Object.keys(deserialize(q.query))[0] ?? '';
+          socket.write(encodeOpReply(serialize(name.toLowerCase() === 'ismaster' || name === 'hello' ? hello(true) : { ok: 0, errmsg: 'OP_QUERY only for the handshake', code: 352 }), requestId));
           return;
         }
         const msg = decodeOpMsg(frame);

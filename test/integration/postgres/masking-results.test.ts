@@ -27,6 +27,9 @@ describe('masking of query results', () => {
     port = dgf.listener('pg').address.port;
     direct = directClient(DB);
     await direct.connect();
+    // Classified columns of integer types: masks must keep them integers of the same width.
+    await direct.query(`create table staff (id int4 primary key, zip_code int4, phone int8, ssn int4, badge int2, salary numeric(10,2));
+      insert into staff values (1, 90210, 2025550143, 123456789, 7, 85000.00), (2, 10001, 6175550199, 987654321, 8, 123456.78)`);
   });
 
   after(async () => {
@@ -131,6 +134,42 @@ describe('masking of query results', () => {
       const days = dob!.readInt32BE(0);
       const d = clearRows[i].date_of_birth as Date;
       assert.equal(days, Math.round((Date.UTC(d.getFullYear(), d.getMonth(), d.getDate()) - Date.UTC(2000, 0, 1)) / 86_400_000));
+    }
+  });
+
+  test('classified integer columns stay integers of their width, in text and binary', async () => {
+    const clear = (await direct.query('select * from staff order by id')).rows;
+    const text = await through('analyst', async (c) => (await c.query('select * from staff order by id')).rows);
+    const c = await RawClient.connect({ host: '127.0.0.1', port, user: 'analyst', password: 'analyst', database: DB });
+    let binary;
+    try {
+      binary = await c.query('select id, zip_code, phone, ssn, badge, salary from staff where id > $1 order by id', ['0'], 1);
+    } finally {
+      c.close();
+    }
+    assert.equal(binary.error, null);
+    for (let i = 0; i < clear.length; i++) {
+      const [id, zip, phone, ssn, badge, salary] = binary.rows[i]!;
+      // text: still integers the driver parses, masked
+      assert.equal(typeof text[i].zip_code, 'number');
+      assert.notEqual(text[i].zip_code, clear[i].zip_code);
+      assert.ok(String(text[i].zip_code).startsWith(String(clear[i].zip_code).slice(0, 2)));
+      assert.match(text[i].phone, /^\d+$/); // int8 is text in node-postgres
+      assert.notEqual(text[i].phone, clear[i].phone);
+      assert.notEqual(text[i].ssn, clear[i].ssn);
+      assert.equal(text[i].badge, clear[i].badge);
+      // binary: same widths, masked values equal to the text ones
+      assert.equal(id!.readInt32BE(0), clear[i].id);
+      assert.equal(zip!.length, 4);
+      assert.equal(zip!.readInt32BE(0), text[i].zip_code);
+      assert.equal(phone!.length, 8);
+      assert.equal(phone!.readBigInt64BE(0).toString(), text[i].phone);
+      assert.equal(ssn!.length, 4);
+      assert.equal(ssn!.readInt32BE(0), text[i].ssn);
+      assert.equal(badge!.length, 2);
+      assert.equal(badge!.readInt16BE(0), clear[i].badge);
+      assert.equal(decodeNumeric(salary!, 0), text[i].salary);
+      assert.notEqual(text[i].salary, clear[i].salary);
     }
   });
 

@@ -44,7 +44,9 @@ describe('analyzeSql', () => {
     assert.deepEqual([one('alter table customers add column x int').operation, one('alter table customers add column x int').objects], ['alter', ['public.customers']]);
     assert.deepEqual([one('create index on customers(email)').operation, one('create index on customers(email)').objects], ['create', ['public.customers']]);
     assert.equal(one('drop schema app cascade').operation, 'drop');
-    assert.equal(one('drop database other').kind, 'admin');
+    assert.deepEqual([one('drop database other').operation, one('drop database other').kind], ['drop_database', 'admin']);
+    assert.deepEqual([one('drop role bob').operation, one('drop role bob').kind], ['drop', 'admin']);
+    assert.deepEqual([one('set role postgres').kind, one('set session authorization postgres').kind, one('set work_mem = 64').kind], ['admin', 'admin', 'session']);
     assert.deepEqual([one('grant select on customers to bob').operation, one('grant select on customers to bob').kind], ['grant', 'admin']);
     assert.deepEqual([one('vacuum analyze customers').operation, one('vacuum analyze customers').kind, one('vacuum analyze customers').objects], ['vacuum', 'admin', ['public.customers']]);
   });

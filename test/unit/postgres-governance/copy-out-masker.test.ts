@@ -83,6 +83,13 @@ describe('CopyOutMasker', () => {
     assert.equal(masker.maskCopyData(trailer), trailer);
   });
 
+  test('binary COPY of an empty result: header and trailer in one message pass unchanged', () => {
+    const { masker, op } = build('copy customers (id, email) to stdout (format binary)');
+    const msg = copyData(Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8), Buffer.from([0xff, 0xff])]));
+    assert.equal(masker.maskCopyData(msg), msg);
+    assert.equal(op.rows, 0);
+  });
+
   test('columns that cannot be resolved are refused for a masked role, not passed clear', () => {
     const { masker } = build('copy (select * from customers c join orders o on o.customer_id = c.id) to stdout');
     assert.ok(masker.refusal);

@@ -1,7 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RowMasker, type ColumnInfo } from '../../../protocols/postgres/governance/row-masker.js';
-import type { CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
+import { CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
 import { decodeNumeric } from '../../../protocols/postgres/governance/pg-values.js';
 import { customersCatalog, dataRow, governanceFixture, parseDataRow, type GovernanceFixture } from '../../fixtures/postgres-governance/governance.js';
 
@@ -118,6 +118,21 @@ describe('RowMasker', () => {
     mask('analyst', [col('x', 3, 25)], [text('ada@example.com')]);
     const inv = f.inventory.snapshot()['pg-test'] ?? [];
     assert.ok(inv.some((e) => e.object === 'public.customers' && e.field === 'email' && e.labels['pii.email']! > 0));
+  });
+
+  test('shape plans are cached, and re-planned after a catalog refresh', async () => {
+    const own = new CatalogCache();
+    await own.refresh(async () => [['5000', 'public', 'people', '1', 'full_name', '25']]);
+    const shape = [col('x', 1, 25, 0, 5000)];
+    const row = dataRow([text('Ada Lovelace')]);
+    const first = RowMasker.build(shape, own, f.gov.policy(), 'analyst', f.begin('analyst'), f.gov);
+    assert.equal(parseDataRow(first.maskDataRow(row))[0]!.toString(), 'A** ********');
+    // The column was renamed upstream: after the refresh the same shape means something else.
+    await own.refresh(async () => [['5000', 'public', 'people', '1', 'nickname', '25']]);
+    const op = f.begin('analyst');
+    const second = RowMasker.build(shape, own, f.gov.policy(), 'analyst', op, f.gov);
+    assert.equal(second.maskDataRow(row), row);
+    assert.deepEqual(op.seenLabels(), []);
   });
 
   test('a malformed row is refused, not forwarded', () => {

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# pgbench -S with 1 and 8 clients: direct, through PgBouncer (transaction mode, pool 2) and through dgf
+# (transaction mode, pool 2, shipped packs, audit to a file with fsync, failMode closed); then dgf's RSS with
+# 5,000 idle clients. Writes bench/results/postgres.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PGPORT=55432
+BOUNCER_PORT=${BOUNCER_PORT:-16510}
+DGF_PORT=${DGF_PORT:-16511}
+ADMIN_PORT=${ADMIN_PORT:-16512}
+DURATION=${DURATION:-15}
+SCALE=${SCALE:-10}
+IDLE_CLIENTS=${IDLE_CLIENTS:-5000}
+DB=dgf_bench
+WORK=$(mktemp -d /tmp/dgf-bench-pg.XXXXXX)
+chmod 777 "$WORK"
+DGF_PID=""
+cleanup() {
+  [ -n "$DGF_PID" ] && kill $DGF_PID 2>/dev/null || true
+  [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bash scripts/backends.sh start >/dev/null
+psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" -c "create database $DB" postgres
+pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
+
+# PgBouncer: transaction pooling, 2 server connections, as the postgres user (it refuses root).
+cat > "$WORK/pgbouncer.ini" <<INI
+[databases]
+$DB = host=127.0.0.1 port=$PGPORT dbname=$DB user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $WORK/userlist.txt
+pool_mode = transaction
+default_pool_size = 2
+max_client_conn = 1000
+ignore_startup_parameters = extra_float_digits
+pidfile = $WORK/pgbouncer.pid
+logfile = $WORK/pgbouncer.log
+INI
+echo '"postgres" ""' > "$WORK/userlist.txt"
+chmod 644 "$WORK/pgbouncer.ini" "$WORK/userlist.txt"
+su postgres -s /bin/sh -c "/usr/sbin/pgbouncer -d $WORK/pgbouncer.ini"
+
+# dgf: transaction pooling, 2 upstream connections, shipped packs, audit to a file with fsync. Two runs of the
+# same config: failMode closed (each result waits for its record's fdatasync) and failMode open (records are
+# fdatasync'ed in groups every fsyncMs, results never wait).
+start_dgf() { # mode port admin-port -> sets DGF_PID
+  cat > "$WORK/dgf-$1.yaml" <<YAML
+admin:
+  listen: 127.0.0.1:$3
+policies:
+  hashKey: bench-hash-key-0123456789
+  watch: false
+audit:
+  failMode: $1
+  sinks:
+    - { type: file, path: $WORK/audit-$1/audit.jsonl, fsyncMs: 20 }
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 127.0.0.1:$2
+    users:
+      - { name: bench, password: benchpw }
+    upstream:
+      url: postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable
+      maxConnections: 2
+    pool: transaction
+    quota: { preset: supabase-free }
+YAML
+  DGF_LOG_LEVEL=warn node --import tsx src/cli/main.ts start --config "$WORK/dgf-$1.yaml" >"$WORK/dgf-$1.log" 2>&1 &
+  DGF_PID=$!
+  for _ in $(seq 1 120); do
+    PGPASSWORD=benchpw psql -X -q -h 127.0.0.1 -p "$2" -U bench -d $DB -c 'select 1' >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "dgf did not start: $(cat "$WORK/dgf-$1.log")" >&2
+  exit 1
+}
+
+tps() { # target-port user password clients
+  PGPASSWORD=$3 pgbench -n -S -T "$DURATION" -c "$4" -j "$(( $4 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U "$2" $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
+}
+
+declare -A R
+declare -A PORT PID
+PORT[closed]=$DGF_PORT
+PORT[open]=$((DGF_PORT + 10))
+start_dgf closed ${PORT[closed]} $ADMIN_PORT
+PID[closed]=$DGF_PID
+start_dgf open ${PORT[open]} $((ADMIN_PORT + 1))
+PID[open]=$DGF_PID
+DGF_PID="${PID[closed]} ${PID[open]}"
+for c in 1 8; do
+  for mode in closed open; do tps ${PORT[$mode]} bench benchpw $c >/dev/null; done # warm-up: JIT, pools
+  # Interleaved, so machine noise hits every target alike.
+  R[direct_$c]=$(tps $PGPORT postgres "" $c)
+  R[bouncer_$c]=$(tps $BOUNCER_PORT postgres "" $c)
+  R[dgf_open_$c]=$(tps ${PORT[open]} bench benchpw $c)
+  R[dgf_closed_$c]=$(tps ${PORT[closed]} bench benchpw $c)
+  echo "clients=$c direct=${R[direct_$c]} pgbouncer=${R[bouncer_$c]} dgf-open=${R[dgf_open_$c]} dgf-closed=${R[dgf_closed_$c]}"
+done
+for mode in closed open; do R[audit_$mode]=$(wc -l < "$WORK/audit-$mode/audit.jsonl"); done
+kill ${PID[closed]}
+IDLE=$(node --import tsx bench/postgres/idle-clients.ts ${PORT[open]} bench benchpw "$IDLE_CLIENTS" "${PID[open]}")
+echo "idle: $IDLE"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+mkdir -p bench/results
+cat > bench/results/postgres.md <<MD
+# PostgreSQL: dgf vs PgBouncer vs direct
+
+Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`bash bench/postgres/run.sh\` (DURATION=${DURATION}s per point, pgbench scale $SCALE).
+PostgreSQL 15 on 127.0.0.1:$PGPORT (fsync off). PgBouncer $(/usr/sbin/pgbouncer --version | head -1 | awk '{print $2}'): transaction mode,
+default_pool_size 2. dgf: transaction mode, maxConnections 2, shipped policy packs, audit to a file with fsync
+(file sink, fsyncMs 20), SCRAM client login; dgf run as `node --import tsx src/cli/main.ts start --config <yaml>`.
+Everything (pgbench, proxies, PostgreSQL) shares the same machine.
+
+## pgbench -S (select only), tps
+
+| clients | direct | PgBouncer | dgf (audit failMode open) | ratio | dgf (audit failMode closed) | ratio |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | ${R[direct_1]} | ${R[bouncer_1]} | ${R[dgf_open_1]} | $(ratio "${R[dgf_open_1]}" "${R[bouncer_1]}") | ${R[dgf_closed_1]} | $(ratio "${R[dgf_closed_1]}" "${R[bouncer_1]}") |
+| 8 | ${R[direct_8]} | ${R[bouncer_8]} | ${R[dgf_open_8]} | $(ratio "${R[dgf_open_8]}" "${R[bouncer_8]}") | ${R[dgf_closed_8]} | $(ratio "${R[dgf_closed_8]}" "${R[bouncer_8]}") |
+
+ratio = dgf / PgBouncer. Audit records written: ${R[audit_open]} (open), ${R[audit_closed]} (closed): one per statement, each
+with the normalized statement, identity, role, objects, decision, and the hash chain.
+With failMode closed a result is released only after its record's fdatasync (group commit), so at 1 client the
+rate is bounded by the disk's fdatasync latency; that is the price of "no result without its audit record".
+
+## Memory with idle clients
+
+\`$IDLE\`
+
+(RSS of the dgf process before and after $IDLE_CLIENTS idle client connections, each logged in with SCRAM-SHA-256.)
+MD
+cat bench/results/postgres.md

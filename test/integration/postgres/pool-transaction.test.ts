@@ -1,0 +1,173 @@
+/** Transaction pooling onto 2 upstream connections: concurrency, limits, queue timeout, pinning, cleanup. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import type { TestDgf } from '../../helpers/dgf.js';
+import { direct, startPgDgf, upstreamBackends } from '../../fixtures/postgres/setup.js';
+
+const DB = 'dgf_wire_pool';
+
+describe('transaction pooling', () => {
+  let dgf: TestDgf;
+  let port: number;
+  let checker: pg.Client;
+
+  before(async () => {
+    const d = await direct();
+    await d.query(`drop database if exists ${DB} with (force)`);
+    await d.query(`create database ${DB}`);
+    await d.end();
+    const s = await direct(DB);
+    await s.query('create table counters (id int primary key, n int not null)');
+    await s.query('insert into counters select g, 0 from generate_series(1, 10) g');
+    await s.end();
+    ({ dgf, port } = await startPgDgf({ maxConnections: 2, poolTimeoutMs: 20_000, url: `postgres://postgres@127.0.0.1:55432/${DB}?sslmode=disable` }));
+    checker = await direct(DB);
+  });
+
+  after(async () => {
+    await checker.end();
+    await dgf.stop();
+    const d = await direct();
+    await d.query(`drop database if exists ${DB} with (force)`);
+    await d.end();
+  });
+
+  const client = async (user = 'admin', password = 'adminpw'): Promise<pg.Client> => {
+    const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: DB });
+    await c.connect();
+    return c;
+  };
+
+  test('100 concurrent clients through maxConnections 2: every answer right, never more than 2 upstream backends', async () => {
+    const clients = await Promise.all(Array.from({ length: 100 }, () => client()));
+    let maxSeen = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxSeen = Math.max(maxSeen, await upstreamBackends(checker, DB));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await Promise.all(
+        clients.map(async (c, i) => {
+          for (let k = 0; k < 5; k++) {
+            const r = await c.query({ name: 'echo', text: 'select $1::int * 2 as v, pg_sleep(0.001)', values: [i * 10 + k] });
+            assert.equal(r.rows[0].v, (i * 10 + k) * 2);
+            await c.query('begin');
+            await c.query('update counters set n = n + 1 where id = $1', [(i % 10) + 1]);
+            await c.query('commit');
+          }
+        }),
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    assert.ok(maxSeen >= 1 && maxSeen <= 2, `saw ${maxSeen} upstream backends`);
+    const total = await checker.query('select sum(n)::int as s from counters');
+    assert.equal(total.rows[0].s, 500);
+    assert.ok((await upstreamBackends(checker, DB)) <= 2);
+  });
+
+  test('a client waiting longer than poolTimeoutMs gets SQLSTATE 53300 with a clear message', async () => {
+    const short = await startPgDgf({ maxConnections: 1, poolTimeoutMs: 300, url: `postgres://postgres@127.0.0.1:55432/${DB}?sslmode=disable` });
+    try {
+      const mk = async (): Promise<pg.Client> => {
+        const c = new pg.Client({ host: '127.0.0.1', port: short.port, user: 'admin', password: 'adminpw', database: DB });
+        await c.connect();
+        return c;
+      };
+      const holder = await mk();
+      const waiter = await mk();
+      await holder.query('begin');
+      await holder.query('select 1');
+      await assert.rejects(waiter.query('select 1'), (e: Error & { code?: string }) => e.code === '53300' && /maxConnections/.test(e.message));
+      await holder.query('commit');
+      assert.equal((await waiter.query('select 7 as x')).rows[0].x, 7);
+      await holder.end();
+      await waiter.end();
+    } finally {
+      await short.dgf.stop();
+    }
+  });
+
+  test('a client lost mid-transaction: its transaction is rolled back and its locks released before reuse', async () => {
+    const a = await client();
+    a.on('error', () => undefined);
+    await a.query('begin');
+    await a.query('update counters set n = n + 1000 where id = 1');
+    // Kill the client socket without Terminate.
+    (a as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    const b = await client();
+    try {
+      await b.query(`set lock_timeout = '3s'`);
+      await b.query('begin');
+      await b.query('update counters set n = n where id = 1');
+      await b.query('commit');
+      const r = await b.query('select n from counters where id = 1');
+      assert.ok(r.rows[0].n < 1000, 'the lost transaction was not committed');
+    } finally {
+      await b.end();
+    }
+  });
+
+  test('session-only features pin the client: temp tables, LISTEN/NOTIFY, advisory locks, SQL PREPARE', async () => {
+    const a = await client();
+    const b = await client();
+    try {
+      await a.query('create temp table wire_tmp (x int)');
+      await a.query('insert into wire_tmp values (1), (2)');
+      // Other clients run meanwhile; the temp table must still be there for a.
+      await Promise.all([b.query('select pg_sleep(0.01)'), b.query('select 1')]);
+      assert.equal((await a.query('select count(*)::int as n from wire_tmp')).rows[0].n, 2);
+      await a.query('prepare wire_sql_stmt (int) as select $1 + 1 as y');
+      assert.equal((await a.query('execute wire_sql_stmt(4)')).rows[0].y, 5);
+      const got = new Promise<string>((resolve) => a.on('notification', (n) => resolve(n.payload ?? '')));
+      await a.query('listen wire_chan');
+      await b.query(`notify wire_chan, 'hello'`);
+      assert.equal(await got, 'hello');
+      await a.query('select pg_advisory_lock(4242)');
+      const locked = await checker.query('select count(*)::int as n from pg_locks where locktype = $1 and objid = 4242', ['advisory']);
+      assert.equal(locked.rows[0].n, 1);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+    // After the pinned client left, its connection was reset (DISCARD ALL): the lock is gone.
+    const deadline = Date.now() + 3000;
+    let n = 1;
+    while (Date.now() < deadline && n > 0) {
+      n = (await checker.query('select count(*)::int as n from pg_locks where locktype = $1 and objid = 4242', ['advisory'])).rows[0].n;
+      if (n > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(n, 0);
+  });
+});
+
+describe('session pooling', () => {
+  test('the connection is reset with DISCARD ALL before another client gets it', async () => {
+    const { dgf, port } = await startPgDgf({ pool: 'session', maxConnections: 1 });
+    try {
+      const mk = async (): Promise<pg.Client> => {
+        const c = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'adminpw', database: 'postgres' });
+        await c.connect();
+        return c;
+      };
+      const a = await mk();
+      const pidA = (await a.query('select pg_backend_pid() as p')).rows[0].p;
+      await a.query('create temp table wire_session_tmp (x int)');
+      await a.query(`set work_mem = '7MB'`);
+      await a.end();
+      const b = await mk();
+      assert.equal((await b.query('select pg_backend_pid() as p')).rows[0].p, pidA, 'same upstream backend');
+      assert.equal((await b.query(`select to_regclass('pg_temp.wire_session_tmp') is null as gone`)).rows[0].gone, true);
+      assert.notEqual((await b.query('show work_mem')).rows[0].work_mem, '7MB');
+      await b.end();
+    } finally {
+      await dgf.stop();
+    }
+  });
+});
