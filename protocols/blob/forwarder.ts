@@ -24,7 +24,8 @@ import {
   verifyBlobSignature,
   type SignableRequest,
 } from './signing.js';
-import { StorageLedger } from './storage-ledger.js';
+import type { StorageLedger } from './storage-ledger.js';
+import { signedUpstreamRequest } from './storage-scan.js';
 
 /** Options of a blob listener (`options:` in the listener config). */
 export interface BlobOptions {
@@ -38,6 +39,8 @@ export interface BlobOptions {
   maxMaskBytes: number;
   /** Let requests without Authorization through to the policy (forwarded unsigned); default false. */
   allowAnonymous: boolean;
+  /** Store upload labels as blob metadata `dgflabels` (changes the blob's ETag once more); default false. */
+  labelMetadata: boolean;
 }
 
 const DROP_REQUEST = new Set(['authorization']);
@@ -51,8 +54,8 @@ export class BlobForwarder {
   private readonly keys = new Map<string, Buffer>();
   /** container/blob -> labels found in its content ([] = scanned and clean). */
   private readonly known = new Map<string, string[]>();
-  /** container/blob -> labels of uncommitted blocks. */
-  private readonly pendingBlocks = new Map<string, Set<string>>();
+  /** container/blob -> labels of uncommitted blocks, and whether every staged block was scanned whole. */
+  private readonly pendingBlocks = new Map<string, { labels: Set<string>; complete: boolean }>();
 
   constructor(
     private readonly ctx: ListenerContext,
@@ -142,6 +145,12 @@ export class BlobForwarder {
       statement: `${method} ${parsed.operation}`,
       encrypted: (req.socket as { encrypted?: boolean }).encrypted === true && this.upstream.origin.startsWith('https:'),
     });
+    if (!op.denied && parsed.operation === 'batch') {
+      // Sub-requests of a batch carry their own signatures and verbs: dgf cannot govern or re-sign them.
+      const message = 'blob batch requests are not supported by dgf: send the operations one by one';
+      if (!(await this.finish(op, res, head, { error: message }))) return;
+      return fail(400, 'DgfBatchNotSupported', message);
+    }
     if (op.denied) {
       const message = op.decision.message ?? `denied by rule ${op.decision.ruleId ?? ''}`;
       if (!(await this.finish(op, res, head, { error: message }))) return;
@@ -258,6 +267,9 @@ export class BlobForwarder {
     const status = up.statusCode;
     const ok = status >= 200 && status < 300;
     if (ok) this.afterSuccess(parsed, object, scanner, op);
+    if (ok && this.options.labelMetadata && object !== null && (parsed.operation === 'put-blob' || parsed.operation === 'put-block-list')) {
+      await this.writeLabelMetadata(parsed, object, req, up);
+    }
 
     const extra: Record<string, unknown> = { status };
     if (scanner) extra.bytes = scanner.bytes;
@@ -310,15 +322,14 @@ export class BlobForwarder {
       return true;
     };
     if (isRange) {
-      const labels = this.known.get(object);
-      if (!scans && labels !== undefined && labels.length === 0) return false;
-      if (scans && !(labels !== undefined && labels.length === 0)) {
-        return refuse(
-          'DgfRangeNotMaskable',
-          `a range read of ${object} is refused for role "${role}": the blob is ${labels ? 'classified' : 'not known to be free of sensitive data'} and a range cannot be masked safely; download the whole blob`,
-        );
-      }
+      // Only a blob dgf scanned whole and found clean may be read in ranges by a role that gets masked data.
+      const stored = headerValue(up.headers, 'x-ms-meta-dgflabels');
+      const labels = stored ? stored.split(',') : this.known.get(object);
       if (labels !== undefined && labels.length === 0) return false;
+      return refuse(
+        'DgfRangeNotMaskable',
+        `a range read of ${object} is refused for role "${role}": the blob is ${labels ? 'classified' : 'not known to be free of sensitive data'} and a range cannot be masked safely; download the whole blob`,
+      );
     }
     const length = Number(headerValue(up.headers, 'content-length') ?? 'NaN');
     const outHeaders = responseHeaders(up.headers, DROP_MASKED_RESPONSE);
@@ -403,6 +414,31 @@ export class BlobForwarder {
     }
   }
 
+  /**
+   * Store the labels found in an upload as blob metadata (`x-ms-meta-dgflabels`), keeping the metadata the client
+   * set, so a later process knows the blob is classified. The answer's ETag/Last-Modified become the new ones.
+   */
+  private async writeLabelMetadata(parsed: BlobRequest, object: string, req: http.IncomingMessage, up: Dispatcher.ResponseData): Promise<void> {
+    const labels = this.known.get(object);
+    if (!labels || labels.length === 0) return;
+    const headers: Record<string, string> = { 'x-ms-meta-dgflabels': [...labels].sort().join(',') };
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (typeof value !== 'string') continue;
+      if ((name.startsWith('x-ms-meta-') && name !== 'x-ms-meta-dgflabels') || name === 'x-ms-lease-id') headers[name] = value;
+    }
+    try {
+      const res = await signedUpstreamRequest(this.upstream, this.account, this.accountKey, 'PUT', parsed.resourcePath, 'comp=metadata', headers);
+      await res.body.dump();
+      if (res.statusCode >= 300) throw new Error(`set metadata answered ${res.statusCode}`);
+      for (const h of ['etag', 'last-modified']) {
+        const v = headerValue(res.headers, h);
+        if (v !== undefined) up.headers[h] = v;
+      }
+    } catch (err) {
+      this.gov.logger.warn({ err, object }, 'could not store classification labels as blob metadata');
+    }
+  }
+
   /** Bookkeeping after a successful write: classification, inventory, storage ledger. */
   private afterSuccess(
     parsed: BlobRequest,
@@ -423,9 +459,10 @@ export class BlobForwarder {
       case 'put-block': {
         this.ledger.addPending(object, scanner?.bytes ?? 0);
         if (scanner) {
-          let set = this.pendingBlocks.get(object);
-          if (!set) this.pendingBlocks.set(object, (set = new Set()));
-          for (const l of scanner.labels) set.add(l);
+          let pending = this.pendingBlocks.get(object);
+          if (!pending) this.pendingBlocks.set(object, (pending = { labels: new Set(), complete: true }));
+          for (const l of scanner.labels) pending.labels.add(l);
+          pending.complete &&= scanner.complete;
           for (const l of scanner.labels) op.seen(l);
           if (scanner.fieldLabels.size > 0) this.gov.recordFields(object, scanner.fields());
         }
@@ -433,10 +470,12 @@ export class BlobForwarder {
       }
       case 'put-block-list': {
         this.ledger.commitPending(object);
-        const labels = this.pendingBlocks.get(object);
+        const pending = this.pendingBlocks.get(object);
         this.pendingBlocks.delete(object);
-        this.remember(object, labels ? [...labels] : []);
-        if (labels) for (const l of labels) op.seen(l);
+        // Blocks staged elsewhere (another process, from a URL) leave the content unknown unless labels were seen.
+        if (pending && (pending.complete || pending.labels.size > 0)) this.remember(object, [...pending.labels]);
+        else this.known.delete(object);
+        if (pending) for (const l of pending.labels) op.seen(l);
         break;
       }
       case 'delete-blob':

@@ -32,6 +32,7 @@ export const start: ListenerFactory = async (ctx) => {
     maxScanBytes: numberOption(opts, 'maxScanBytes', 64 * 1024 * 1024),
     maxMaskBytes: numberOption(opts, 'maxMaskBytes', config.maxMessageBytes),
     allowAnonymous: opts.allowAnonymous === true,
+    labelMetadata: opts.labelMetadata === true,
   };
   const upstream = createUpstreamPool(url, config.upstream);
   const ledger = new StorageLedger((bytes) => gov.quota.setUsage('storage', bytes));

@@ -7,17 +7,19 @@ import type { StorageLedger } from './storage-ledger.js';
 /** The service version dgf speaks on its own requests. */
 const API_VERSION = '2021-12-02';
 
-/** A GET/HEAD on the upstream signed with the real key. `path` is relative to the account ('/' for the service). */
+/** A request on the upstream signed with the real key. `path` is relative to the account ('/' for the service). */
 export function signedUpstreamRequest(
   upstream: UpstreamTarget,
   account: string,
   key: Buffer,
-  method: 'GET' | 'HEAD',
+  method: 'GET' | 'HEAD' | 'PUT',
   path: string,
   query: string,
+  extraHeaders: Record<string, string> = {},
 ): Promise<Dispatcher.ResponseData> {
   const fullPath = upstream.basePath + path;
-  const headers: Record<string, string> = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': API_VERSION };
+  const headers: Record<string, string> = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': API_VERSION, ...extraHeaders };
+  if (method === 'PUT') headers['content-length'] = '0';
   headers.authorization = signBlobRequest('SharedKey', account, key, { method, path: fullPath, query, headers });
   return upstream.pool.request({ path: `${fullPath}?${query}`, method, headers, headersTimeout: 10_000, bodyTimeout: 30_000 });
 }

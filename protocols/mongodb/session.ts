@@ -22,7 +22,7 @@ import { describeCommand, type CommandInfo } from './command.js';
 import type { MongoListenerContext } from './context.js';
 import { helloReply, isHello } from './handshake.js';
 import { ShapePlanner } from './masking.js';
-import { analyzePipeline, resolveSources, type PipelineAnalysis } from './pipeline.js';
+import { analyzePipeline, type PipelineAnalysis } from './pipeline.js';
 import { deniedReply, errorReply, OK_REPLY, overQuotaReply } from './replies.js';
 import { rawDocumentSequence, type DriverServer, type ForwardKind } from './upstream/driver-internals.js';
 import type { MappedSession } from './upstream/sessions.js';
@@ -92,6 +92,7 @@ export class MongoClientConnection {
   private readonly queue: Buffer[] = [];
   private processing = false;
   private closed = false;
+  private draining = false;
   private readonly connectionId: number;
   private user: string | null = null;
   private application: string | undefined;
@@ -133,8 +134,9 @@ export class MongoClientConnection {
     this.ctx.gov.quota.connectionClosed();
   }
 
-  /** Close after the current command (drain). */
+  /** Shutdown: close now if idle, else right after the command in flight has been answered. */
   closeIdle(): void {
+    this.draining = true;
     if (!this.processing) this.socket.end();
   }
 
@@ -165,6 +167,7 @@ export class MongoClientConnection {
       this.fatal(err, (err as { requestId?: number }).requestId ?? 0);
     } finally {
       this.processing = false;
+      if (this.draining && !this.closed) this.socket.end();
     }
   }
 
@@ -636,8 +639,7 @@ export class MongoClientConnection {
     let lineage: PipelineAnalysis | null = info.pipeline;
     if (info.lower === 'find' && cmd.projection && typeof cmd.projection === 'object') {
       // find projections accept aggregation expressions (4.4+): `{mail: '$email'}` renames like $project.
-      const a = analyzePipeline([{ $project: cmd.projection }]);
-      if (resolveSources(a, '\u0000probe').length === 1) lineage = a;
+      lineage = analyzePipeline([{ $project: cmd.projection }]);
     }
     const gov = this.ctx.gov;
     return new ShapePlanner(() => gov.policy(), gov.policy(), this.role, info.objects[0] ?? info.db, lineage, (object, fields) => gov.recordFields(object, fields));

@@ -21,6 +21,7 @@ export class ClientOutput {
 
   /** Swap the socket after a TLS upgrade. */
   setSocket(socket: net.Socket): void {
+    this.uncork();
     this.socket = socket;
   }
 
@@ -29,18 +30,21 @@ export class ClientOutput {
       this.items.push(buf);
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
     if (!this.socket.write(buf)) this.writable = false;
   }
 
-  private readonly uncork = (): void => {
+  /** Batch the writes of one upstream chunk into one writev (the caller uncorks when done with the chunk). */
+  cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
-  };
+  }
 
   /** Hold later writes until `promise` settles; then send `ok` or `fail(err)` in the gate's place. */
   gate(promise: Promise<void>, ok: Buffer | null, fail: (err: unknown) => Buffer | null): void {
@@ -75,7 +79,9 @@ export class ClientOutput {
     const out = items.splice(0, n) as Buffer[];
     const saved = this.gates;
     this.gates = 0;
+    this.cork();
     for (const b of out) if (b.length > 0) this.write(b);
+    this.uncork();
     this.gates = saved;
   }
 

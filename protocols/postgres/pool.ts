@@ -98,6 +98,17 @@ export class Pool {
     });
   }
 
+  /** An idle connection to `database` right now, or null (no waiting, no opening): the synchronous fast path. */
+  takeIdleNow(database: string): UpstreamConnection | null {
+    if (this.waiters.length > 0) return null;
+    const conn = this.takeIdle(database);
+    if (conn) {
+      this.gov.observePoolWait(0);
+      this.report();
+    }
+    return conn;
+  }
+
   /** An idle connection for dgf's own short work (storage poll), or null: never waits, never opens. */
   tryAcquireIdle(): UpstreamConnection | null {
     const conn = this.idle.pop() ?? null;

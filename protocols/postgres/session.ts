@@ -35,6 +35,9 @@ import type { UpstreamConnection, UpstreamOwner } from './upstream-connection.js
 /** Session features that only exist on one backend: the client keeps its connection until it disconnects. */
 const PINNING = new Set(['listen', 'advisory-lock', 'temp-table', 'hold-cursor', 'prepare']);
 
+/** Bytes a client may have buffered while it waits for a connection before its socket is paused. */
+const PAUSE_BACKLOG = 1024 * 1024;
+
 /** Startup parameters that are not settings to replay. */
 const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options']);
 
@@ -90,6 +93,8 @@ class Entry {
   masker: RowMasker | null = null;
   copyMasker: CopyOutMasker | null = null;
   paramDesc: Buffer | null = null;
+  /** COPY TO maskers planned when the query was governed, by statement index. */
+  copyMaskers: Array<CopyOutMasker | null> | null = null;
   rows = 0;
   sentAt = 0;
 
@@ -191,6 +196,7 @@ export class Session implements UpstreamOwner {
 
   private pumpClient(): void {
     const d = this.decoder;
+    this.out.cork();
     try {
       while (!this.blocked && this.state !== 'closed' && d.next()) {
         if (d.startup) this.onStartupPacket(d.buffer, d.body, d.end);
@@ -200,6 +206,10 @@ export class Session implements UpstreamOwner {
     } catch (err) {
       this.fail(err);
     }
+    this.flushRun();
+    this.out.uncork();
+    // While waiting for a connection, a client that keeps sending is stopped at the socket.
+    if (this.blocked && this.decoder.buffered > PAUSE_BACKLOG && !this.socket.isPaused()) this.socket.pause();
   }
 
   /** Answer a protocol error in the protocol's own format; fatal ones close the connection. */
@@ -341,7 +351,12 @@ export class Session implements UpstreamOwner {
     this.out.write(be.readyForQuery('I'));
     this.l.sessions.set(this.processId, this);
     this.state = 'ready';
+    this.unblock();
+  }
+
+  private unblock(): void {
     this.blocked = false;
+    if (this.socket.isPaused()) this.socket.resume();
     this.pumpClient();
   }
 
@@ -385,8 +400,13 @@ export class Session implements UpstreamOwner {
       then();
       return;
     }
+    const idle = this.l.pool.takeIdleNow(this.database);
+    if (idle) {
+      this.adopt(idle);
+      then();
+      return;
+    }
     this.blocked = true;
-    this.socket.pause();
     this.l.pool.acquire(this.database).then(
       (conn) => {
         if (this.state === 'closed') {
@@ -395,21 +415,26 @@ export class Session implements UpstreamOwner {
         }
         this.adopt(conn);
         this.blocked = false;
+        this.out.cork();
         try {
           then();
         } catch (err) {
+          this.out.uncork();
           this.fail(err);
           return;
         }
-        this.socket.resume();
+        this.out.uncork();
+        if (this.socket.isPaused()) this.socket.resume();
         this.pumpClient();
       },
       (err: unknown) => {
         if (this.state === 'closed') return;
         this.blocked = false;
+        this.out.cork();
         if (onError) onError(err);
         else this.fail(err);
-        this.socket.resume();
+        this.out.uncork();
+        if (this.socket.isPaused()) this.socket.resume();
         this.pumpClient();
       },
     );
@@ -463,8 +488,7 @@ export class Session implements UpstreamOwner {
     }
     if (this.state === 'closed' || conn.closed) return;
     conn.owner = this;
-    this.blocked = false;
-    this.pumpClient();
+    this.unblock();
   }
 
   onUpstreamReadable(conn: UpstreamConnection): void {
@@ -499,9 +523,7 @@ export class Session implements UpstreamOwner {
 
   // ---------------------------------------------------------------- client messages (ready)
 
-  trace: string[] = [];
   private onMessage(code: number, buf: Buffer, start: number, body: number, end: number): void {
-    if (process.env.DGF_PG_DEBUG) { this.trace.push('>' + String.fromCharCode(code)); if (this.trace.length > 30) this.trace.shift(); }
     if (this.localSkip && code !== FrontendCode.Sync && code !== FrontendCode.Terminate) return;
     switch (code) {
       case FrontendCode.Query:
@@ -626,14 +648,15 @@ export class Session implements UpstreamOwner {
     const infos = analyzeSql(sql);
     const ops: Operation[] = new Array(infos.length);
     let refused: Buffer | null = null;
-    let copyMasker: CopyOutMasker | null = null;
+    let copyMaskers: Array<CopyOutMasker | null> | null = null;
     for (let i = 0; i < infos.length; i++) {
       const info = infos[i]!;
       const op = (ops[i] = this.begin(info));
       if (refused) continue;
       refused = this.refusal(op, info);
       if (!refused && info.copy?.direction === 'to') {
-        copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        const copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        (copyMaskers ??= new Array<CopyOutMasker | null>(infos.length).fill(null))[i] = copyMasker;
         if (copyMasker.refusal) {
           refused = be.errorResponse({ severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: copyMasker.refusal });
         }
@@ -659,6 +682,7 @@ export class Session implements UpstreamOwner {
         const e = new Entry('query');
         e.ops = ops;
         e.infos = infos;
+        e.copyMaskers = copyMaskers;
         this.forwardFrame(buf, start, end);
         this.enqueue(e);
       },
@@ -882,9 +906,11 @@ export class Session implements UpstreamOwner {
     const conn = this.conn;
     if (!conn) return;
     const d = conn.decoder;
+    this.out.cork();
     try {
       while (this.conn === conn && d.next()) this.onReply(conn, d.code, d.buffer, d.start, d.end);
     } catch (err) {
+      this.out.uncork();
       this.flushRun();
       this.l.gov.logger.error({ err }, 'postgres: failed on an upstream reply');
       if (this.conn === conn) {
@@ -897,6 +923,7 @@ export class Session implements UpstreamOwner {
       return;
     }
     this.flushRun();
+    this.out.uncork();
     if (!this.out.writable && this.conn === conn) conn.pause();
   }
 
@@ -917,7 +944,6 @@ export class Session implements UpstreamOwner {
   }
 
   private onReply(conn: UpstreamConnection, code: number, buf: Buffer, start: number, end: number): void {
-    if (process.env.DGF_PG_DEBUG) { this.trace.push('<' + String.fromCharCode(code) + (this.queue[0]?.kind ?? '-')); if (this.trace.length > 30) this.trace.shift(); }
     if (code === BackendCode.NoticeResponse || code === BackendCode.NotificationResponse) {
       if (!this.queue[0]?.swallow) this.forward(buf, start, end);
       return;
@@ -1153,6 +1179,8 @@ export class Session implements UpstreamOwner {
       } else if (code === BackendCode.ErrorResponse && !e.swallowErrors) {
         this.forward(buf, start, end);
       } else if (code === BackendCode.ErrorResponse) {
+        // Which settings took is unknown now: this connection is closed instead of reused.
+        conn.poisoned = true;
         this.l.gov.logger.warn({ error: errorFields(buf.subarray(start, end)).message }, 'replaying client settings on an upstream connection failed');
       }
       return;
@@ -1204,7 +1232,7 @@ export class Session implements UpstreamOwner {
       case BackendCode.CopyOutResponse:
         if (op) {
           const info = e.infos?.[i];
-          e.copyMasker = info ? CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null;
+          e.copyMasker = e.copyMaskers?.[i] ?? (info ? CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null);
         }
         this.forward(buf, start, end);
         return;
@@ -1343,7 +1371,7 @@ export class Session implements UpstreamOwner {
 
   /** Debug snapshot. */
   debugState(): Record<string, unknown> {
-    return { buffered: this.decoder.buffered, trace: this.trace.join(' '), state: this.state, user: this.user, conn: this.conn?.id ?? null, blocked: this.blocked, queue: this.queue.map((e) => e.kind + (e.swallow ? '*' : '')), tx: this.txStatus, errorSkip: this.errorSkip, localSkip: this.localSkip, held: this.out.held, paused: this.socket.isPaused() };
+    return { buffered: this.decoder.buffered, state: this.state, user: this.user, conn: this.conn?.id ?? null, blocked: this.blocked, queue: this.queue.map((e) => e.kind + (e.swallow ? '*' : '')), tx: this.txStatus, errorSkip: this.errorSkip, localSkip: this.localSkip, held: this.out.held, paused: this.socket.isPaused() };
   }
 
   /** For listener shutdown: close a client that is idle between transactions. */

@@ -7,7 +7,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type { TlsConfig } from '../../src/config/types.js';
-import { createServerTlsContext, parseHostPort } from './tcp-listener.js';
+import { readFileSync } from 'node:fs';
+import { parseHostPort } from './tcp-listener.js';
+
+/** Certificate files read once at start (the server's own cert/key, and a CA for client certificates). */
+function tlsServerOptions(config: TlsConfig): https.ServerOptions {
+  return {
+    cert: readFileSync(config.cert),
+    key: readFileSync(config.key),
+    ...(config.ca ? { ca: readFileSync(config.ca) } : {}),
+  };
+}
 
 /** Limits of the HTTP server; every one has a default suitable for SDK traffic. */
 export interface HttpServerLimits {
@@ -71,7 +81,7 @@ export class HttpListener {
       handler(req, res);
     };
     this.server = options.tls
-      ? https.createServer({ ...serverOptions, secureContext: createServerTlsContext(options.tls) }, tracked)
+      ? https.createServer({ ...serverOptions, ...tlsServerOptions(options.tls) }, tracked)
       : http.createServer(serverOptions, tracked);
     this.server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);

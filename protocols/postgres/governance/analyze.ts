@@ -87,9 +87,10 @@ const UNPARSEABLE: readonly StatementInfo[] = Object.freeze([
 const EMPTY: readonly StatementInfo[] = Object.freeze([]);
 
 /**
- * Analyze a simple Query's text: one StatementInfo per statement (none for an empty query). Never throws: text
- * the parser rejects yields one 'unknown' statement whose normalized form echoes nothing of the input.
- * The returned objects are shared by every caller with the same text: treat them as read-only.
+ * Analyze a simple Query's text: one StatementInfo per statement (none for an empty query). Never throws once
+ * `initSqlAnalyzer()` has completed (before that it throws: an unanalyzed statement must never reach the policy as
+ * 'unknown'): text the parser rejects yields one 'unknown' statement whose normalized form echoes nothing of the
+ * input. The returned objects are shared by every caller with the same text: treat them as read-only.
  */
 export function analyzeSql(sql: string): StatementInfo[] {
   let hit = young.get(sql);

@@ -157,6 +157,7 @@ export class FieldRewriter {
   /** The new bytes of a field (null: SQL NULL), or undefined when the mask left the value as it was. */
   private maskField(action: ColumnAction, msg: Buffer, start: number, end: number): Buffer | null | undefined {
     const { codec, plan } = action;
+    if (codec.maskElements !== undefined) return codec.maskElements(msg, start, end, plan, this.stats);
     if (!codec.decodable) {
       // A binary type dgf cannot decode: a masked column can only be hidden as NULL.
       if (plan.mode !== 'mask') return undefined;

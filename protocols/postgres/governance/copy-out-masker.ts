@@ -102,11 +102,19 @@ export class CopyOutMasker {
         const field = record.fields[index]!;
         const action = this.byIndex[index];
         if (action === undefined || field.value === null) continue;
-        const value = action.codec.decode(Buffer.from(field.value, 'utf8'), 0, Buffer.byteLength(field.value, 'utf8'));
-        const masked = action.plan.apply(value, this.op);
-        if (masked === value) continue;
-        const encoded = action.codec.encode(masked);
-        const replacement = encoded === null ? null : encoded.toString('utf8');
+        const bytes = Buffer.from(field.value, 'utf8');
+        let replacement: string | null;
+        if (action.codec.maskElements !== undefined) {
+          const masked = action.codec.maskElements(bytes, 0, bytes.length, action.plan, this.op);
+          if (masked === undefined) continue;
+          replacement = masked.toString('utf8');
+        } else {
+          const value = action.codec.decode(bytes, 0, bytes.length);
+          const masked = action.plan.apply(value, this.op);
+          if (masked === value) continue;
+          const encoded = action.codec.encode(masked);
+          replacement = encoded === null ? null : encoded.toString('utf8');
+        }
         out += text.slice(from, field.start) + (f.csv ? encodeCopyCsv(replacement, f) : encodeCopyText(replacement, f));
         from = field.end;
         changed = true;

@@ -4,7 +4,8 @@
  * numeric, a date stays an int32 day count. Encoders return null (SQL NULL, length -1) when the masked value
  * cannot be represented in the column's type: failing closed beats sending the clear value or corrupt bytes.
  */
-import type { LogicalType, MaskableValue } from '../../../src/policy/types.js';
+import type { FieldPlan, LogicalType, MaskableValue, MaskStats } from '../../../src/policy/types.js';
+import { maskBinaryTextArray, maskTextArray, TEXT_ARRAY_TYPES } from './pg-arrays.js';
 
 /** Type OIDs from pg_type.dat that masking distinguishes. */
 export const TypeOid = {
@@ -76,6 +77,11 @@ export interface ValueCodec {
   readonly decodable: boolean;
   decode(buf: Buffer, start: number, end: number): MaskableValue;
   encode(value: MaskableValue): Buffer | null;
+  /**
+   * Arrays: mask element by element instead of decode/apply/encode. Returns the new bytes, or undefined when
+   * nothing changed.
+   */
+  maskElements?(buf: Buffer, start: number, end: number, plan: FieldPlan, stats: MaskStats): Buffer | undefined;
 }
 
 /** The codec for a column of `typeOid` in wire `format` (0 text, 1 binary). Codecs are shared singletons. */
@@ -117,21 +123,13 @@ function textCodec(typeOid: number): ValueCodec {
     case TypeOid.bytea:
       return TEXT_BYTEA;
     default:
+      if (TEXT_ARRAY_TYPES.has(typeOid)) return TEXT_ARRAY;
       return TEXT_LIKE_TYPES.has(typeOid) ? TEXT_TEXT : TEXT_OTHER;
   }
 }
 
-/**
- * Types whose text form any text is valid for (and arrays of them, whose elements a scan may rewrite in place:
- * masks never produce the quotes, commas, braces or backslashes that would break an array literal).
- */
-const TEXT_LIKE_TYPES = new Set<number>([
-  ...BINARY_TEXT_TYPES,
-  1009, // text[]
-  1015, // varchar[]
-  1014, // bpchar[]
-  1003, // name[]
-]);
+/** Types whose text form any text is valid for. */
+const TEXT_LIKE_TYPES = BINARY_TEXT_TYPES;
 
 function utf8(buf: Buffer, start: number, end: number): string {
   return buf.toString('utf8', start, end);
@@ -371,6 +369,7 @@ function binaryCodec(typeOid: number): ValueCodec {
     case TypeOid.bytea:
       return BIN_BYTEA;
     default:
+      if (TEXT_ARRAY_TYPES.has(typeOid)) return BIN_TEXT_ARRAY;
       return BINARY_TEXT_TYPES.has(typeOid) ? BIN_TEXT : BIN_OPAQUE;
   }
 }
@@ -638,4 +637,25 @@ const BIN_OPAQUE: ValueCodec = {
   decodable: false,
   decode: () => null,
   encode: () => null,
+};
+
+/** text[] and friends in text format: the literal is kept, each element masked in place. */
+const TEXT_ARRAY: ValueCodec = {
+  type: 'text',
+  decodable: true,
+  decode: utf8,
+  encode: () => null,
+  maskElements(buf, start, end, plan, stats) {
+    const out = maskTextArray(buf.toString('utf8', start, end), plan, stats);
+    return out === undefined ? undefined : Buffer.from(out, 'utf8');
+  },
+};
+
+/** text[] and friends in binary format (array_send): each element masked in place. */
+const BIN_TEXT_ARRAY: ValueCodec = {
+  type: 'text',
+  decodable: true,
+  decode: () => null,
+  encode: () => null,
+  maskElements: maskBinaryTextArray,
 };

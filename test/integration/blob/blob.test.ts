@@ -83,6 +83,14 @@ describe('blob: @azure/storage-blob through dgf', () => {
           users: USERS,
           quota: { preset: 'blob-free' },
         },
+        {
+          name: 'blob-meta',
+          protocol: 'blob',
+          listen: '127.0.0.1:0',
+          upstream: { url: 'http://127.0.0.1:10000/devstoreaccount1', account: 'devstoreaccount1', key: AZURITE_KEY },
+          users: USERS,
+          options: { labelMetadata: true, scanStorageOnStart: false },
+        },
       ],
     });
     port = dgf.listener('blob').address.port;
@@ -180,6 +188,10 @@ describe('blob: @azure/storage-blob through dgf', () => {
     });
     const ranged = await admin.getBlobClient('big/single.bin').download(0, 1024);
     assert.equal(ranged.contentLength, 1024);
+    // A text blob dgf scanned whole at upload and found clean may be read in ranges.
+    await admin.getBlockBlobClient('notes/plain.txt').upload('nothing sensitive in here at all', 32);
+    const part = await service('analyst').getContainerClient(containerName).getBlobClient('notes/plain.txt').download(8, 9);
+    assert.equal(await text(part.readableStreamBody), 'sensitive');
   });
 
   test('JSON that is not JSON is refused to a masked role with a clear error', async () => {
@@ -239,6 +251,21 @@ describe('blob: @azure/storage-blob through dgf', () => {
     await refused.body.dump();
   });
 
+  test('blob batch requests are refused clearly (their sub-requests cannot be governed)', async () => {
+    const p = '/analyst/';
+    const headers: Record<string, string> = {
+      'x-ms-date': new Date().toUTCString(),
+      'x-ms-version': '2021-12-02',
+      'content-type': 'multipart/mixed; boundary=batch_x',
+      'content-length': '15',
+    };
+    headers.authorization = signBlobRequest('SharedKey', 'analyst', Buffer.from(USERS[1]!.key, 'base64'), { method: 'POST', path: p, query: 'comp=batch', headers });
+    const res = await request(`http://127.0.0.1:${port}${p}?comp=batch`, { method: 'POST', headers, body: '--batch_x--\r\n\r\n' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.headers['x-ms-error-code'], 'DgfBatchNotSupported');
+    await res.body.dump();
+  });
+
   test('a wrong key, a key for another account name, and SAS tokens are refused', async () => {
     await assert.rejects(service('analyst', key('wrong')).getContainerClient(containerName).getProperties(), (err: { statusCode?: number; code?: string }) => {
       assert.equal(err.statusCode, 403);
@@ -271,6 +298,20 @@ describe('blob: @azure/storage-blob through dgf', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  test('with labelMetadata, upload labels are stored as blob metadata next to the client\'s own', async () => {
+    const svc = new BlobServiceClient(`http://127.0.0.1:${dgf.listener('blob-meta').address.port}/admin`, new StorageSharedKeyCredential('admin', USERS[0]!.key));
+    const blob = svc.getContainerClient(containerName).getBlockBlobClient('meta/people.csv');
+    const csv = 'name,email\nann,ann@example.com\n';
+    const up = await blob.upload(csv, csv.length, { metadata: { owner: 'team-a' } });
+    const props = await blob.getProperties();
+    assert.equal(props.metadata?.owner, 'team-a');
+    assert.equal(props.metadata?.dgflabels, 'pii.email');
+    assert.equal(up.etag, props.etag);
+    const staged = svc.getContainerClient(containerName).getBlockBlobClient('meta/blocks.txt');
+    await staged.uploadData(Buffer.from('call +1 415 555 0134\n'.repeat(1000)), { blockSize: 8 * 1024, maxSingleShotSize: 1024 });
+    assert.equal((await staged.getProperties()).metadata?.dgflabels, 'pii.phone');
   });
 
   test('usage reports storage and transactions for the listener', async () => {

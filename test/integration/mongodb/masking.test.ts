@@ -57,6 +57,15 @@ describe('masking and firewall (CongoDB upstream, shipped packs)', () => {
     assert.equal(typeof d.k, 'number');
   });
 
+  test('classified fields seen in results reach the live inventory (once per result shape)', async () => {
+    await analyst.db('app').collection(coll).find({}).toArray();
+    const inv = (await (await fetch(`${m.dgf.adminUrl}/api/v1/inventory`)).json()) as unknown;
+    const text = JSON.stringify(inv);
+    assert.match(text, new RegExp(`app\\.${coll}`));
+    assert.match(text, /contact\.email/);
+    assert.match(text, /pii\.email/);
+  });
+
   test('the exempt roles see clear values (admin: everything; dpo: personal data)', async () => {
     const a = (await admin.db('app').collection(coll).findOne({ k: 3 }))!;
     assert.equal(a.email, 'person3@example.com');

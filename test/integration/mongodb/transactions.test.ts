@@ -41,6 +41,8 @@ describe('sessions, transactions and change streams (scripted upstream)', () => 
           const batch = events.splice(0);
           return { cursor: { id: Long.fromNumber(4242), ns: `app.${String(cmd.collection)}`, nextBatch: batch, postBatchResumeToken: { _data: `0${batch.length}` } }, ok: 1 };
         }
+        case 'findAndModify':
+          return { lastErrorObject: { n: 1, updatedExisting: true }, value: { _id: 9, email: 'fam@example.com', contact: { email: 'c@example.org' }, qty: 3 }, ok: 1 };
         case 'killCursors':
           return { cursorsKilled: cmd.cursors, cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [], ok: 1 };
         default:
@@ -135,6 +137,15 @@ describe('sessions, transactions and change streams (scripted upstream)', () => 
     assert.equal(docs[0]!.email, 't***@example.com');
   });
 
+  test('findAndModify returns its document masked for the analyst, clear for the admin (MongoDB reply shape)', async () => {
+    const masked = await analyst.db('app').collection('people').findOneAndUpdate({ _id: 9 } as never, { $inc: { qty: 1 } }, { returnDocument: 'after' });
+    assert.equal(masked?.email, 'f***@example.com');
+    assert.equal(masked?.contact.email, 'c***@example.org');
+    assert.equal(masked?.qty, 3);
+    const clear = await admin.db('app').collection('people').findOneAndUpdate({ _id: 9 } as never, { $inc: { qty: 1 } }, { returnDocument: 'after' });
+    assert.equal(clear?.email, 'fam@example.com');
+  });
+
   test('a change stream: events arrive through getMore and fullDocument is masked for the analyst', async () => {
     const stream = analyst.db('app').collection('people').watch();
     events.push({
@@ -145,11 +156,22 @@ describe('sessions, transactions and change streams (scripted upstream)', () => 
       documentKey: { _id: 7 },
       fullDocument: { _id: 7, name: 'Zoe', email: 'zoe@example.com', contact: { phone: '+14155552671' } },
     });
+    events.push({
+      _id: { _data: '02' },
+      operationType: 'update',
+      ns: { db: 'app', coll: 'people' },
+      documentKey: { _id: 7 },
+      updateDescription: { updatedFields: { email: 'zoe.new@example.com', 'contact.city': 'Nice' }, removedFields: [], truncatedArrays: [] },
+    });
     const ev = (await stream.next()) as Document;
     assert.equal(ev.operationType, 'insert');
     assert.equal(ev.fullDocument.name, 'Zoe');
     assert.equal(ev.fullDocument.email, 'z***@example.com');
     assert.notEqual(ev.fullDocument.contact.phone, '+14155552671');
+    const upd = (await stream.next()) as Document;
+    assert.equal(upd.operationType, 'update');
+    assert.equal(upd.updateDescription.updatedFields.email, 'z***@example.com');
+    assert.equal(upd.updateDescription.updatedFields['contact.city'], 'Nice');
     await stream.close();
     const agg = up.commands.find((x) => 'aggregate' in x)!;
     assert.deepEqual(Object.keys((agg.pipeline as Document[])[0]!), ['$changeStream']);

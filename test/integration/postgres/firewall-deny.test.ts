@@ -51,6 +51,9 @@ describe('firewall: denied statements', () => {
       });
       assert.equal(await tableExists('customers'), true);
       assert.equal(await count('customers'), 200);
+      // No upstream session of dgf ever received the statement (pg_stat_activity keeps each one's last query).
+      const seen = await direct.query("select query from pg_stat_activity where datname = $1 and pid <> pg_backend_pid() and query ilike '%drop table%'", [DB]);
+      assert.equal(seen.rowCount, 0);
       // the session is still usable after the refusal
       assert.equal((await c.query('select count(*)::int as n from orders')).rows[0].n, 800);
     } finally {

@@ -9,7 +9,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { readAudit, startDgf, type TestDgf } from '../../helpers/dgf.js';
 import { createSeededDatabase, directClient, dropDatabase, governedListener, ROLES } from '../../fixtures/postgres-governance/database.js';
-import { RawClient } from '../../fixtures/postgres-governance/raw-client.js';
+import { RawClient, type RawResult } from '../../fixtures/postgres-governance/raw-client.js';
 import { decodeNumeric } from '../../../protocols/postgres/governance/pg-values.js';
 
 const DB = 'dgf_gov_masking';
@@ -28,8 +28,11 @@ describe('masking of query results', () => {
     direct = directClient(DB);
     await direct.connect();
     // Classified columns of integer types: masks must keep them integers of the same width.
-    await direct.query(`create table staff (id int4 primary key, zip_code int4, phone int8, ssn int4, badge int2, salary numeric(10,2));
-      insert into staff values (1, 90210, 2025550143, 123456789, 7, 85000.00), (2, 10001, 6175550199, 987654321, 8, 123456.78)`);
+    await direct.query(`create table staff (id int4 primary key, zip_code int4, phone int8, ssn int4, badge int2, salary numeric(10,2),
+        aliases text[], backup_email varchar[]);
+      insert into staff values
+        (1, 90210, 2025550143, 123456789, 7, 85000.00, '{"Ada L",ada@example.com,NULL}', '{ada@example.org}'),
+        (2, 10001, 6175550199, 987654321, 8, 123456.78, '{nothing}', '{bob@example.com,"bob b@example.com"}')`);
   });
 
   after(async () => {
@@ -141,7 +144,7 @@ describe('masking of query results', () => {
     const clear = (await direct.query('select * from staff order by id')).rows;
     const text = await through('analyst', async (c) => (await c.query('select * from staff order by id')).rows);
     const c = await RawClient.connect({ host: '127.0.0.1', port, user: 'analyst', password: 'analyst', database: DB });
-    let binary;
+    let binary: RawResult;
     try {
       binary = await c.query('select id, zip_code, phone, ssn, badge, salary from staff where id > $1 order by id', ['0'], 1);
     } finally {
@@ -173,6 +176,35 @@ describe('masking of query results', () => {
     }
   });
 
+  test('text arrays are masked element by element and stay arrays, in text and binary', async () => {
+    const text = await through('analyst', async (c) => (await c.query('select aliases, backup_email from staff order by id')).rows);
+    assert.deepEqual(text[0].aliases, ['Ada L', 'a***@example.com', null]);
+    assert.deepEqual(text[0].backup_email, ['a***@example.org']);
+    assert.deepEqual(text[1].aliases, ['nothing']);
+    assert.equal(text[1].backup_email.length, 2);
+    for (const e of text[1].backup_email) assert.match(e, /\*\*\*@example\.com$/);
+    const c = await RawClient.connect({ host: '127.0.0.1', port, user: 'analyst', password: 'analyst', database: DB });
+    try {
+      const r = await c.query('select aliases from staff where id = $1', ['1'], 1);
+      const arr = r.rows[0]![0]!;
+      assert.equal(arr.readInt32BE(0), 1); // one dimension
+      assert.equal(arr.readInt32BE(8), 25); // of text
+      assert.equal(arr.readInt32BE(12), 3);
+      let at = 20;
+      const elements: Array<string | null> = [];
+      for (let i = 0; i < 3; i++) {
+        const len = arr.readInt32BE(at);
+        at += 4;
+        elements.push(len < 0 ? null : arr.toString('utf8', at, at + len));
+        at += Math.max(0, len);
+      }
+      assert.equal(at, arr.length);
+      assert.deepEqual(elements, ['Ada L', 'a***@example.com', null]);
+    } finally {
+      c.close();
+    }
+  });
+
   test('porsager postgres (named prepared statements): masked for analyst', async () => {
     const sql = postgres({ host: '127.0.0.1', port, user: 'analyst', password: 'analyst', database: DB, max: 1, onnotice: () => undefined });
     try {
@@ -182,6 +214,29 @@ describe('masking of query results', () => {
         assert.match(rows[0]!.ssn as string, SSN_MASK);
         assert.equal((rows[0]!.date_of_birth as Date).getUTCDate(), 1);
       }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('porsager postgres: pipelined queries and a cursor (Execute with a row limit) are all masked', async () => {
+    const sql = postgres({ host: '127.0.0.1', port, user: 'analyst', password: 'analyst', database: DB, max: 1, onnotice: () => undefined });
+    try {
+      // One connection: these go out pipelined, several Parse/Bind/Execute before the Syncs are answered.
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sql`select email, ${i}::int as n from customers where id = ${i + 1}`));
+      results.forEach((rows, i) => {
+        assert.equal(rows[0]!.n, i);
+        assert.match(rows[0]!.email as string, EMAIL_MASK);
+      });
+      let seen = 0;
+      for await (const batch of sql`select id, email, ssn from customers order by id`.cursor(25)) {
+        for (const row of batch) {
+          assert.match(row.email as string, EMAIL_MASK);
+          assert.match(row.ssn as string, SSN_MASK);
+          seen++;
+        }
+      }
+      assert.equal(seen, 200);
     } finally {
       await sql.end();
     }

@@ -2,7 +2,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyzeSql, initSqlAnalyzer } from '../../../protocols/postgres/governance/analyze.js';
 import { CopyMaskRefusedError, CopyOutMasker } from '../../../protocols/postgres/governance/row-masker.js';
-import type { CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
+import { CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
 import { copyData, customersCatalog, governanceFixture, type GovernanceFixture } from '../../fixtures/postgres-governance/governance.js';
 
 const body = (msg: Buffer): string => {
@@ -57,6 +57,17 @@ describe('CopyOutMasker', () => {
     const { masker } = build('copy customers (email, ssn) to stdout', 'dpo');
     const msg = copyData('ada@example.com\t123-45-6789\n');
     assert.equal(masker.maskCopyData(msg), msg);
+  });
+
+  test('a text[] column in COPY is masked element by element', async () => {
+    const own = new CatalogCache();
+    await own.refresh(async () => [
+      ['7000', 'public', 'people', '1', 'id', '23'],
+      ['7000', 'public', 'people', '2', 'aliases', '1009'],
+    ]);
+    const op = f.begin('analyst', 'copy');
+    const masker = CopyOutMasker.build(analyzeSql('copy people to stdout')[0]!, own, f.gov.policy(), 'analyst', op, f.gov);
+    assert.equal(body(masker.maskCopyData(copyData('1\t{"Ada L",ada@example.com}\n'))), '1\t{"Ada L",a***@example.com}\n');
   });
 
   test('admin: passthrough', () => {
