@@ -120,7 +120,7 @@ cat > bench/results/postgres.md <<MD
 Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`bash bench/postgres/run.sh\` (DURATION=${DURATION}s per point, pgbench scale $SCALE).
 PostgreSQL 15 on 127.0.0.1:$PGPORT (fsync off). PgBouncer $(/usr/sbin/pgbouncer --version | head -1 | awk '{print $2}'): transaction mode,
 default_pool_size 2. dgf: transaction mode, maxConnections 2, shipped policy packs, audit to a file with fsync
-(file sink, fsyncMs 20), SCRAM client login; dgf run as `node --import tsx src/cli/main.ts start --config <yaml>`.
+(file sink, fsyncMs 20), SCRAM client login; dgf run as \`node --import tsx src/cli/main.ts start --config <yaml>\`.
 Everything (pgbench, proxies, PostgreSQL) shares the same machine.
 
 ## pgbench -S (select only), tps

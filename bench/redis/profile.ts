@@ -2,7 +2,8 @@
  * Hot-path profiling helper: dgf (harness, shipped packs, audit file) with one redis listener, driven by
  * redis-benchmark. `node --import tsx --cpu-prof bench/redis/profile.ts [get|set] [pipeline] [closed|open] [user]`
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startDgf } from '../../test/helpers/dgf.js';
 
 const [cmd = 'get', pipeline = '16', failMode = 'closed', user = 'analyst'] = process.argv.slice(2);
@@ -24,9 +25,9 @@ const dgf = await startDgf({
   ],
 });
 const port = dgf.listener('cache').address.port;
-const out = execFileSync('redis-benchmark', ['-p', String(port), '--user', user, '-a', 'pw', '-t', cmd, '-n', '100000', '-c', '50', '-P', pipeline, '-r', '100000', '--csv'], {
+// Asynchronously: dgf runs in this process and must keep serving while the benchmark runs.
+const { stdout: out } = await promisify(execFile)('redis-benchmark', ['-p', String(port), '--user', user, '-a', 'pw', '-t', cmd, '-n', process.env.N ?? '100000', '-c', '50', '-P', pipeline, '-r', '100000', '--csv'], {
   encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'ignore'],
 });
 console.log(out.trim().split('\n').slice(1).join('\n'));
 await dgf.stop();

@@ -361,8 +361,14 @@ export class Session implements UpstreamOwner {
   }
 
   private loginFailed(err: unknown): void {
-    const sqlState = (err as { sqlState?: string }).sqlState ?? (err instanceof ProtocolError ? err.code : SqlState.ConnectionFailure);
-    const message = err instanceof ProtocolError ? err.message : `dgf: cannot reach the upstream database: ${(err as Error).message}`;
+    let sqlState = (err as { sqlState?: string }).sqlState ?? (err instanceof ProtocolError ? err.code : SqlState.ConnectionFailure);
+    let message = err instanceof ProtocolError ? err.message : `dgf: cannot reach the upstream database: ${(err as Error).message}`;
+    if (sqlState.startsWith('28')) {
+      // The upstream refused dgf's own credentials: nothing the client can fix, and not the client's password.
+      this.l.gov.logger.error({ err }, 'upstream refused the credentials of upstream.url');
+      sqlState = SqlState.ConnectionFailure;
+      message = 'dgf: the upstream database refused the proxy credentials (see the dgf log)';
+    }
     this.closeWith(be.errorResponse({ severity: 'FATAL', code: sqlState, message }));
   }
 

@@ -30,6 +30,23 @@ export interface MaskContext {
   stats: MaskStats | undefined;
 }
 
+/**
+ * The name a key (or `key:field`) is classified under: segments that are only digits (ids, as in
+ * `user:42:email`) become `0`, so a million user ids share one cached classification and one cached FieldPlan
+ * instead of missing the policy's name caches on every key. Labels come from name words, never from ids.
+ */
+export function classificationName(name: string): string {
+  let digits = false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits = true;
+      break;
+    }
+  }
+  return digits ? name.replace(/(^|:)\d+(?=:|$)/g, '$10') : name;
+}
+
 class Walk {
   readonly reps: Replacement[] = [];
   constructor(
@@ -38,7 +55,7 @@ class Walk {
   ) {}
 
   plan(name: string): FieldPlan {
-    return this.ctx.policy.fieldPlan(this.ctx.role, { name, type: 'text' });
+    return this.ctx.policy.fieldPlan(this.ctx.role, { name: classificationName(name), type: 'text' });
   }
 
   /** Mask one string leaf as a value named `name`. */
@@ -182,12 +199,7 @@ class Walk {
 
   /** For multi-key value replies (SINTER, SUNION, ...): the key whose plan masks, so the strictest view wins. */
   private mostSensitiveKey(t: MaskTarget): string | null {
-    if (t.keys.length < 2) return null;
-    for (const k of t.keys) {
-      const name = k.toString('latin1');
-      if (this.plan(name).mode === 'mask') return name;
-    }
-    return null;
+    return t.keys.length < 2 ? null : mostSensitive(t, this.ctx);
   }
 }
 
@@ -203,12 +215,45 @@ function hasWord(args: readonly Buffer[], word: string, from: number): boolean {
  * caller forwards the original bytes.
  */
 export function maskReply(frame: Buffer, target: MaskTarget, ctx: MaskContext, resp3: boolean): Buffer {
+  if (frame[0] === RespType.BulkString && (target.shape === 'values' || target.shape === 'hash-field')) return maskBulk(frame, target, ctx);
   const root = decodeFrame(frame);
   const w = new Walk(frame, ctx);
   w.shape(root, target, resp3);
   if (w.reps.length === 0) return frame;
   w.reps.sort((a, b) => a.node.start - b.node.start);
   return spliceFrame(frame, 0, frame.length, w.reps);
+}
+
+/** Fast path for the commonest reply, one bulk string (GET, HGET, LPOP, ...): no tree, no walker. */
+function maskBulk(frame: Buffer, target: MaskTarget, ctx: MaskContext): Buffer {
+  if (frame[1] === 45) return frame; // $-1
+  const cr = frame.indexOf(13, 1);
+  if (cr < 0) return frame;
+  const start = cr + 2;
+  const end = frame.length - 2;
+  let name = target.keys.length > 0 ? target.keys[0]!.toString('latin1') : target.name;
+  if (target.shape === 'hash-field') name = `${name}:${target.args[2]?.toString('latin1') ?? ''}`;
+  else if (target.keys.length > 1) name = mostSensitive(target, ctx) ?? name;
+  const plan = ctx.policy.fieldPlan(ctx.role, { name: classificationName(name), type: 'text' });
+  if (plan.mode === 'clear') {
+    plan.apply(null, ctx.stats);
+    return frame;
+  }
+  const bytes = frame.subarray(start, end);
+  const enc = textEncoding(bytes);
+  const text = bytes.toString(enc);
+  const out = plan.apply(text, ctx.stats);
+  if (out === text) return frame;
+  const payload = Buffer.from(out === null || out === undefined ? '' : String(out), enc);
+  return Buffer.concat([Buffer.from(`$${payload.length}\r\n`), payload, Buffer.from('\r\n')]);
+}
+
+function mostSensitive(t: MaskTarget, ctx: MaskContext): string | null {
+  for (const k of t.keys) {
+    const name = k.toString('latin1');
+    if (ctx.policy.fieldPlan(ctx.role, { name: classificationName(name), type: 'text' }).mode === 'mask') return name;
+  }
+  return null;
 }
 
 /**

@@ -21,7 +21,7 @@ import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode
 import { RespType, mayCarryStrings } from './codec/resp-types.js';
 import { extractKeys, lookupCommand, type CommandInfo } from './command-table.js';
 import { MaxConnectionsError, type UpstreamPool } from './multiplexer.js';
-import { maskPush, maskReply, type MaskTarget } from './reply-masking.js';
+import { classificationName, maskPush, maskReply, type MaskTarget } from './reply-masking.js';
 import { After, Batch, Slot, type SlotOwner } from './slot.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
@@ -227,7 +227,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     const statement = this.statementOf(info, args, objects);
     let labels: string[] | undefined;
     for (const o of objects) {
-      const l = policy.labelsForName(o);
+      const l = policy.labelsForName(classificationName(o));
       if (l.length > 0) (labels ??= []).push(...l);
     }
     const op = this.env.gov.begin({
@@ -632,7 +632,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       case 'set-scan':
         // Names alone decide: decode only when a key's plan masks.
         for (const k of t.keys) {
-          if (policy.fieldPlan(this.role, { name: k.toString('latin1'), type: 'text' }).mode !== 'clear') return true;
+          if (policy.fieldPlan(this.role, { name: classificationName(k.toString('latin1')), type: 'text' }).mode !== 'clear') return true;
         }
         return false;
       case 'exec':
@@ -915,7 +915,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     if (kind !== 'message' && kind !== 'pmessage' && kind !== 'smessage') return frame;
     const policy = this.env.gov.policy();
     const channel = nodeText(frame, kind === 'pmessage' ? c[2]! : c[1]!);
-    const plan = policy.fieldPlan(this.role, { name: channel, type: 'text' });
+    const plan = policy.fieldPlan(this.role, { name: classificationName(channel), type: 'text' });
     if (plan.mode === 'clear' && !policy.scansValuesFor(this.role)) return frame;
     const labels = new Map<string, number>();
     const seen = new Set<string>();

@@ -58,6 +58,8 @@ export interface ShapePlan {
   fields: Array<[string | null, Array<{ name: string; labels: readonly string[] }>]>;
   /** When the inventory last heard of this shape (ms since epoch). */
   recordedAt: number;
+  /** A column names a source table the catalog does not know (created since the last refresh). */
+  catalogMiss: boolean;
 }
 
 /** Inventory entries are refreshed at most this often per cached shape: per-result recording costs more than the rows. */
@@ -92,7 +94,7 @@ export function planShape(columns: readonly DescribedColumn[], policy: CompiledP
     }
     if (needsAction(plan, type)) actions.push({ index: i, plan, codec: codecFor(c.typeOid, c.format) });
   }
-  return { actions, labels: [...labels], fields: [...byObject], recordedAt: 0 };
+  return { actions, labels: [...labels], fields: [...byObject], recordedAt: 0, catalogMiss: false };
 }
 
 /**

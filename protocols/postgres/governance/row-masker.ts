@@ -28,12 +28,19 @@ const DATA_ROW_HEADER = 7; // 'D' + int32 length + int16 field count
 export class RowMasker {
   /** True when no column can need masking for this role: forward DataRows untouched (and count rows yourself). */
   readonly passthrough: boolean;
+  /**
+   * True when a column comes from a table the catalog does not know (created since its last refresh): such columns
+   * are classified by output name and values only. The session should refresh the catalog soon.
+   */
+  readonly catalogMiss: boolean;
 
   private constructor(
     private readonly rewriter: FieldRewriter | null,
     private readonly op: Operation,
+    catalogMiss: boolean,
   ) {
     this.passthrough = rewriter === null;
+    this.catalogMiss = catalogMiss;
   }
 
   /**
@@ -51,7 +58,7 @@ export class RowMasker {
     const shape = cachedShape(columns, catalog, policy, role);
     for (const label of shape.labels) op.seen(label);
     recordShape(shape, gov);
-    return new RowMasker(shape.actions.length > 0 ? new FieldRewriter(shape.actions, op) : null, op);
+    return new RowMasker(shape.actions.length > 0 ? new FieldRewriter(shape.actions, op) : null, op, shape.catalogMiss);
   }
 
   /**
@@ -99,6 +106,7 @@ function cachedShape(columns: readonly ColumnInfo[], catalog: CatalogCache, poli
       return { name: c.name, object: source?.object, sourceName: source?.column, typeOid: c.typeOid, format: c.format };
     });
     shape = planShape(described, policy, role);
+    shape.catalogMiss = columns.some((c) => c.tableOid !== 0 && !catalog.knows(c.tableOid));
     if (cache.shapes.size >= SHAPE_CACHE_MAX) cache.shapes.clear();
     cache.shapes.set(key, shape);
   }

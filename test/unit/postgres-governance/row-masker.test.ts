@@ -133,6 +133,11 @@ describe('RowMasker', () => {
     const second = RowMasker.build(shape, own, f.gov.policy(), 'analyst', op, f.gov);
     assert.equal(second.maskDataRow(row), row);
     assert.deepEqual(op.seenLabels(), []);
+    assert.equal(second.catalogMiss, false);
+    // A table created since the refresh: reported, so the session can refresh the catalog.
+    const unknown = RowMasker.build([col('email', 1, 25, 0, 5001)], own, f.gov.policy(), 'analyst', f.begin('analyst'), f.gov);
+    assert.equal(unknown.catalogMiss, true);
+    assert.equal(parseDataRow(unknown.maskDataRow(dataRow([text('ada@example.com')])))[0]!.toString(), 'a***@example.com');
   });
 
   test('a malformed row is refused, not forwarded', () => {
