@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -154,6 +154,7 @@ function blobReq(origin: string, account: string, key: string, p: string): Req {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = os.loadavg()[0]!.toFixed(2);
   const dir = mkdtempSync(path.join(tmpdir(), 'dgf-bench-azure-'));
   const cosmosPort = await freePort();
   const cosmos = startCosmosServer(cosmosPort);
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
   const md = [
     '# Azure (Cosmos DB, Blob) through dgf vs direct',
     '',
-    `Run: ${new Date().toISOString()}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores, loopback.`,
+    `Run: ${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} cores, loopback; load average at start ${loadAtStart}, at end ${os.loadavg()[0]!.toFixed(2)} (other processes on the machine skew the numbers).`,
     `Latency: ${LATENCY_N} sequential requests (after 200 warm-up); throughput: ${CONCURRENCY} in flight for ${THROUGHPUT_MS} ms.`,
     'Clients: undici with signed requests (no SDK overhead). Cosmos upstream: cosmosdb-server over HTTPS with keep-alive',
     '(own process); Blob upstream: Azurite. dgf runs as `dgf start` in its own process with the shipped policy packs;',

@@ -28,8 +28,8 @@ export function contentKind(contentType: string | undefined, blobName: string | 
 
 /** Characters kept from one scan window to the next, longer than any entity a detector finds. */
 const OVERLAP = 256;
-/** Text scanned at once. */
-const WINDOW = 64 * 1024;
+/** Text scanned at once: small enough that one scan (~1 ms of dense text) never stalls other clients for long. */
+const WINDOW = 16 * 1024;
 /** JSON uploads up to this size are also parsed, so key names (not only values) classify them. */
 const JSON_PARSE_LIMIT = 1024 * 1024;
 

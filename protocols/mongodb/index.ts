@@ -28,6 +28,10 @@ export const start: ListenerFactory = async ({ config, governance, logger }) => 
   const options = config.options as MongoListenerOptions;
   const log = logger.child({ listener: config.name, protocol: 'mongodb' });
   const upstream = new Upstream(config.upstream, `dgf/${config.name}`);
+  upstream.monitorPool(
+    (active, idle) => governance.setUpstreamConnections(active, idle),
+    (seconds) => governance.observePoolWait(seconds),
+  );
   try {
     await upstream.connect();
   } catch (err) {

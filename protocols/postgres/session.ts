@@ -26,7 +26,8 @@ import { FrameDecoder } from './codec/frame-decoder.js';
 import * as fe from './codec/frontend-encoder.js';
 import { readBind, readCString, readExecute, readParse, readStartupPacket, readTarget } from './codec/frontend-messages.js';
 import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
-import { analyzeSql, type StatementInfo } from './governance/analyze.js';
+import type { StatementInfo } from './governance/analyze.js';
+import { analyzeStatement } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
 import type { ListenerState, SharedStatement } from './listener-state.js';
 import type { ReleaseMode } from './pool.js';
@@ -651,7 +652,7 @@ export class Session implements UpstreamOwner {
 
   private onQuery(buf: Buffer, start: number, body: number, end: number): void {
     const sql = readCString(buf, body, end);
-    const infos = analyzeSql(sql);
+    const infos = analyzeStatement(sql);
     const ops: Operation[] = new Array(infos.length);
     let refused: Buffer | null = null;
     let copyMaskers: Array<CopyOutMasker | null> | null = null;

@@ -51,9 +51,6 @@ export function shapeOf(sql: string): string | null {
         }
         j++;
       }
-      // Adjacent string constants separated by a newline are one constant in SQL: keep it simple, refuse.
-      const after = j + 1 < n ? sql.charCodeAt(j + 1) : 0;
-      if (after === 0x27) return null;
       out += sql.slice(last, i) + '?';
       last = j + 1;
       i = j + 1;

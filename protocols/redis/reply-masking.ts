@@ -36,15 +36,26 @@ export interface MaskContext {
  * instead of missing the policy's name caches on every key. Labels come from name words, never from ids.
  */
 export function classificationName(name: string): string {
-  let digits = false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      digits = true;
-      break;
+  const n = name.length;
+  let out: string | null = null;
+  let segStart = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && name.charCodeAt(i) !== 58) continue;
+    // Segment [segStart, i): all digits (and not already "0")?
+    let allDigits = i > segStart;
+    for (let j = segStart; j < i && allDigits; j++) {
+      const c = name.charCodeAt(j);
+      allDigits = c >= 48 && c <= 57;
     }
+    if (allDigits && !(i - segStart === 1 && name.charCodeAt(segStart) === 48)) {
+      out = (out ?? name.slice(0, segStart)) + '0';
+    } else if (out !== null) {
+      out += name.slice(segStart, i);
+    }
+    if (i < n && out !== null) out += ':';
+    segStart = i + 1;
   }
-  return digits ? name.replace(/(^|:)\d+(?=:|$)/g, '$10') : name;
+  return out ?? name;
 }
 
 class Walk {

@@ -150,13 +150,11 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     this.incoming = [];
     const batch = new Batch(this.env.gov.policy());
     this.outQueue.push(batch);
-    const corked: UpstreamConnection[] = [];
     let i = 0;
     for (; i < list.length && !this.closed; i++) {
       const p = list[i]!;
-      if (!this.dispatch(p.args, p.raw, batch, corked)) break;
+      if (!this.dispatch(p.args, p.raw, batch)) break;
     }
-    for (const c of corked) c.socket.uncork();
     // The command that hit a barrier put itself back in the backlog; the rest follow it.
     if (i < list.length && !this.closed) {
       for (let j = i + 1; j < list.length; j++) this.backlog.push(list[j]!);
@@ -170,7 +168,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   }
 
   /** Handle one command; false when a barrier closed and the rest must wait. */
-  private dispatch(args: Buffer[], raw: Buffer[] | null, batch: Batch, corked: UpstreamConnection[]): boolean {
+  private dispatch(args: Buffer[], raw: Buffer[] | null, batch: Batch): boolean {
     const name = args[0]!.toString('latin1').toLowerCase();
     if (!this.authed) {
       if (name === 'auth') return this.local(batch, this.auth(args));
@@ -217,7 +215,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     }
     const info = lookupCommand(name, args[1]);
     const policy = batch.policy;
-    if (!info) return this.unknown(name, args, raw, batch, corked);
+    if (!info) return this.unknown(name, args, raw, batch);
     if ((info.spec.arity > 0 && args.length !== info.spec.arity) || (info.spec.arity < 0 && args.length < -info.spec.arity)) {
       const what = info.fullName.includes('|') ? info.fullName : info.name;
       return this.local(batch, errorReply(`ERR wrong number of arguments for '${what}' command`));
@@ -250,10 +248,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const msg = 'OOM command not allowed when used memory > quota';
       return this.local(batch, errorReply(msg), slot, msg);
     }
-    return this.forward(name, info, args, keyBufs, raw, batch, slot, policy, corked);
+    return this.forward(name, info, args, keyBufs, raw, batch, slot, policy);
   }
 
-  private unknown(name: string, args: Buffer[], raw: Buffer[] | null, batch: Batch, corked: UpstreamConnection[]): boolean {
+  private unknown(name: string, args: Buffer[], raw: Buffer[] | null, batch: Batch): boolean {
     const statement = name.toUpperCase();
     const op = this.env.gov.begin({ identity: this.identity, role: this.role, operation: name, kind: 'other', objects: [], statement });
     const slot = new Slot(this, batch, null, op, statement, []);
@@ -263,7 +261,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const msg = `ERR unknown command '${name.slice(0, 64)}' (dgf refuses commands it cannot govern for masked roles)`;
       return this.local(batch, errorReply(msg), slot, 'unknown command');
     }
-    return this.forward(name, null, args, [], raw, batch, slot, batch.policy, corked);
+    return this.forward(name, null, args, [], raw, batch, slot, batch.policy);
   }
 
   private statementOf(info: CommandInfo, args: Buffer[], keys: string[]): string {
@@ -291,7 +289,6 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     batch: Batch,
     slot: Slot,
     policy: CompiledPolicy,
-    corked: UpstreamConnection[],
   ): boolean {
     const needsDedicated = this.needsDedicated(name, info, args);
     const conn = this.connection(needsDedicated);
@@ -299,10 +296,6 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       // A barrier: this command is re-read from the backlog once the connection is ready.
       this.backlogFront(args, raw);
       return false;
-    }
-    if (!corked.includes(conn)) {
-      conn.socket.cork();
-      corked.push(conn);
     }
     const data = raw ?? encodeCommand(args);
     const target: MaskTarget = { name, shape: info?.spec.reply ?? 'values', args, keys };

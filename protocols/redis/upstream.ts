@@ -164,11 +164,24 @@ export class UpstreamConnection implements FrameSink {
       return false;
     }
     if (target) this.queue.push(target);
+    if (!this.corked) {
+      // Coalesce: every command written during this turn of the event loop (from every client sharing the
+      // connection) leaves in one writev when the loop reaches its check phase, as twemproxy batches its writes.
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
     let ok = true;
     if (Buffer.isBuffer(data)) ok = this.socket.write(data);
     else for (const b of data) ok = this.socket.write(b);
     return ok;
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** Send an internal command (not from a client) and get its reply frame. */
   internal(commands: string[][]): Promise<Buffer> {

@@ -98,12 +98,12 @@ function walk(
   while (it.next()) {
     const type = it.type;
     const here = isArray ? node : node.childAt(index++, it);
+    /** New value bytes for the current element (its type byte and name are kept). */
     let replacement: Uint8Array | null = null;
     if (type === BsonType.object || type === BsonType.array) {
       let childInherit = inherit;
       if (childInherit === null && here.plan('json', null).mode === 'mask') childInherit = here.path;
-      const sub = walk(buf, it.valueStart, planner, here, type === BsonType.array, childInherit, depth + 1);
-      if (sub) replacement = element(buf, it, sub);
+      replacement = walk(buf, it.valueStart, planner, here, type === BsonType.array, childInherit, depth + 1);
     } else {
       const lt = logicalType(type);
       if (lt !== null) {
@@ -117,10 +117,9 @@ function walk(
     }
     if (replacement) {
       parts ??= [];
-      if (it.elementStart > copied) {
-        parts.push(buf.subarray(copied, it.elementStart));
-        size += it.elementStart - copied;
-      }
+      // Everything up to this value (earlier untouched elements, this element's type and name) as one view.
+      parts.push(buf.subarray(copied, it.valueStart));
+      size += it.valueStart - copied;
       parts.push(replacement);
       size += replacement.length;
       copied = it.valueEnd;
@@ -143,24 +142,13 @@ function walk(
   return out;
 }
 
-/** type byte + name + new value bytes. */
-function element(buf: Uint8Array, it: BsonIterator, value: Uint8Array): Buffer {
-  const head = it.valueStart - it.elementStart;
-  const out = Buffer.allocUnsafe(head + value.length);
-  out.set(buf.subarray(it.elementStart, it.valueStart), 0);
-  out.set(value, head);
-  return out;
-}
-
-/** type byte + name + a new string value, in one allocation. */
-function stringElement(buf: Buffer, it: BsonIterator, s: string): Buffer {
-  const head = it.valueStart - it.elementStart;
+/** A BSON string value: int32 length, UTF-8 bytes, NUL. */
+function stringValueBytes(s: string): Buffer {
   const len = Buffer.byteLength(s, 'utf8');
-  const out = Buffer.allocUnsafe(head + 4 + len + 1);
-  buf.copy(out, 0, it.elementStart, it.valueStart);
-  out.writeInt32LE(len + 1, head);
-  out.write(s, head + 4, 'utf8');
-  out[head + 4 + len] = 0;
+  const out = Buffer.allocUnsafe(4 + len + 1);
+  out.writeInt32LE(len + 1, 0);
+  out.write(s, 4, 'utf8');
+  out[4 + len] = 0;
   return out;
 }
 
@@ -168,9 +156,8 @@ function cstringSafe(s: string): string {
   return s.includes('\0') ? s.replace(/\0/g, '') : s;
 }
 
-/** Decode, mask, and re-encode one leaf with its own BSON type; null when the mask left it unchanged. */
+/** Decode, mask, and re-encode one leaf's value with its own BSON type; null when the mask left it unchanged. */
 function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan, stats: MaskStats | undefined): Uint8Array | null {
-  const buf = b;
   const v = it.valueStart;
   switch (it.type) {
     case BsonType.string:
@@ -179,7 +166,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       const s = it.stringValue();
       const m = plan.apply(s, stats);
       if (m === s) return null;
-      return stringElement(buf, it, m === null || m === undefined ? '' : String(m));
+      return stringValueBytes(m === null || m === undefined ? '' : String(m));
     }
     case BsonType.regex: {
       let e = v;
@@ -189,7 +176,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       if (m === pattern) return null;
       const flags = b.subarray(e + 1, it.valueEnd);
       const p = Buffer.from(`${cstringSafe(String(m ?? ''))}\0`, 'utf8');
-      return element(buf, it, Buffer.concat([p, flags]));
+      return Buffer.concat([p, flags]);
     }
     case BsonType.int32: {
       const n = b.readInt32LE(v);
@@ -198,7 +185,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       const out = Buffer.allocUnsafe(4);
       const x = typeof m === 'number' ? Math.trunc(m) : typeof m === 'bigint' ? Number(m) : typeof m === 'string' ? Number.parseInt(m, 10) : 0;
       out.writeInt32LE(Number.isFinite(x) && x >= -2147483648 && x <= 2147483647 ? x : 0, 0);
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.int64: {
       const n = b.readBigInt64LE(v);
@@ -212,7 +199,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
         x = 0n;
       }
       out.writeBigInt64LE(BigInt.asIntN(64, x), 0);
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.double: {
       const n = b.readDoubleLE(v);
@@ -221,7 +208,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       const out = Buffer.allocUnsafe(8);
       const x = typeof m === 'number' ? m : Number(m ?? 0);
       out.writeDoubleLE(Number.isNaN(x) && m !== m ? 0 : x, 0);
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.decimal128: {
       const d = new Decimal128(b.subarray(v, v + 16)).toString();
@@ -233,13 +220,13 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       } catch {
         out = Decimal128.fromString('0').bytes;
       }
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.bool: {
       const n = b[v] !== 0;
       const m = plan.apply(n, stats);
       if (m === n) return null;
-      return element(buf, it, Buffer.from([m === true || m === 'true' || m === 't' ? 1 : 0]));
+      return Buffer.from([m === true || m === 'true' || m === 't' ? 1 : 0]);
     }
     case BsonType.date: {
       const ms = Number(b.readBigInt64LE(v));
@@ -249,7 +236,7 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       const t = m instanceof Date ? m.getTime() : typeof m === 'string' ? Date.parse(m) : 0;
       const out = Buffer.allocUnsafe(8);
       out.writeBigInt64LE(BigInt(Number.isFinite(t) ? t : 0), 0);
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.binary: {
       const len = b.readInt32LE(v);
@@ -264,13 +251,13 @@ function maskLeaf(b: Buffer, it: BsonIterator, lt: LogicalType, plan: FieldPlan,
       out.writeInt32LE(fixed.length, 0);
       out[4] = subtype;
       out.set(fixed, 5);
-      return element(buf, it, out);
+      return out;
     }
     case BsonType.objectId: {
       const data = b.subarray(v, v + 12);
       const m = plan.apply(data, stats);
       if (m === data) return null;
-      return element(buf, it, fit(m instanceof Uint8Array ? m : Buffer.alloc(0), 12));
+      return fit(m instanceof Uint8Array ? m : Buffer.alloc(0), 12);
     }
     default:
       void lt;

@@ -60,6 +60,33 @@ export class Upstream {
     this.client = new MongoClient(config.url, options);
   }
 
+  /**
+   * Report the driver's pool to governance (dgf_upstream_connections, dgf_pool_wait_seconds) from its CMAP
+   * events: open connections, how many are checked out, and how long each checkout waited.
+   */
+  monitorPool(report: (active: number, idle: number) => void, observeWait: (seconds: number) => void): void {
+    let open = 0;
+    let active = 0;
+    const publish = (): void => report(active, Math.max(0, open - active));
+    this.client.on('connectionCreated', () => {
+      open++;
+      publish();
+    });
+    this.client.on('connectionClosed', () => {
+      open = Math.max(0, open - 1);
+      publish();
+    });
+    this.client.on('connectionCheckedOut', (e: { durationMS?: number }) => {
+      active++;
+      if (typeof e.durationMS === 'number') observeWait(e.durationMS / 1000);
+      publish();
+    });
+    this.client.on('connectionCheckedIn', () => {
+      active = Math.max(0, active - 1);
+      publish();
+    });
+  }
+
   /** Connect and learn the upstream's wire version range and limits. */
   async connect(): Promise<UpstreamHello> {
     await this.client.connect();

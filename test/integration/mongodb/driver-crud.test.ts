@@ -127,6 +127,15 @@ describe('mongodb driver through dgf (CongoDB upstream)', () => {
     }
   });
 
+  // countDocuments runs as an aggregate command
+  test('metrics: queries by operation and the upstream pool are exported', async () => {
+    await admin.db('app').collection(coll).countDocuments({});
+    const text = await (await fetch(`${m.dgf.adminUrl}/metrics`)).text();
+    assert.match(text, /dgf_queries_total\{[^}]*protocol="mongodb"[^}]*operation="aggregate"[^}]*\} \d+/);
+    assert.match(text, /dgf_upstream_connections\{listener="mongo",state="(active|idle)"\} \d+/);
+    assert.match(text, /dgf_client_connections\{listener="mongo",protocol="mongodb"\} [1-9]/);
+  });
+
   test('audit: one record per command, statements without values', async () => {
     await admin.db('app').collection(coll).find({ name: 'Secret Name' }).toArray();
     const records = await readAudit(m.dgf.auditFile);

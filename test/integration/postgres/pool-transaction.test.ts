@@ -170,4 +170,25 @@ describe('session pooling', () => {
       await dgf.stop();
     }
   });
+
+  test('NotificationResponse reaches a listening client in session mode', async () => {
+    const { dgf, port } = await startPgDgf({ pool: 'session', maxConnections: 2 });
+    try {
+      const mk = async (): Promise<pg.Client> => {
+        const c = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'adminpw', database: 'postgres' });
+        await c.connect();
+        return c;
+      };
+      const listener = await mk();
+      const notifier = await mk();
+      const got = new Promise<string>((resolve) => listener.on('notification', (n) => resolve(`${n.channel}:${n.payload ?? ''}`)));
+      await listener.query('listen wire_session_chan');
+      await notifier.query(`select pg_notify('wire_session_chan', 'ping')`);
+      assert.equal(await got, 'wire_session_chan:ping');
+      await listener.end();
+      await notifier.end();
+    } finally {
+      await dgf.stop();
+    }
+  });
 });

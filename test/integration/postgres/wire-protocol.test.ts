@@ -161,7 +161,7 @@ describe('wire protocol through dgf', () => {
   test('NoticeResponse is forwarded', async () => {
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'admin', database: 'postgres' });
     await c.connect();
-    const notice = new Promise<string>((resolve) => c.on('notice', (n) => resolve(n.message)));
+    const notice = new Promise<string>((resolve) => c.on('notice', (n) => resolve(n.message ?? '')));
     await c.query(`do $$ begin raise notice 'hello from plpgsql'; end $$`);
     assert.equal(await notice, 'hello from plpgsql');
     await c.end();

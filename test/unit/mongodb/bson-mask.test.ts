@@ -128,6 +128,26 @@ describe('maskBsonDocument', () => {
     assert.equal(maskBsonDocument(Buffer.from(serialize({ a: 1, b: 'plain', c: { d: true } })), 0, planner('analyst')), null);
   });
 
+  test('a classified subdocument masks every value under it, whatever the inner names', () => {
+    const b = Buffer.from(serialize({ address: { line1: '1 Main Street', extra: { code: 'B12' }, floor: new Int32(3) }, other: { line1: '1 Main Street' } }));
+    const m = deserialize(maskBsonDocument(b, 0, planner('analyst'))!, raw);
+    assert.notEqual(m.address.line1, '1 Main Street');
+    assert.notEqual(m.address.extra.code, 'B12');
+    assert.ok(m.address.floor instanceof Int32);
+    assert.equal(m.other.line1, '1 Main Street');
+  });
+
+  test('a $group output computed from classified inputs is masked like them, in every batch', () => {
+    const p = planner('analyst', [{ $group: { _id: '$contact.email', phones: { $push: '$phone' }, n: { $sum: 1 } } }]);
+    for (let batch = 0; batch < 3; batch++) {
+      const b = Buffer.from(serialize({ _id: `u${batch}@example.com`, phones: ['+14155552671', '+14155552672'], n: new Int32(2) }));
+      const m = deserialize(maskBsonDocument(b, 0, p)!, raw);
+      assert.equal(m._id, 'u***@example.com');
+      for (const ph of m.phones) assert.doesNotMatch(ph, /^\+1415555267\d$/);
+      assert.equal(m.n.value, 2);
+    }
+  });
+
   test('classified non-string values keep their BSON type', () => {
     const b = Buffer.from(serialize({ date_of_birth: new Date(Date.UTC(1980, 4, 17)), salary: new Int32(50000), card_number: Long.fromString('4111111111111111') }));
     const out = maskBsonDocument(b, 0, planner('analyst'));
