@@ -9,7 +9,8 @@ PGPORT=55432
 BOUNCER_PORT=${BOUNCER_PORT:-16510}
 DGF_PORT=${DGF_PORT:-16511}
 ADMIN_PORT=${ADMIN_PORT:-16512}
-DURATION=${DURATION:-15}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
 SCALE=${SCALE:-10}
 IDLE_CLIENTS=${IDLE_CLIENTS:-5000}
 DB=dgf_bench
@@ -20,6 +21,7 @@ cleanup() {
   [ -n "$DGF_PID" ] && kill $DGF_PID 2>/dev/null || true
   [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
   sleep 0.5
+  psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" postgres >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -98,14 +100,23 @@ PID[closed]=$DGF_PID
 start_dgf open ${PORT[open]} $((ADMIN_PORT + 1))
 PID[open]=$DGF_PID
 DGF_PID="${PID[closed]} ${PID[open]}"
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
 for c in 1 8; do
   for mode in closed open; do tps ${PORT[$mode]} bench benchpw $c >/dev/null; done # warm-up: JIT, pools
-  # Interleaved, so machine noise hits every target alike.
-  R[direct_$c]=$(tps $PGPORT postgres "" $c)
-  R[bouncer_$c]=$(tps $BOUNCER_PORT postgres "" $c)
-  R[dgf_open_$c]=$(tps ${PORT[open]} bench benchpw $c)
-  R[dgf_closed_$c]=$(tps ${PORT[closed]} bench benchpw $c)
-  echo "clients=$c direct=${R[direct_$c]} pgbouncer=${R[bouncer_$c]} dgf-open=${R[dgf_open_$c]} dgf-closed=${R[dgf_closed_$c]}"
+  declare -A S=([direct]="" [bouncer]="" [open]="" [closed]="")
+  # ROUNDS short rounds, interleaved, median per target: the machine is shared, noise hits every target alike.
+  for _ in $(seq 1 "$ROUNDS"); do
+    S[direct]+=" $(tps $PGPORT postgres "" $c)"
+    S[bouncer]+=" $(tps $BOUNCER_PORT postgres "" $c)"
+    S[open]+=" $(tps ${PORT[open]} bench benchpw $c)"
+    S[closed]+=" $(tps ${PORT[closed]} bench benchpw $c)"
+  done
+  R[direct_$c]=$(echo "${S[direct]}" | median)
+  R[bouncer_$c]=$(echo "${S[bouncer]}" | median)
+  R[dgf_open_$c]=$(echo "${S[open]}" | median)
+  R[dgf_closed_$c]=$(echo "${S[closed]}" | median)
+  R[samples_$c]="direct:${S[direct]} / pgbouncer:${S[bouncer]} / dgf-open:${S[open]} / dgf-closed:${S[closed]}"
+  echo "clients=$c direct=${R[direct_$c]} pgbouncer=${R[bouncer_$c]} dgf-open=${R[dgf_open_$c]} dgf-closed=${R[dgf_closed_$c]} (${R[samples_$c]})"
 done
 for mode in closed open; do R[audit_$mode]=$(wc -l < "$WORK/audit-$mode/audit.jsonl"); done
 kill ${PID[closed]}
@@ -119,7 +130,7 @@ mkdir -p bench/results
 cat > bench/results/postgres.md <<MD
 # PostgreSQL: dgf vs PgBouncer vs direct
 
-Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`bash bench/postgres/run.sh\` (DURATION=${DURATION}s per point, pgbench scale $SCALE).
+Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`bash bench/postgres/run.sh\` (median of $ROUNDS interleaved rounds of ${DURATION}s per point, pgbench scale $SCALE).
 PostgreSQL 15 on 127.0.0.1:$PGPORT (fsync off). PgBouncer $(/usr/sbin/pgbouncer --version | head -1 | awk '{print $2}'): transaction mode,
 default_pool_size 2. dgf: transaction mode, maxConnections 2, shipped policy packs, audit to a file with fsync
 (file sink, fsyncMs 20), SCRAM client login; dgf run as \`node --import tsx src/cli/main.ts start --config <yaml>\`.
@@ -132,7 +143,8 @@ Everything (pgbench, proxies, PostgreSQL) shares the same machine.
 | 1 | ${R[direct_1]} | ${R[bouncer_1]} | ${R[dgf_open_1]} | $(ratio "${R[dgf_open_1]}" "${R[bouncer_1]}") | ${R[dgf_closed_1]} | $(ratio "${R[dgf_closed_1]}" "${R[bouncer_1]}") |
 | 8 | ${R[direct_8]} | ${R[bouncer_8]} | ${R[dgf_open_8]} | $(ratio "${R[dgf_open_8]}" "${R[bouncer_8]}") | ${R[dgf_closed_8]} | $(ratio "${R[dgf_closed_8]}" "${R[bouncer_8]}") |
 
-ratio = dgf / PgBouncer. Audit records written: ${R[audit_open]} (open), ${R[audit_closed]} (closed): one per statement, each
+ratio = dgf / PgBouncer. Samples (tps of each round): 1 client: ${R[samples_1]}; 8 clients: ${R[samples_8]}.
+The machine (2 vCPUs) is shared with other work, so single rounds vary a lot; compare the medians. Audit records written: ${R[audit_open]} (open), ${R[audit_closed]} (closed): one per statement, each
 with the normalized statement, identity, role, objects, decision, and the hash chain.
 With failMode closed a result is released only after its record's fdatasync (group commit), so at 1 client the
 rate is bounded by the disk's fdatasync latency; that is the price of "no result without its audit record".

@@ -93,6 +93,7 @@ export class MongoClientConnection {
   private processing = false;
   private closed = false;
   private draining = false;
+  private released = false;
   private readonly connectionId: number;
   private user: string | null = null;
   private application: string | undefined;
@@ -126,10 +127,16 @@ export class MongoClientConnection {
   }
 
   private onClose(): void {
-    if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
     this.framer.reset();
+    this.release();
+  }
+
+  /** Give back the connection's slot in the metrics and the quota, exactly once. */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.ctx.gov.clientClosed();
     this.ctx.gov.quota.connectionClosed();
   }
@@ -186,8 +193,7 @@ export class MongoClientConnection {
     this.queue.length = 0;
     this.socket.end();
     this.socket.destroySoon();
-    this.ctx.gov.clientClosed();
-    this.ctx.gov.quota.connectionClosed();
+    this.release();
   }
 
   private send(bytes: Buffer): void {
@@ -223,8 +229,7 @@ export class MongoClientConnection {
         this.send(encodeOpMsg(errorReply(Number(refusal.code), `dgf: ${refusal.message}`), requestId));
         this.socket.end();
         this.closed = true;
-        this.ctx.gov.clientClosed();
-        this.ctx.gov.quota.connectionClosed();
+        this.release();
         return;
       }
       default:
@@ -647,10 +652,9 @@ export class MongoClientConnection {
 
   private async endTransaction(msg: OpMsg, op: Operation, lower: string, mapped: MappedSession | null, txn: string | null): Promise<void> {
     if (!mapped || (mapped.clientTxn !== txn && txn !== null)) {
-      const reply =
-        lower === 'aborttransaction'
-          ? errorReply(ErrorCode.NoSuchTransaction, 'no such transaction', { errorLabels: ['TransientTransactionError'] })
-          : errorReply(ErrorCode.NoSuchTransaction, 'no such transaction', { errorLabels: ['TransientTransactionError'] });
+      const reply = errorReply(ErrorCode.NoSuchTransaction, `no such transaction for ${lower === 'aborttransaction' ? 'abortTransaction' : 'commitTransaction'}`, {
+        errorLabels: ['TransientTransactionError'],
+      });
       await this.finishAndReply(msg, op, reply, { error: 'NoSuchTransaction' });
       return;
     }

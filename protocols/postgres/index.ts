@@ -86,6 +86,7 @@ export const start: ListenerFactory = async (ctx) => {
     sessions: new Map(),
     closing: false,
     describeEpoch: 0,
+    plainShapes: new Set(),
     statementFor(sql, paramTypes) {
       const key = paramTypes.length === 0 ? sql : `${paramTypes.join(',')}\u0000${sql}`;
       let s = shared.get(key);

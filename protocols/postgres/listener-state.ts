@@ -41,6 +41,8 @@ export interface ListenerState {
   readonly sessions: Map<number, { cancel(secretKey: number): void }>;
   /** Statement text + parameter types -> server statement name, shared by every client of the listener. */
   statementFor(sql: string, paramTypes: readonly number[]): SharedStatement;
+  /** Result shapes (role, policy version, catalog load, RowDescription bytes) that need no masking and carry no label. */
+  readonly plainShapes: Set<string>;
   /** Bumped after every DDL statement: cached statement descriptions older than this are not trusted. */
   describeEpoch: number;
   /** Send a CancelRequest to the upstream backend with this process id and key. */

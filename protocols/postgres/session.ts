@@ -684,15 +684,16 @@ export class Session implements UpstreamOwner {
       return;
     }
     for (const info of infos) if (info.session && PINNING.has(info.session)) this.pin();
+    if (!this.conn) {
+      const idle = this.l.pool.takeIdleNow(this.database);
+      if (idle) this.adopt(idle);
+    }
+    if (this.conn) {
+      this.forwardQuery(buf, start, end, ops, infos, copyMaskers);
+      return;
+    }
     this.withConn(
-      () => {
-        const e = new Entry('query');
-        e.ops = ops;
-        e.infos = infos;
-        e.copyMaskers = copyMaskers;
-        this.forwardFrame(buf, start, end);
-        this.enqueue(e);
-      },
+      () => this.forwardQuery(buf, start, end, ops, infos, copyMaskers),
       (err) => {
         const pe = err instanceof ProtocolError ? err : new ProtocolError(`dgf: cannot reach the upstream database: ${(err as Error).message}`, SqlState.ConnectionFailure);
         for (const op of ops) this.finishQuietly(op, { error: pe.message });
@@ -700,6 +701,22 @@ export class Session implements UpstreamOwner {
         this.emit(be.readyForQuery(this.txStatus));
       },
     );
+  }
+
+  private forwardQuery(
+    buf: Buffer,
+    start: number,
+    end: number,
+    ops: Operation[],
+    infos: readonly StatementInfo[],
+    copyMaskers: Array<CopyOutMasker | null> | null,
+  ): void {
+    const e = new Entry('query');
+    e.ops = ops;
+    e.infos = infos;
+    e.copyMaskers = copyMaskers;
+    this.forwardFrame(buf, start, end);
+    this.enqueue(e);
   }
 
   private pin(): void {
@@ -1147,6 +1164,24 @@ export class Session implements UpstreamOwner {
     }
   }
 
+  /**
+   * The masker of a simple query's result shape. Shapes that need nothing for this role (no masking, no label to
+   * record) are remembered by their RowDescription bytes, so the common case skips decoding and planning.
+   */
+  private rowMasker(op: Operation, buf: Buffer, start: number, end: number): RowMasker | null {
+    const policy = this.l.gov.policy();
+    const key = `${this.role}\u0000${policy.version}\u0000${this.l.catalog.refreshedAt}\u0000${buf.toString('latin1', start + 5, end)}`;
+    if (this.l.plainShapes.has(key)) return null;
+    const labelsBefore = op.seenLabels().length;
+    const masker = RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, policy, this.role, op, this.l.gov);
+    if (masker.passthrough && op.seenLabels().length === labelsBefore) {
+      if (this.l.plainShapes.size >= 10_000) this.l.plainShapes.clear();
+      this.l.plainShapes.add(key);
+      return null;
+    }
+    return masker;
+  }
+
   private portalMasker(p: Portal): RowMasker | null {
     if (p.masker !== undefined) return p.masker;
     const base = p.columns ?? p.stmt?.columns ?? null;
@@ -1198,7 +1233,7 @@ export class Session implements UpstreamOwner {
     switch (code) {
       case BackendCode.RowDescription:
         e.rows = 0;
-        e.masker = op ? RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null;
+        e.masker = op ? this.rowMasker(op, buf, start, end) : null;
         this.forward(buf, start, end);
         return;
       case BackendCode.DataRow:

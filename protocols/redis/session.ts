@@ -779,14 +779,16 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
         error: s.error,
       });
     }
+    // The batch record's own decision is not used (each command was decided on its own), so its keys are not
+    // handed to the policy again: they are in the statement and in the entries.
     const record: Operation = this.env.gov.begin({
       identity: this.identity,
       role: this.role,
       operation: 'pipeline',
       kind,
-      objects: [...objects],
+      objects: [],
       labels: [...labels],
-      statement: `PIPELINE ${governed.length}`,
+      statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
       encrypted: this.env.clientTls && this.env.upstreamTls,
     });
     for (const s of governed) {
@@ -820,9 +822,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       head.written = true;
       this.outQueue.shift();
       if (head.closeAfter) {
+        // end() flushes the final reply before the FIN; 'close' tears the session down, a timer if it never comes.
         this.socket.uncork();
         this.socket.end();
-        this.teardown();
+        setTimeout(() => this.teardown(), 2000).unref();
         return;
       }
     }

@@ -14,7 +14,7 @@ export interface OpenCursor {
   server: DriverServer;
   session: MappedSession | null;
   planner: ShapePlanner | null;
-  /** What kind of reply its batches are: a change stream's events or documents. */
+  /** The command that opened it (find, aggregate, listcollections...), for logs and debugging. */
   source: string;
   lastUse: number;
 }

@@ -251,6 +251,15 @@ describe('blob: @azure/storage-blob through dgf', () => {
     await refused.body.dump();
   });
 
+  test('host-style addressing: the account is the first label of the Host', async () => {
+    const p = `/${containerName}`;
+    const headers: Record<string, string> = { 'x-ms-date': new Date().toUTCString(), 'x-ms-version': '2021-12-02', host: `analyst.blob.dgf.test:${port}` };
+    headers.authorization = signBlobRequest('SharedKey', 'analyst', Buffer.from(USERS[1]!.key, 'base64'), { method: 'GET', path: p, query: 'restype=container&comp=list', headers });
+    const res = await request(`http://127.0.0.1:${port}${p}?restype=container&comp=list`, { headers });
+    assert.equal(res.statusCode, 200);
+    assert.match(await res.body.text(), /people\/ann\.json/);
+  });
+
   test('blob batch requests are refused clearly (their sub-requests cannot be governed)', async () => {
     const p = '/analyst/';
     const headers: Record<string, string> = {
