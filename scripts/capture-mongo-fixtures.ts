@@ -89,6 +89,7 @@ await coll.findOneAndUpdate({ _id: 2 }, { $set: { age: 41 } }, { returnDocument:
 await coll.distinct('email');
 await coll.deleteOne({ _id: 5 });
 await driver.db('admin').command({ ping: 1 });
+await coll.drop(); // leave the shared backend as it was
 await driver.close();
 relay.close();
 

@@ -72,6 +72,13 @@ interface Portal {
   sentAt: number;
 }
 
+/** What a statement's audit record gets when it ends. */
+interface FinishResult {
+  rows?: number;
+  error?: string | null;
+  upstreamMs?: number;
+}
+
 type EntryKind = 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' | 'query' | 'synthetic';
 
 /** One message forwarded (or answered locally) that expects a reply. */
@@ -140,6 +147,9 @@ export class Session implements UpstreamOwner {
   private settings = new Map<string, string>();
   /** Setting changes made in the current transaction: kept at commit, dropped at rollback. */
   private pendingSettings: Array<{ name: string; value: string | null }> = [];
+
+  private finishes: Array<{ op: Operation; result: FinishResult; resolve: (() => void) | null; reject: ((err: unknown) => void) | null }> = [];
+  private finishScheduled = false;
 
   // Run of upstream frames forwarded untouched, written as one slice.
   private runBuf: Buffer | null = null;
@@ -935,6 +945,7 @@ export class Session implements UpstreamOwner {
       while (this.conn === conn && d.next()) this.onReply(conn, d.code, d.buffer, d.start, d.end);
     } catch (err) {
       this.out.uncork();
+      this.scheduleFinishes();
       this.flushRun();
       this.l.gov.logger.error({ err }, 'postgres: failed on an upstream reply');
       if (this.conn === conn) {
@@ -948,6 +959,7 @@ export class Session implements UpstreamOwner {
     }
     this.flushRun();
     this.out.uncork();
+    this.scheduleFinishes();
     if (!this.out.writable && this.conn === conn) conn.pause();
   }
 
@@ -1328,13 +1340,20 @@ export class Session implements UpstreamOwner {
   private gateOn(op: Operation, result: { rows: number; upstreamMs: number }, buf: Buffer, start: number, end: number): void {
     if (this.l.gov.audit.failMode === 'open') {
       // Nothing waits for the record in open mode: keep the reply in the same write as the rows before it.
-      this.finishQuietly(op, result);
+      this.finishes.push({ op, result, resolve: null, reject: null });
       this.forward(buf, start, end);
       return;
     }
     this.flushRun();
     const complete = buf.subarray(start, end);
-    this.out.gate(op.finish(result), complete, (err) => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const kept = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.finishes.push({ op, result, resolve, reject });
+    this.out.gate(kept, complete, (err) => {
       this.l.gov.logger.error({ err }, 'audit record could not be kept: result withheld');
       return be.errorResponse({
         severity: 'ERROR',
@@ -1344,7 +1363,35 @@ export class Session implements UpstreamOwner {
     });
   }
 
-  private finishQuietly(op: Operation, result: { rows?: number; error?: string | null }): void {
+  /**
+   * Audit records of statements completed in the last upstream chunk. They are written after the chunk is handled,
+   * once the connection went back to the pool and the next waiting client's statement went out: the record's
+   * hashing and the metrics then run outside the time a connection is held.
+   */
+  private scheduleFinishes(): void {
+    if (this.finishes.length === 0 || this.finishScheduled) return;
+    this.finishScheduled = true;
+    queueMicrotask(this.runFinishes);
+  }
+
+  private readonly runFinishes = (): void => {
+    this.finishScheduled = false;
+    const list = this.finishes;
+    this.finishes = [];
+    for (const f of list) {
+      const p = f.op.finish(f.result);
+      if (f.resolve) p.then(f.resolve, f.reject!);
+      else p.catch((err: unknown) => this.l.gov.logger.error({ err }, 'audit record could not be kept'));
+    }
+  };
+
+  private finishQuietly(op: Operation, result: FinishResult): void {
+    if (this.finishes.length > 0) {
+      // Keep the audit order of the statements: earlier ones are still queued.
+      this.finishes.push({ op, result, resolve: null, reject: null });
+      this.scheduleFinishes();
+      return;
+    }
     op.finish(result).catch((err: unknown) => this.l.gov.logger.error({ err }, 'audit record could not be kept'));
   }
 

@@ -751,33 +751,37 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
 
   /** One audit record for a pipeline batch, with one entry per command. */
   private finishBatch(governed: Slot[]): Promise<void> {
-    const entries: AuditEntry[] = [];
+    const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
     const objects = new Set<string>();
     const labels = new Set<string>();
+    const masked = new Map<string, number>();
     let rows = 0;
     let upstreamMs = 0;
     let kind: 'read' | 'write' | 'admin' | 'other' = 'read';
-    for (const s of governed) {
+    for (let i = 0; i < governed.length; i++) {
+      const s = governed[i]!;
       const op = s.op!;
       const seen = op.seenLabels();
       for (const l of seen) labels.add(l);
+      const counts = op.maskedCounts();
+      for (const l in counts) masked.set(l, (masked.get(l) ?? 0) + counts[l]!);
       for (const o of s.objects) if (objects.size < 100) objects.add(o);
       rows += s.rows ?? 0;
-      upstreamMs = Math.max(upstreamMs, s.upstreamMs);
+      if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
       const k = op.options.kind;
       if (k === 'admin') kind = 'admin';
       else if (k === 'write' && kind !== 'admin') kind = 'write';
-      entries.push({
+      entries[i] = {
         operation: op.options.operation,
-        object: s.objects.length > 0 ? s.objects.join(',') : null,
+        object: s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
         statement: s.statement,
         labels: seen,
-        masked: op.maskedCounts(),
+        masked: counts,
         rows: s.rows,
         decision: op.decision.action,
-        rules: [...op.decision.rules],
+        rules: op.decision.rules as string[],
         error: s.error,
-      });
+      };
     }
     // The batch record's own decision is not used (each command was decided on its own), so its keys are not
     // handed to the policy again: they are in the statement and in the entries.
@@ -791,45 +795,58 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
       encrypted: this.env.clientTls && this.env.upstreamTls,
     });
-    for (const s of governed) {
-      const masked = s.op!.maskedCounts();
-      for (const [label, n] of Object.entries(masked)) for (let i = 0; i < n; i++) record.masked(label, 'redact');
-    }
+    for (const [label, n] of masked) for (let i = 0; i < n; i++) record.masked(label, 'redact');
     return record.finish({ rows, entries, upstreamMs });
   }
 
-  /** Write every ready batch (and pushes queued behind them) in order. */
+  /** Write every ready batch (and pushes queued behind them) in order, as one write when small. */
   private flushOut(): void {
     if (this.socket.destroyed) return;
-    let wrote = false;
+    const out: Buffer[] = [];
+    let bytes = 0;
+    let close = false;
     while (this.outQueue.length > 0) {
       const head = this.outQueue[0]!;
       if (Buffer.isBuffer(head)) {
-        if (!wrote) this.socket.cork();
-        wrote = true;
-        this.socket.write(head);
+        out.push(head);
+        bytes += head.length;
         this.outQueue.shift();
         continue;
       }
       if (!head.ready) break;
-      if (!wrote) this.socket.cork();
-      wrote = true;
       for (const s of head.slots) {
-        for (const p of s.parts) this.socket.write(p);
-        this.heldBytes -= s.parts === null ? 0 : s.size;
+        for (const p of s.parts) {
+          out.push(p);
+          bytes += p.length;
+        }
+        this.heldBytes -= s.size;
         s.parts = [];
       }
       head.written = true;
       this.outQueue.shift();
       if (head.closeAfter) {
-        // end() flushes the final reply before the FIN; 'close' tears the session down, a timer if it never comes.
-        this.socket.uncork();
-        this.socket.end();
-        setTimeout(() => this.teardown(), 2000).unref();
-        return;
+        close = true;
+        break;
       }
     }
-    if (wrote) this.socket.uncork();
+    if (out.length === 1) {
+      this.socket.write(out[0]!);
+    } else if (out.length > 1) {
+      if (bytes <= 64 * 1024) {
+        // One copy of small replies is cheaper than a writev entry (and a stream request object) per reply.
+        this.socket.write(Buffer.concat(out, bytes));
+      } else {
+        this.socket.cork();
+        for (const b of out) this.socket.write(b);
+        this.socket.uncork();
+      }
+    }
+    if (close) {
+      // end() flushes the final reply before the FIN; 'close' tears the session down, a timer if it never comes.
+      this.socket.end();
+      setTimeout(() => this.teardown(), 2000).unref();
+      return;
+    }
     this.applyOutputBackpressure();
   }
 

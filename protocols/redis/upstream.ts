@@ -164,23 +164,44 @@ export class UpstreamConnection implements FrameSink {
       return false;
     }
     if (target) this.queue.push(target);
-    if (!this.corked) {
-      // Coalesce: every command written during this turn of the event loop (from every client sharing the
-      // connection) leaves in one writev when the loop reaches its check phase, as twemproxy batches its writes.
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(this.uncork);
+    // Coalesce: every command written during this turn of the event loop (from every client sharing the
+    // connection) leaves in one write when the loop reaches its check phase, as twemproxy batches its writes.
+    if (Buffer.isBuffer(data)) {
+      this.out.push(data);
+      this.outBytes += data.length;
+    } else {
+      for (const b of data) {
+        this.out.push(b);
+        this.outBytes += b.length;
+      }
     }
-    let ok = true;
-    if (Buffer.isBuffer(data)) ok = this.socket.write(data);
-    else for (const b of data) ok = this.socket.write(b);
-    return ok;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushOut);
+    }
+    return !this.socket.writableNeedDrain;
   }
 
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  private readonly flushOut = (): void => {
+    this.flushScheduled = false;
+    const out = this.out;
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (this.closed || out.length === 0) return;
+    if (out.length === 1) {
+      this.socket.write(out[0]!);
+    } else if (bytes <= 256 * 1024) {
+      // One copy of small commands is cheaper than a writev entry (and a stream request object) per command.
+      this.socket.write(Buffer.concat(out, bytes));
+    } else {
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
   };
 
   /** Send an internal command (not from a client) and get its reply frame. */

@@ -92,9 +92,11 @@ describe('masking and firewall (CongoDB upstream, shipped packs)', () => {
     assert.ok(getMores.some((r) => ((r.masked as Record<string, number>)['pii.email'] ?? 0) > 0));
   });
 
-  test('find projections that rename are followed too', async () => {
+  test('a find with an expression projection never returns the clear value', async () => {
+    // CongoDB ignores expression projections (it returns the whole document); the rename itself is tested
+    // against the scripted upstream in transactions.test.ts. Here: whatever comes back is masked.
     const d = (await analyst.db('app').collection(coll).findOne({ k: 1 }, { projection: { _id: 0, m: '$email' } })) as Document | null;
-    // CongoDB may not evaluate expression projections; whatever it returns must not carry the clear email
+    assert.ok(d);
     assert.doesNotMatch(JSON.stringify(d), /person1@example\.com/);
   });
 

@@ -30,6 +30,10 @@ describe('sessions, transactions and change streams (scripted upstream)', () => 
         case 'update':
           return { n: 1, nModified: 1, ok: 1 };
         case 'find':
+          // A find whose projection renames (`{m: '$email'}`) gets the renamed field, as MongoDB 4.4+ answers it.
+          if (cmd.projection && (cmd.projection as Document).m === '$email') {
+            return { cursor: { id: Long.fromNumber(0), ns: `${String(cmd.$db)}.${String(cmd.find)}`, firstBatch: [{ m: 'proj@example.com' }] }, ok: 1 };
+          }
           return { cursor: { id: Long.fromNumber(0), ns: `${String(cmd.$db)}.${String(cmd.find)}`, firstBatch: [{ _id: 1, email: 'tx@example.com' }] }, ok: 1 };
         case 'commitTransaction':
         case 'abortTransaction':
@@ -135,6 +139,13 @@ describe('sessions, transactions and change streams (scripted upstream)', () => 
   test('find replies from the upstream are masked for the analyst', async () => {
     const docs = await analyst.db('app').collection('people').find({}).toArray();
     assert.equal(docs[0]!.email, 't***@example.com');
+  });
+
+  test('a find projection that renames (`{m: "$email"}`) is masked like its source', async () => {
+    const d = await analyst.db('app').collection('people').findOne({}, { projection: { _id: 0, m: '$email' } });
+    assert.equal(d?.m, 'p***@example.com');
+    const clear = await admin.db('app').collection('people').findOne({}, { projection: { _id: 0, m: '$email' } });
+    assert.equal(clear?.m, 'proj@example.com');
   });
 
   test('findAndModify returns its document masked for the analyst, clear for the admin (MongoDB reply shape)', async () => {
