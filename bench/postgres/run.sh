@@ -118,7 +118,8 @@ for c in 1 8; do
   R[samples_$c]="direct:${S[direct]} / pgbouncer:${S[bouncer]} / dgf-open:${S[open]} / dgf-closed:${S[closed]}"
   echo "clients=$c direct=${R[direct_$c]} pgbouncer=${R[bouncer_$c]} dgf-open=${R[dgf_open_$c]} dgf-closed=${R[dgf_closed_$c]} (${R[samples_$c]})"
 done
-for mode in closed open; do R[audit_$mode]=$(wc -l < "$WORK/audit-$mode/audit.jsonl"); done
+# Every file of the sink: the active one and any rotated at 100 MiB.
+for mode in closed open; do R[audit_$mode]=$(cat "$WORK"/audit-$mode/*.jsonl | wc -l); done
 kill ${PID[closed]}
 IDLE=$(node --import tsx bench/postgres/idle-clients.ts ${PORT[open]} bench benchpw "$IDLE_CLIENTS" "${PID[open]}")
 echo "idle: $IDLE"
