@@ -15,13 +15,18 @@ export function parseHostPort(listen: string): { host: string; port: number } {
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-/** Build a TLS context from the listener's cert/key files (read once). */
-export function createServerTlsContext(config: TlsConfig): tls.SecureContext {
-  return tls.createSecureContext({
+/** The listener's cert/key/ca files, read once, as TLS options. */
+export function serverTlsOptions(config: TlsConfig): tls.SecureContextOptions {
+  return {
     cert: readFileSync(config.cert),
     key: readFileSync(config.key),
     ...(config.ca ? { ca: readFileSync(config.ca) } : {}),
-  });
+  };
+}
+
+/** Build a TLS context from the listener's cert/key files (for upgrades such as Postgres SSLRequest). */
+export function createServerTlsContext(config: TlsConfig): tls.SecureContext {
+  return tls.createSecureContext(serverTlsOptions(config));
 }
 
 export class TcpListener {
@@ -42,7 +47,8 @@ export class TcpListener {
       onConnection(socket);
     };
     this.server = options.tls
-      ? tls.createServer({ secureContext: createServerTlsContext(options.tls) }, track)
+      ? // tls.createServer ignores a `secureContext` option: the key material must be passed directly.
+        tls.createServer(serverTlsOptions(options.tls), track)
       : net.createServer(track);
     this.server.maxConnections = 100_000;
   }
@@ -79,7 +85,11 @@ export class TcpListener {
     closeIdle?.();
     const deadline = Date.now() + drainMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const s of this.sockets) s.destroy();
+    const gone = [...this.sockets].map((s) => new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.destroy();
+    }));
+    await Promise.all(gone);
     await closed;
   }
 }
