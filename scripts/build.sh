@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Compile to dist/ and copy the runtime data files tsc does not emit (the Redis command table).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc -p tsconfig.json
+cp protocols/redis/commands.json dist/protocols/redis/commands.json
