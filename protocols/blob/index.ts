@@ -5,18 +5,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
-import { HttpListener } from '../shared/http-server.js';
-import { createUpstreamPool, poolStats } from '../shared/http-upstream.js';
+import { numberOption, startGovernedHttpServer } from '../shared/http-listener-setup.js';
+import { createUpstreamPool } from '../shared/http-upstream.js';
 import { BlobForwarder, type BlobOptions } from './forwarder.js';
 import { scanAccountStorage, signedUpstreamRequest } from './storage-scan.js';
 import { StorageLedger } from './storage-ledger.js';
-
-function numberOption(options: Record<string, unknown>, name: string, fallback: number): number {
-  const v = options[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`blob listener option ${name} must be a non-negative number`);
-  return v;
-}
 
 export const start: ListenerFactory = async (ctx) => {
   const { config, governance: gov } = ctx;
@@ -27,34 +20,18 @@ export const start: ListenerFactory = async (ctx) => {
   const accountKey = Buffer.from(config.upstream.key, 'base64');
   const opts = config.options ?? {};
   const options: BlobOptions = {
-    bodyIdleTimeoutMs: numberOption(opts, 'bodyIdleTimeoutMs', 30_000),
-    maxUploadBytes: numberOption(opts, 'maxUploadBytes', 5000 * 1024 * 1024),
-    maxScanBytes: numberOption(opts, 'maxScanBytes', 64 * 1024 * 1024),
-    maxMaskBytes: numberOption(opts, 'maxMaskBytes', config.maxMessageBytes),
+    bodyIdleTimeoutMs: numberOption('blob', opts, 'bodyIdleTimeoutMs', 30_000),
+    maxUploadBytes: numberOption('blob', opts, 'maxUploadBytes', 5000 * 1024 * 1024),
+    maxScanBytes: numberOption('blob', opts, 'maxScanBytes', 64 * 1024 * 1024),
+    maxMaskBytes: numberOption('blob', opts, 'maxMaskBytes', config.maxMessageBytes),
     allowAnonymous: opts.allowAnonymous === true,
     labelMetadata: opts.labelMetadata === true,
   };
   const upstream = createUpstreamPool(url, config.upstream);
   const ledger = new StorageLedger((bytes) => gov.quota.setUsage('storage', bytes));
   const forwarder = new BlobForwarder(ctx, upstream, account, accountKey, options, ledger);
-  const server = new HttpListener(config.listen, forwarder.handle, {
-    ...(config.tls ? { tls: config.tls } : {}),
-    limits: {
-      maxHeaderBytes: numberOption(opts, 'maxHeaderBytes', 32 * 1024),
-      headersTimeoutMs: numberOption(opts, 'headersTimeoutMs', 20_000),
-      requestTimeoutMs: numberOption(opts, 'requestTimeoutMs', 0),
-    },
-    onConnection: (socket) => {
-      gov.clientOpened();
-      socket.once('close', () => gov.clientClosed());
-    },
-  });
-  const address = await server.start();
-  const statsTimer = setInterval(() => {
-    const s = poolStats(upstream.pool);
-    gov.setUpstreamConnections(s.active, s.idle);
-  }, 1000);
-  statsTimer.unref();
+  const server = await startGovernedHttpServer(ctx, forwarder.handle, upstream, { requestTimeoutMs: 0 });
+  const address = server.address;
   if (opts.scanStorageOnStart !== false) {
     // One listing seeds the storage gauge; traffic keeps it current afterwards.
     scanAccountStorage(upstream, account, accountKey, ledger, () => gov.quota.countTransaction().ok).catch((err: unknown) =>
@@ -79,9 +56,7 @@ export const start: ListenerFactory = async (ctx) => {
       }
     },
     async close(drainMs = 5000): Promise<void> {
-      clearInterval(statsTimer);
       await server.close(drainMs);
-      await upstream.pool.close().catch(() => upstream.pool.destroy());
     },
   };
   return listener;

@@ -4,20 +4,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
-import { HttpListener } from '../shared/http-server.js';
-import { createUpstreamPool, poolStats } from '../shared/http-upstream.js';
+import { numberOption, startGovernedHttpServer } from '../shared/http-listener-setup.js';
+import { createUpstreamPool } from '../shared/http-upstream.js';
 import { CosmosForwarder, type CosmosOptions } from './forwarder.js';
 import { authorizationHeader } from './signing.js';
 
-function numberOption(options: Record<string, unknown>, name: string, fallback: number): number {
-  const v = options[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`cosmos listener option ${name} must be a non-negative number`);
-  return v;
-}
-
 export const start: ListenerFactory = async (ctx) => {
-  const { config, governance: gov } = ctx;
+  const { config } = ctx;
   const endpoint = config.upstream.endpoint ?? config.upstream.url;
   if (!endpoint) throw new Error(`listener ${config.name}: cosmos needs upstream.endpoint (https://<account>.documents.azure.com)`);
   if (!config.upstream.key) throw new Error(`listener ${config.name}: cosmos needs upstream.key (the account's master key)`);
@@ -25,31 +18,15 @@ export const start: ListenerFactory = async (ctx) => {
   const opts = config.options ?? {};
   const options: CosmosOptions = {
     ...(typeof opts.publicEndpoint === 'string' ? { publicEndpoint: opts.publicEndpoint } : {}),
-    bodyIdleTimeoutMs: numberOption(opts, 'bodyIdleTimeoutMs', 30_000),
-    maxResponseBytes: numberOption(opts, 'maxResponseBytes', config.maxMessageBytes),
-    writeEstimatePerKiB: numberOption(opts, 'writeEstimatePerKiB', 5),
+    bodyIdleTimeoutMs: numberOption('cosmos', opts, 'bodyIdleTimeoutMs', 30_000),
+    maxResponseBytes: numberOption('cosmos', opts, 'maxResponseBytes', config.maxMessageBytes),
+    writeEstimatePerKiB: numberOption('cosmos', opts, 'writeEstimatePerKiB', 5),
   };
   const upstream = createUpstreamPool(endpoint, config.upstream);
   const scheme = config.tls ? 'https' : 'http';
   const forwarder = new CosmosForwarder(ctx, upstream, masterKey, scheme, options);
-  const server = new HttpListener(config.listen, forwarder.handle, {
-    ...(config.tls ? { tls: config.tls } : {}),
-    limits: {
-      maxHeaderBytes: numberOption(opts, 'maxHeaderBytes', 32 * 1024),
-      headersTimeoutMs: numberOption(opts, 'headersTimeoutMs', 20_000),
-      requestTimeoutMs: numberOption(opts, 'requestTimeoutMs', 120_000),
-    },
-    onConnection: (socket) => {
-      gov.clientOpened();
-      socket.once('close', () => gov.clientClosed());
-    },
-  });
-  const address = await server.start();
-  const statsTimer = setInterval(() => {
-    const s = poolStats(upstream.pool);
-    gov.setUpstreamConnections(s.active, s.idle);
-  }, 1000);
-  statsTimer.unref();
+  const server = await startGovernedHttpServer(ctx, forwarder.handle, upstream, { requestTimeoutMs: 120_000 });
+  const address = server.address;
 
   const listener: RunningListener = {
     name: config.name,
@@ -75,9 +52,7 @@ export const start: ListenerFactory = async (ctx) => {
       }
     },
     async close(drainMs = 5000): Promise<void> {
-      clearInterval(statsTimer);
       await server.close(drainMs);
-      await upstream.pool.close().catch(() => upstream.pool.destroy());
     },
   };
   return listener;

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type { TlsConfig } from '../../src/config/types.js';
 import { readFileSync } from 'node:fs';
-import { parseHostPort } from './tcp-listener.js';
+import { listenOn } from './tcp-listener.js';
 
 /** Certificate files read once at start (the server's own cert/key, and a CA for client certificates). */
 function tlsServerOptions(config: TlsConfig): https.ServerOptions {
@@ -105,16 +105,7 @@ export class HttpListener {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const { host, port } = parseHostPort(this.listen);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address() as net.AddressInfo;
-    this.bound = { host: addr.address, port: addr.port };
+    this.bound = await listenOn(this.server, this.listen);
     return this.bound;
   }
 

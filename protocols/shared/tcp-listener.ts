@@ -54,16 +54,7 @@ export class TcpListener {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    const { host, port } = parseHostPort(this.listen);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = this.server.address() as net.AddressInfo;
-    this.bound = { host: addr.address, port: addr.port };
+    this.bound = await listenOn(this.server, this.listen);
     return this.bound;
   }
 
@@ -81,15 +72,40 @@ export class TcpListener {
    * then destroy what is left.
    */
   async close(drainMs = 5000, closeIdle?: () => void): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    closeIdle?.();
-    const deadline = Date.now() + drainMs;
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const gone = [...this.sockets].map((s) => new Promise<void>((resolve) => {
-      s.once('close', () => resolve());
-      s.destroy();
-    }));
-    await Promise.all(gone);
-    await closed;
+    await drainAndClose(this.server, this.sockets, drainMs, closeIdle);
   }
+}
+
+/** Bind `server` to a host:port listen address; resolves with the bound address (port 0 becomes the real port). */
+export async function listenOn(server: net.Server, listen: string): Promise<{ host: string; port: number }> {
+  const { host, port } = parseHostPort(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
+  return { host: addr.address, port: addr.port };
+}
+
+/**
+ * Stop accepting; let `closeIdle` end idle clients; wait up to `drainMs` for the rest to leave on their own,
+ * then destroy what is left and wait until every socket is really closed.
+ */
+export async function drainAndClose(server: net.Server, sockets: Set<net.Socket>, drainMs: number, closeIdle?: () => void): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  closeIdle?.();
+  const deadline = Date.now() + drainMs;
+  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const gone = [...sockets].map(
+    (s) =>
+      new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.destroy();
+      }),
+  );
+  await Promise.all(gone);
+  await closed;
 }
