@@ -133,6 +133,12 @@ start_cosmos() {
 }
 
 stop_pidfile() { local f="$RUN/$1.pid"; [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; }
+# A server restarted by hand has another pid than its pidfile: stop whatever still listens on its port.
+stop_port() {
+  local pids
+  pids=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+  [ -n "$pids" ] && kill $pids 2>/dev/null || true
+}
 
 cmd=${1:-status}
 mkdir -p "$RUN"
@@ -143,6 +149,7 @@ case "$cmd" in
   stop)
     [ -f "$RUN/pg/postmaster.pid" ] && as_postgres "$PGBIN/pg_ctl -D '$RUN/pg' -m fast stop >/dev/null" || true
     stop_pidfile redis; stop_pidfile congodb; stop_pidfile azurite; stop_pidfile cosmos
+    for p in $REDIS_PORT $MONGO_PORT $BLOB_PORT $COSMOS_PORT; do stop_port "$p"; done
     log "stopped"
     ;;
   status)

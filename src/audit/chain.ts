@@ -1,0 +1,121 @@
+/**
+ * The audit hash chain: `hash = HMAC-SHA256(key, prev + canonical JSON of the record without hash)`.
+ *
+ * Canonical JSON is the record's keys in SPEC order (v, seq, ts, listener, protocol, identity, role, operation,
+ * object, statement, labels, masked, rows, decision, rules, duration_ms, error, [entries], [extra], prev); nested
+ * objects keep their own key order, which `JSON.parse` preserves, so a verifier that parses a line and serializes
+ * it again gets the same bytes the writer hashed.
+ */
+import { createHmac } from 'node:crypto';
+import type { AuditEvent, AuditRecord } from './types.js';
+
+/** `prev` of the very first record of a chain. */
+export const GENESIS = '0'.repeat(64);
+
+/** A prepared HMAC key: the secret's bytes, encoded once. */
+export type ChainKey = Buffer;
+
+/**
+ * Prepare a chain key from the configured secret. A Buffer, not a KeyObject: measured on Node 20, createHmac
+ * with a KeyObject costs ~25% more per record than with raw key bytes.
+ */
+export function chainKey(secret: string): ChainKey {
+  return Buffer.from(secret, 'utf8');
+}
+
+const str = JSON.stringify;
+
+/** JSON for a value that may be null/undefined (both serialize as null, as JSON.stringify would in an object). */
+function opt(x: unknown): string {
+  return x === null || x === undefined ? 'null' : str(x);
+}
+
+/** Record fields the chain covers, i.e. a record without its hash. */
+export type UnsealedRecord = Omit<AuditRecord, 'hash'>;
+
+/**
+ * Canonical JSON of a record without its hash. Hand-rolled concatenation: about 3x faster than
+ * JSON.stringify on a freshly ordered copy, and it fixes the key order whatever order the caller used.
+ */
+export function canonicalJson(r: UnsealedRecord): string {
+  let s =
+    '{"v":' + r.v +
+    ',"seq":' + r.seq +
+    // ts needs no escaping when we wrote it; a tampered one that would simply hashes differently.
+    ',"ts":"' + r.ts + '"' +
+    ',"listener":' + str(r.listener) +
+    ',"protocol":' + str(r.protocol) +
+    ',"identity":' + opt(r.identity) +
+    ',"role":' + str(r.role) +
+    ',"operation":' + str(r.operation) +
+    ',"object":' + opt(r.object) +
+    ',"statement":' + opt(r.statement) +
+    ',"labels":' + opt(r.labels) +
+    ',"masked":' + opt(r.masked) +
+    ',"rows":' + opt(r.rows) +
+    ',"decision":' + str(r.decision) +
+    ',"rules":' + opt(r.rules) +
+    ',"duration_ms":' + opt(r.duration_ms) +
+    ',"error":' + opt(r.error);
+  if (r.entries !== undefined) s += ',"entries":' + str(r.entries);
+  if (r.extra !== undefined) s += ',"extra":' + str(r.extra);
+  return s + ',"prev":' + str(r.prev) + '}';
+}
+
+/** HMAC over prev + canonical JSON, hex. */
+export function computeHash(key: ChainKey, prev: string, canonical: string): string {
+  // One update with the concatenation: one crossing into C++ instead of two.
+  return createHmac('sha256', key).update(prev + canonical).digest('hex');
+}
+
+/** The JSON line written for a sealed record (with trailing newline). */
+export function lineOf(canonical: string, hash: string): string {
+  return canonical.slice(0, -1) + ',"hash":"' + hash + '"}\n';
+}
+
+/** Round to microseconds so a duration survives a JSON round trip unchanged and stays short. */
+function duration(ms: number): number {
+  return Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : 0;
+}
+
+/**
+ * Build the stored record for an event: copies only the known fields (so nothing a caller tacked on
+ * leaks into the trail) and normalizes undefined to null.
+ */
+export function recordOf(e: AuditEvent, seq: number, ts: string, prev: string): UnsealedRecord {
+  const r: UnsealedRecord = {
+    v: 1,
+    seq,
+    ts,
+    listener: e.listener,
+    protocol: e.protocol,
+    identity: e.identity,
+    role: e.role,
+    operation: e.operation,
+    object: e.object ?? null,
+    statement: e.statement ?? null,
+    labels: e.labels ?? [],
+    masked: e.masked ?? {},
+    rows: e.rows ?? null,
+    decision: e.decision,
+    rules: e.rules ?? [],
+    duration_ms: duration(e.duration_ms),
+    error: e.error ?? null,
+    prev,
+  };
+  if (e.entries !== undefined) r.entries = e.entries;
+  if (e.extra !== undefined) r.extra = e.extra;
+  return r;
+}
+
+/** Seal a record: compute its hash; returns the hash and the line to write. */
+export function seal(key: ChainKey, r: UnsealedRecord): { hash: string; line: string } {
+  const canonical = canonicalJson(r);
+  const hash = computeHash(key, r.prev, canonical);
+  return { hash, line: lineOf(canonical, hash) };
+}
+
+/** Recompute a parsed record's hash (for verification and resume). */
+export function expectedHash(key: ChainKey, r: AuditRecord): string {
+  return computeHash(key, r.prev, canonicalJson(r));
+}

@@ -1,0 +1,70 @@
+/** The audit record of SPEC ("Audit records"), and the audit log's contract. */
+
+import type { Identity } from '../policy/types.js';
+
+/** One entry of a pipeline batch: when a batch is recorded as one record, each statement is listed here. */
+export interface AuditEntry {
+  operation: string;
+  object: string | null;
+  statement: string | null;
+  labels: string[];
+  masked: Record<string, number>;
+  rows: number | null;
+  decision: 'allow' | 'deny';
+  rules: string[];
+  error: string | null;
+}
+
+/** What a caller hands to `AuditLog.append`; the log adds v, seq, ts, prev and hash. */
+export interface AuditEvent {
+  listener: string;
+  protocol: string;
+  identity: Identity;
+  role: string;
+  operation: string;
+  /** Main object touched, e.g. 'public.customers'. */
+  object: string | null;
+  /** Normalized statement: literals replaced by placeholders; never clear sensitive values. */
+  statement: string | null;
+  labels: string[];
+  /** Label -> number of values masked. */
+  masked: Record<string, number>;
+  rows: number | null;
+  decision: 'allow' | 'deny';
+  rules: string[];
+  duration_ms: number;
+  error: string | null;
+  /** Per-statement entries when this record covers a pipeline batch. */
+  entries?: AuditEntry[];
+  /** Free-form extra facts (e.g. Cosmos RU charge, TLS state), never values. */
+  extra?: Record<string, unknown>;
+}
+
+/** A record as written: SPEC's JSON line. */
+export interface AuditRecord extends AuditEvent {
+  v: 1;
+  seq: number;
+  ts: string;
+  prev: string;
+  hash: string;
+}
+
+/** Whether a statement may run when its audit record cannot be kept. */
+export type AuditFailMode = 'closed' | 'open';
+
+/** The audit log all protocols write to. */
+export interface AuditLog {
+  readonly failMode: AuditFailMode;
+  /**
+   * Append a record. With failMode 'closed' the promise resolves once the record is kept (fsynced by every
+   * durable sink) and rejects if it cannot be kept, so the caller withholds the result. With 'open' it
+   * resolves at once; a record that cannot be kept is counted as dropped.
+   */
+  append(event: AuditEvent): Promise<void>;
+  /** Most recent records (for GET /api/v1/audit), newest last. */
+  recent(limit: number, since?: Date): AuditRecord[];
+  /** Records waiting to be written. */
+  queueDepth(): number;
+  /** Write and fsync everything queued, then close the sinks. */
+  close(): Promise<void>;
+}
