@@ -3,9 +3,8 @@
  * `@azure/storage-blob` and change only the endpoint (`http://<dgf>/<user>`) and the credential
  * (`StorageSharedKeyCredential(<user>, <key dgf issued>)`).
  */
-import { performance } from 'node:perf_hooks';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
-import { numberOption, startGovernedHttpServer } from '../shared/http-listener-setup.js';
+import { numberOption, probeHttpUpstream, startGovernedHttpServer } from '../shared/http-listener-setup.js';
 import { createUpstreamPool } from '../shared/http-upstream.js';
 import { BlobForwarder, type BlobOptions } from './forwarder.js';
 import { scanAccountStorage, signedUpstreamRequest } from './storage-scan.js';
@@ -43,17 +42,10 @@ export const start: ListenerFactory = async (ctx) => {
     name: config.name,
     protocol: 'blob',
     address,
-    async checkUpstream(): Promise<UpstreamHealth> {
-      const started = performance.now();
-      try {
-        const res = await signedUpstreamRequest(upstream, account, accountKey, 'GET', '/', 'comp=properties&restype=service');
-        await res.body.dump();
-        const ms = (performance.now() - started).toFixed(1);
-        if (res.statusCode < 400) return { name: config.name, status: 'up', detail: `${upstream.origin} answered in ${ms} ms` };
-        return { name: config.name, status: 'down', detail: `${upstream.origin} answered ${res.statusCode}` };
-      } catch (err) {
-        return { name: config.name, status: 'down', detail: `${upstream.origin}: ${(err as Error).message}` };
-      }
+    checkUpstream(): Promise<UpstreamHealth> {
+      return probeHttpUpstream(config.name, upstream, () =>
+        signedUpstreamRequest(upstream, account, accountKey, 'GET', '/', 'comp=properties&restype=service'),
+      );
     },
     async close(drainMs = 5000): Promise<void> {
       await server.close(drainMs);

@@ -2,9 +2,8 @@
  * The Cosmos DB (SQL API over REST) listener: an HTTP(S) server in front of one Cosmos account.
  * Applications keep `@azure/cosmos` and change only the endpoint and the key (one dgf issued them).
  */
-import { performance } from 'node:perf_hooks';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
-import { numberOption, startGovernedHttpServer } from '../shared/http-listener-setup.js';
+import { numberOption, probeHttpUpstream, startGovernedHttpServer } from '../shared/http-listener-setup.js';
 import { createUpstreamPool } from '../shared/http-upstream.js';
 import { CosmosForwarder, type CosmosOptions } from './forwarder.js';
 import { authorizationHeader } from './signing.js';
@@ -32,24 +31,17 @@ export const start: ListenerFactory = async (ctx) => {
     name: config.name,
     protocol: 'cosmos',
     address,
-    async checkUpstream(): Promise<UpstreamHealth> {
+    checkUpstream(): Promise<UpstreamHealth> {
       const date = new Date().toUTCString();
-      const started = performance.now();
-      try {
-        const res = await upstream.pool.request({
+      return probeHttpUpstream(config.name, upstream, () =>
+        upstream.pool.request({
           path: `${upstream.basePath}/`,
           method: 'GET',
           headers: { 'x-ms-date': date, 'x-ms-version': '2020-07-15', authorization: authorizationHeader(masterKey, 'GET', '', '', date) },
           headersTimeout: 5000,
           bodyTimeout: 5000,
-        });
-        await res.body.dump();
-        const ms = (performance.now() - started).toFixed(1);
-        if (res.statusCode < 400) return { name: config.name, status: 'up', detail: `${upstream.origin} answered in ${ms} ms` };
-        return { name: config.name, status: 'down', detail: `${upstream.origin} answered ${res.statusCode}` };
-      } catch (err) {
-        return { name: config.name, status: 'down', detail: `${upstream.origin}: ${(err as Error).message}` };
-      }
+        }),
+      );
     },
     async close(drainMs = 5000): Promise<void> {
       await server.close(drainMs);

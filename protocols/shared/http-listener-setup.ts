@@ -2,7 +2,8 @@
  * What every HTTP-forwarding listener (Cosmos, Blob) sets up the same way: numeric options, the governed HTTP
  * server with its limits, client connection metrics, upstream pool gauges, and the matching shutdown.
  */
-import type { ListenerContext } from '../../src/listener.js';
+import { performance } from 'node:perf_hooks';
+import type { ListenerContext, UpstreamHealth } from '../../src/listener.js';
 import { HttpListener, type HttpHandler } from './http-server.js';
 import { poolStats, type UpstreamTarget } from './http-upstream.js';
 
@@ -55,4 +56,22 @@ export async function startGovernedHttpServer(
       await upstream.pool.close().catch(() => upstream.pool.destroy());
     },
   };
+}
+
+/** Time one upstream request for /health and /ready: up when it answers below 400, down otherwise. */
+export async function probeHttpUpstream(
+  name: string,
+  upstream: UpstreamTarget,
+  request: () => Promise<{ statusCode: number; body: { dump(): Promise<unknown> } }>,
+): Promise<UpstreamHealth> {
+  const started = performance.now();
+  try {
+    const res = await request();
+    await res.body.dump();
+    const ms = (performance.now() - started).toFixed(1);
+    if (res.statusCode < 400) return { name, status: 'up', detail: `${upstream.origin} answered in ${ms} ms` };
+    return { name, status: 'down', detail: `${upstream.origin} answered ${res.statusCode}` };
+  } catch (err) {
+    return { name, status: 'down', detail: `${upstream.origin}: ${(err as Error).message}` };
+  }
 }
