@@ -213,24 +213,13 @@ export class Pool {
 
   private handOver(conn: UpstreamConnection): void {
     if (conn.closed) return;
-    const w = this.waiters.shift();
+    const w = this.waiters[0];
     if (!w) {
       this.idle.push(conn);
       this.report();
       return;
     }
-    clearTimeout(w.timer);
-    this.gov.observePoolWait((Date.now() - w.since) / 1000);
-    if (w.database === conn.database) {
-      this.report();
-      w.resolve(conn);
-      return;
-    }
-    // Another database: this slot goes to the waiter through a new connection.
-    conn.destroy();
-    this.all.delete(conn);
-    this.gov.quota.connectionClosed();
-    this.open(w.database).then(w.resolve, w.reject);
+    this.handOverTo(conn, w);
   }
 
   /** When waiters exist and idle connections belong to other databases, close one to make room. */
@@ -251,9 +240,11 @@ export class Pool {
     clearTimeout(w.timer);
     this.gov.observePoolWait((Date.now() - w.since) / 1000);
     if (conn.database === w.database) {
+      this.report();
       w.resolve(conn);
       return;
     }
+    // Another database: this slot goes to the waiter through a new connection.
     conn.destroy();
     this.all.delete(conn);
     this.gov.quota.connectionClosed();
