@@ -5,23 +5,6 @@ import type { Identity } from '../policy/types.js';
 /** One entry of a pipeline batch: when a batch is recorded as one record, each statement is listed here. */
 export interface AuditEntry {
   operation: string;
-  object: string | null;
-  statement: string | null;
-  labels: string[];
-  masked: Record<string, number>;
-  rows: number | null;
-  decision: 'allow' | 'deny';
-  rules: string[];
-  error: string | null;
-}
-
-/** What a caller hands to `AuditLog.append`; the log adds v, seq, ts, prev and hash. */
-export interface AuditEvent {
-  listener: string;
-  protocol: string;
-  identity: Identity;
-  role: string;
-  operation: string;
   /** Main object touched, e.g. 'public.customers'. */
   object: string | null;
   /** Normalized statement: literals replaced by placeholders; never clear sensitive values. */
@@ -32,8 +15,16 @@ export interface AuditEvent {
   rows: number | null;
   decision: 'allow' | 'deny';
   rules: string[];
-  duration_ms: number;
   error: string | null;
+}
+
+/** What a caller hands to `AuditLog.append`; the log adds v, seq, ts, prev and hash. */
+export interface AuditEvent extends AuditEntry {
+  listener: string;
+  protocol: string;
+  identity: Identity;
+  role: string;
+  duration_ms: number;
   /** Per-statement entries when this record covers a pipeline batch. */
   entries?: AuditEntry[];
   /** Free-form extra facts (e.g. Cosmos RU charge, TLS state), never values. */
