@@ -6,29 +6,25 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { readAudit, startDgf, type TestDgf } from '../../helpers/dgf.js';
-import { createSeededDatabase, directClient, dropDatabase, governedListener, ROLES } from '../../fixtures/postgres-governance/database.js';
+import { readAudit, type TestDgf } from '../../helpers/dgf.js';
+import { startGovernedDatabase, type GovernedDatabase } from '../../fixtures/postgres-governance/database.js';
 
 const DB = 'dgf_gov_firewall';
 const MESSAGE = 'destructive statements are not allowed for this role';
 
 describe('firewall: denied statements', () => {
+  let db: GovernedDatabase;
   let dgf: TestDgf;
   let port: number;
   let direct: pg.Client;
 
   before(async () => {
-    await createSeededDatabase(DB);
-    dgf = await startDgf({ listeners: [governedListener(DB)], roles: ROLES });
-    port = dgf.listener('pg').address.port;
-    direct = directClient(DB);
-    await direct.connect();
+    db = await startGovernedDatabase(DB);
+    ({ dgf, port, direct } = db);
   });
 
   after(async () => {
-    await direct?.end();
-    await dgf?.stop();
-    await dropDatabase(DB);
+    await db?.stop();
   });
 
   async function connect(user: string): Promise<pg.Client> {

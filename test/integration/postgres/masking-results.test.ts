@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import postgres from 'postgres';
-import { readAudit, startDgf, type TestDgf } from '../../helpers/dgf.js';
-import { createSeededDatabase, directClient, dropDatabase, governedListener, ROLES } from '../../fixtures/postgres-governance/database.js';
+import { readAudit, type TestDgf } from '../../helpers/dgf.js';
+import { startGovernedDatabase, type GovernedDatabase } from '../../fixtures/postgres-governance/database.js';
 import { RawClient, type RawResult } from '../../fixtures/postgres-governance/raw-client.js';
 import { decodeNumeric } from '../../../protocols/postgres/governance/pg-values.js';
 
@@ -17,16 +17,14 @@ const EMAIL_MASK = /^[a-z]\*\*\*@[a-z.]+$/;
 const SSN_MASK = /^\*\*\*-\*\*-\d{4}$/;
 
 describe('masking of query results', () => {
+  let db: GovernedDatabase;
   let dgf: TestDgf;
   let port: number;
   let direct: pg.Client;
 
   before(async () => {
-    await createSeededDatabase(DB);
-    dgf = await startDgf({ listeners: [governedListener(DB)], roles: ROLES });
-    port = dgf.listener('pg').address.port;
-    direct = directClient(DB);
-    await direct.connect();
+    db = await startGovernedDatabase(DB);
+    ({ dgf, port, direct } = db);
     // Classified columns of integer types: masks must keep them integers of the same width.
     await direct.query(`create table staff (id int4 primary key, zip_code int4, phone int8, ssn int4, badge int2, salary numeric(10,2),
         aliases text[], backup_email varchar[]);
@@ -36,9 +34,7 @@ describe('masking of query results', () => {
   });
 
   after(async () => {
-    await direct?.end();
-    await dgf?.stop();
-    await dropDatabase(DB);
+    await db?.stop();
   });
 
   async function through<T>(user: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
