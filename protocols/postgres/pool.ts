@@ -10,12 +10,20 @@ import { SqlState } from './codec/message-codes.js';
 import { UpstreamConnection } from './upstream-connection.js';
 import type { UpstreamTarget } from './upstream-target.js';
 
+/**
+ * Whoever waits for a connection. Exactly one of the two is called, synchronously from `release` when a
+ * connection frees up: the next waiter's statement goes upstream in the same turn, before the releasing
+ * session writes its own client's reply (a promise would put a microtask hop between the two).
+ */
+export interface PoolRequest {
+  granted(conn: UpstreamConnection): void;
+  refused(err: Error): void;
+}
+
 interface Waiter {
   database: string;
   since: number;
-  resolve(conn: UpstreamConnection): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  request: PoolRequest;
 }
 
 /** How a released connection must be cleaned before reuse. */
@@ -37,6 +45,7 @@ export class Pool {
   private readonly idle: UpstreamConnection[] = [];
   private readonly all = new Set<UpstreamConnection>();
   private readonly waiters: Waiter[] = [];
+  private timeoutTimer: NodeJS.Timeout | null = null;
   private opening = 0;
   private closing = false;
   private firstConnectDone = false;
@@ -66,37 +75,57 @@ export class Pool {
 
   /** Get a connection to `database`, waiting in FIFO order when the pool is full. */
   acquire(database: string): Promise<UpstreamConnection> {
-    if (this.closing) return Promise.reject(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
+    return new Promise<UpstreamConnection>((resolve, reject) => this.request(database, { granted: resolve, refused: reject }));
+  }
+
+  /** Like `acquire`, but the answer comes through `request`'s callbacks (see PoolRequest). */
+  request(database: string, request: PoolRequest): void {
+    if (this.closing) {
+      request.refused(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
+      return;
+    }
     const conn = this.takeIdle(database);
     if (conn) {
       this.gov.observePoolWait(0);
       this.report();
-      return Promise.resolve(conn);
+      request.granted(conn);
+      return;
     }
     if (this.waiters.length === 0 && this.size < this.options.max) {
       this.gov.observePoolWait(0);
-      return this.open(database);
+      this.openFor(database, request);
+      return;
     }
     if (this.waiters.length >= (this.options.maxWaiting ?? 10_000)) {
-      return Promise.reject(this.exhausted(0));
+      request.refused(this.exhausted(0));
+      return;
     }
-    return new Promise<UpstreamConnection>((resolve, reject) => {
-      const w: Waiter = {
-        database,
-        since: Date.now(),
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          this.gov.observePoolWait((Date.now() - w.since) / 1000);
-          reject(this.exhausted(this.options.timeoutMs));
-        }, this.options.timeoutMs),
-      };
-      this.waiters.push(w);
-      this.makeRoom();
-    });
+    this.waiters.push({ database, since: Date.now(), request });
+    this.armTimeout();
+    this.makeRoom();
   }
+
+  /**
+   * One timer for the whole queue instead of one per waiter: it fires at the head's deadline (the queue is FIFO,
+   * so the head is the oldest), expires every waiter past its deadline and re-arms for the new head.
+   */
+  private armTimeout(): void {
+    if (this.timeoutTimer || this.waiters.length === 0) return;
+    const wait = this.waiters[0]!.since + this.options.timeoutMs - Date.now();
+    this.timeoutTimer = setTimeout(this.expireWaiters, Math.max(1, wait));
+    this.timeoutTimer.unref();
+  }
+
+  private readonly expireWaiters = (): void => {
+    this.timeoutTimer = null;
+    const now = Date.now();
+    while (this.waiters.length > 0 && now - this.waiters[0]!.since >= this.options.timeoutMs) {
+      const w = this.waiters.shift()!;
+      this.gov.observePoolWait((now - w.since) / 1000);
+      w.request.refused(this.exhausted(this.options.timeoutMs));
+    }
+    this.armTimeout();
+  };
 
   /** An idle connection to `database` right now, or null (no waiting, no opening): the synchronous fast path. */
   takeIdleNow(database: string): UpstreamConnection | null {
@@ -164,6 +193,13 @@ export class Pool {
       }
     }
     return conn;
+  }
+
+  private openFor(database: string, request: PoolRequest): void {
+    this.open(database).then(
+      (conn) => request.granted(conn),
+      (err: unknown) => request.refused(err as Error),
+    );
   }
 
   private forget(conn: UpstreamConnection): void {
@@ -237,26 +273,24 @@ export class Pool {
   private handOverTo(conn: UpstreamConnection, w: Waiter): void {
     const i = this.waiters.indexOf(w);
     if (i >= 0) this.waiters.splice(i, 1);
-    clearTimeout(w.timer);
     this.gov.observePoolWait((Date.now() - w.since) / 1000);
     if (conn.database === w.database) {
       this.report();
-      w.resolve(conn);
+      w.request.granted(conn);
       return;
     }
     // Another database: this slot goes to the waiter through a new connection.
     conn.destroy();
     this.all.delete(conn);
     this.gov.quota.connectionClosed();
-    this.open(w.database).then(w.resolve, w.reject);
+    this.openFor(w.database, w.request);
   }
 
   private serveWaiters(): void {
     while (this.waiters.length > 0 && this.size < this.options.max && !this.closing) {
       const w = this.waiters.shift()!;
-      clearTimeout(w.timer);
       this.gov.observePoolWait((Date.now() - w.since) / 1000);
-      this.open(w.database).then(w.resolve, w.reject);
+      this.openFor(w.database, w.request);
     }
   }
 
@@ -270,9 +304,17 @@ export class Pool {
     }
   }
 
+  private reportedActive = -1;
+  private reportedIdle = -1;
+
+  /** Update the pool gauges, only when they changed (a hand-over to a waiter, the hot path, changes neither). */
   private report(): void {
     const idle = this.idle.length;
-    this.gov.setUpstreamConnections(this.all.size + this.opening - idle, idle);
+    const active = this.all.size + this.opening - idle;
+    if (active === this.reportedActive && idle === this.reportedIdle) return;
+    this.reportedActive = active;
+    this.reportedIdle = idle;
+    this.gov.setUpstreamConnections(active, idle);
   }
 
   /** Every connection currently open (for cancel lookups and shutdown). */
@@ -283,10 +325,9 @@ export class Pool {
   close(): void {
     this.closing = true;
     clearInterval(this.sweeper);
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
-    }
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = null;
+    for (const w of this.waiters.splice(0)) w.request.refused(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));
     for (const c of this.idle.splice(0)) c.destroy();
     for (const c of this.all) if (!c.owner) c.destroy();
   }

@@ -30,7 +30,7 @@ import type { StatementInfo } from './governance/analyze.js';
 import { analyzeStatement } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
 import type { ListenerState, SharedStatement } from './listener-state.js';
-import type { ReleaseMode } from './pool.js';
+import type { PoolRequest, ReleaseMode } from './pool.js';
 import type { UpstreamConnection, UpstreamOwner } from './upstream-connection.js';
 
 /** Session features that only exist on one backend: the client keeps its connection until it disconnects. */
@@ -424,38 +424,61 @@ export class Session implements UpstreamOwner {
       return;
     }
     this.blocked = true;
-    this.l.pool.acquire(this.database).then(
-      (conn) => {
-        if (this.state === 'closed') {
-          this.l.pool.release(conn, 'clean');
-          return;
-        }
+    this.waitThen = then;
+    this.waitError = onError ?? null;
+    this.l.pool.request(this.database, this.poolRequest);
+  }
+
+  private waitThen: (() => void) | null = null;
+  private waitError: ((err: unknown) => void) | null = null;
+
+  /**
+   * The pool calls these synchronously, possibly from inside another session's reply handling (the hand-over at
+   * its ReadyForQuery): nothing may throw out of them into that session.
+   */
+  private readonly poolRequest: PoolRequest = {
+    granted: (conn) => {
+      const then = this.waitThen!;
+      this.waitThen = this.waitError = null;
+      if (this.state === 'closed') {
+        this.l.pool.release(conn, 'clean');
+        return;
+      }
+      try {
         this.adopt(conn);
         this.blocked = false;
         this.out.cork();
         try {
           then();
-        } catch (err) {
+        } finally {
           this.out.uncork();
-          this.fail(err);
-          return;
         }
-        this.out.uncork();
         if (this.socket.isPaused()) this.socket.resume();
         this.pumpClient();
-      },
-      (err: unknown) => {
-        if (this.state === 'closed') return;
+      } catch (err) {
+        this.fail(err);
+      }
+    },
+    refused: (err) => {
+      const onError = this.waitError;
+      this.waitThen = this.waitError = null;
+      if (this.state === 'closed') return;
+      try {
         this.blocked = false;
         this.out.cork();
-        if (onError) onError(err);
-        else this.fail(err);
-        this.out.uncork();
+        try {
+          if (onError) onError(err);
+          else this.fail(err);
+        } finally {
+          this.out.uncork();
+        }
         if (this.socket.isPaused()) this.socket.resume();
         this.pumpClient();
-      },
-    );
-  }
+      } catch (e) {
+        this.fail(e);
+      }
+    },
+  };
 
   /** Bring the connection's settings to the client's (SET replay), as one swallowed simple query. */
   private replaySettings(conn: UpstreamConnection): void {

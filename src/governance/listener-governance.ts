@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { CompiledPolicy, Decision, Identity } from '../policy/types.js';
 import type { ListenerQuota } from '../quota/types.js';
 import { clientConnections, poolWait, upstreamConnections } from '../metrics/index.js';
+import type { HistogramChild } from '../metrics/labelled.js';
 import type { Inventory } from './inventory.js';
 import { Operation, type BeginOptions } from './operation.js';
 import type { RoleResolver } from './roles.js';
@@ -105,7 +106,9 @@ export class ListenerGovernance {
     upstreamConnections.set({ listener: this.name, state: 'idle' }, idle);
   }
 
+  private poolWaitChild: HistogramChild | null = null;
+
   observePoolWait(seconds: number): void {
-    poolWait.observe({ listener: this.name }, seconds);
+    (this.poolWaitChild ??= poolWait.child(this.name)).observe(seconds);
   }
 }

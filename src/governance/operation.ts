@@ -7,6 +7,7 @@
 import type { AuditEntry, AuditLog } from '../audit/types.js';
 import type { Decision, Identity, MaskMethod, MaskStats, OperationKind } from '../policy/types.js';
 import { maskedValues, policyDenials, queriesTotal, queryDuration } from '../metrics/index.js';
+import type { CounterChild, HistogramChild } from '../metrics/labelled.js';
 
 /** What a protocol knows when an operation starts. */
 export interface BeginOptions {
@@ -37,11 +38,56 @@ export interface FinishOptions {
   upstreamMs?: number;
 }
 
+/** The metric children of one listener, resolved once (label hashing per call was a measurable cost). */
+class ListenerMetrics {
+  readonly total: HistogramChild;
+  readonly proxy: HistogramChild;
+  private readonly queries = new Map<string, CounterChild>();
+  private readonly masked = new Map<string, CounterChild>();
+
+  constructor(
+    private readonly listener: string,
+    private readonly protocol: string,
+  ) {
+    this.total = queryDuration.child(listener, protocol, 'total');
+    this.proxy = queryDuration.child(listener, protocol, 'proxy');
+  }
+
+  query(operation: string, outcome: string): CounterChild {
+    const key = operation + '\u0000' + outcome;
+    let c = this.queries.get(key);
+    if (!c) this.queries.set(key, (c = queriesTotal.child(this.listener, this.protocol, operation, outcome)));
+    return c;
+  }
+
+  /** `key` is `label\u0000method`. */
+  maskedBy(key: string): CounterChild {
+    let c = this.masked.get(key);
+    if (!c) {
+      const sep = key.indexOf('\u0000');
+      this.masked.set(key, (c = maskedValues.child(this.listener, key.slice(0, sep), key.slice(sep + 1))));
+    }
+    return c;
+  }
+}
+
+const listenerMetrics = new Map<string, ListenerMetrics>();
+
+function metricsOf(listener: string, protocol: string): ListenerMetrics {
+  const key = listener + '\u0000' + protocol;
+  let m = listenerMetrics.get(key);
+  if (!m) listenerMetrics.set(key, (m = new ListenerMetrics(listener, protocol)));
+  return m;
+}
+
+const NO_LABELS: readonly string[] = [];
+
 export class Operation implements MaskStats {
-  private readonly startedAt = process.hrtime.bigint();
-  private readonly labels = new Set<string>();
-  private readonly maskedByLabel = new Map<string, number>();
-  private readonly maskedByMethod = new Map<string, number>();
+  private readonly startedAt = performance.now();
+  // Created on first use: most operations classify nothing, and these were three allocations per statement.
+  private labels: Set<string> | null = null;
+  private maskedByLabel: Map<string, number> | null = null;
+  private maskedByMethod: Map<string, number> | null = null;
   private finished: Promise<void> | null = null;
   /** Rows returned or affected, accumulated by the protocol. */
   rows = 0;
@@ -53,7 +99,7 @@ export class Operation implements MaskStats {
     readonly options: BeginOptions,
     readonly decision: Decision,
   ) {
-    for (const label of options.labels ?? []) this.labels.add(label);
+    if (options.labels && options.labels.length > 0) this.labels = new Set(options.labels);
   }
 
   get denied(): boolean {
@@ -61,24 +107,26 @@ export class Operation implements MaskStats {
   }
 
   seen(label: string): void {
-    this.labels.add(label);
+    (this.labels ??= new Set()).add(label);
   }
 
   masked(label: string, method: MaskMethod): void {
-    this.labels.add(label);
-    this.maskedByLabel.set(label, (this.maskedByLabel.get(label) ?? 0) + 1);
-    const key = `${label}\u0000${method}`;
-    this.maskedByMethod.set(key, (this.maskedByMethod.get(key) ?? 0) + 1);
+    this.seen(label);
+    const byLabel = (this.maskedByLabel ??= new Map());
+    byLabel.set(label, (byLabel.get(label) ?? 0) + 1);
+    const key = label + '\u0000' + method;
+    const byMethod = (this.maskedByMethod ??= new Map());
+    byMethod.set(key, (byMethod.get(key) ?? 0) + 1);
   }
 
   /** Labels seen so far. */
   seenLabels(): string[] {
-    return [...this.labels];
+    return this.labels ? [...this.labels] : [];
   }
 
   /** Masked counts so far, label -> count. */
   maskedCounts(): Record<string, number> {
-    return Object.fromEntries(this.maskedByLabel);
+    return this.maskedByLabel ? Object.fromEntries(this.maskedByLabel) : {};
   }
 
   /**
@@ -87,42 +135,34 @@ export class Operation implements MaskStats {
    */
   finish(result: FinishOptions = {}): Promise<void> {
     if (this.finished) return this.finished;
-    const totalMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
+    const totalMs = performance.now() - this.startedAt;
     const error = result.error ?? null;
     const outcome = this.denied ? 'denied' : error ? 'error' : 'ok';
-    queriesTotal.inc({ listener: this.listener, protocol: this.protocol, operation: this.options.operation, outcome });
-    queryDuration.observe({ listener: this.listener, protocol: this.protocol, phase: 'total' }, totalMs / 1000);
-    if (result.upstreamMs !== undefined) {
-      queryDuration.observe(
-        { listener: this.listener, protocol: this.protocol, phase: 'proxy' },
-        Math.max(0, totalMs - result.upstreamMs) / 1000,
-      );
-    }
+    const metrics = metricsOf(this.listener, this.protocol);
+    metrics.query(this.options.operation, outcome).inc();
+    metrics.total.observe(totalMs / 1000);
+    if (result.upstreamMs !== undefined) metrics.proxy.observe(Math.max(0, totalMs - result.upstreamMs) / 1000);
     if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
-    for (const [key, count] of this.maskedByMethod) {
-      const sep = key.indexOf('\u0000');
-      maskedValues.inc({ listener: this.listener, label: key.slice(0, sep), method: key.slice(sep + 1) }, count);
-    }
-    const objects = this.options.objects ?? [];
+    if (this.maskedByMethod) for (const [key, count] of this.maskedByMethod) metrics.maskedBy(key).inc(count);
+    const objects = this.options.objects ?? NO_LABELS;
+    const tls = this.options.encrypted;
     this.finished = this.audit.append({
       listener: this.listener,
       protocol: this.protocol,
       identity: this.options.identity,
       role: this.options.role,
       operation: this.options.operation,
-      object: objects.length > 0 ? objects.join(',') : null,
+      object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
       statement: this.options.statement ?? null,
-      labels: [...this.labels],
-      masked: Object.fromEntries(this.maskedByLabel),
+      labels: this.labels ? [...this.labels] : [],
+      masked: this.maskedByLabel ? Object.fromEntries(this.maskedByLabel) : {},
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
-      rules: [...this.decision.rules],
+      rules: this.decision.rules.length === 0 ? [] : [...this.decision.rules],
       duration_ms: Math.round(totalMs * 1000) / 1000,
       error,
       ...(result.entries ? { entries: result.entries } : {}),
-      ...(result.extra || this.options.encrypted !== undefined
-        ? { extra: { ...(this.options.encrypted !== undefined ? { tls: this.options.encrypted } : {}), ...result.extra } }
-        : {}),
+      ...(result.extra || tls !== undefined ? { extra: { ...(tls !== undefined ? { tls } : {}), ...result.extra } } : {}),
     });
     return this.finished;
   }
