@@ -274,8 +274,9 @@ Command: \`node --import tsx bench/mongodb/mongodb.bench.ts --ops ${OPS} --codec
 ## Codec: OP_MSG decode + mask + encode (the proxy's own cost per reply)
 
 One find reply per message carrying one ~1 KB customer document (nested address, arrays, dates, a 300-character
-note), shipped policy packs; messages per CPU-second of one core. \`analyst\` is masked (email, phone and the address subdocument: 6 values re-encoded, the 17 other strings
-scanned by the value detectors),
+note), shipped policy packs; messages per CPU-second of one core. \`analyst\` is masked (email, phone, the 4 values of the address
+subdocument and the balance: 7 values re-encoded in their own BSON types; the 17 other strings scanned by the value detectors, most of them
+rejected on their UTF-8 bytes by the detectors' shared prefilter without being decoded),
 \`admin\` is exempt (the walk finds nothing to change and the original bytes are forwarded). Single core.
 
 | role | document bytes | messages/s | MB/s | µs/message | re-encoded |

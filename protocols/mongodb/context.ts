@@ -3,6 +3,7 @@ import type { ListenerConfig } from '../../src/config/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { Logger } from '../../src/logger.js';
 import type { ScramCredentials } from './auth/scram.js';
+import type { ShapePlanner } from './masking.js';
 import type { Upstream } from './upstream/client.js';
 import type { CursorRegistry } from './upstream/cursors.js';
 import type { SessionRegistry } from './upstream/sessions.js';
@@ -22,4 +23,10 @@ export interface MongoListenerContext {
   /** Last storage figure polled from dbStats, in bytes. */
   storageBytes: number;
   nextConnectionId(): number;
+  /**
+   * Planners of plain finds (no projection, no pipeline) by role and collection, shared by every connection:
+   * each command reuses the compiled path tree instead of classifying the same field paths again. A planner
+   * picks up policy reloads itself (refresh), and each use sets its own operation's tally before masking.
+   */
+  readonly planners: Map<string, ShapePlanner>;
 }

@@ -57,6 +57,7 @@ export const start: ListenerFactory = async ({ config, governance, logger }) => 
     maxMessageBytes: config.maxMessageBytes,
     storageBytes: 0,
     nextConnectionId: () => ++connectionIds,
+    planners: new Map(),
   };
 
   const connections = new Set<MongoClientConnection>();

@@ -17,6 +17,9 @@ const TYPE_INDEX: Record<LogicalType, number> = { text: 0, integer: 1, numeric: 
 
 export type FieldReporter = (object: string, fields: Array<{ name: string; labels: readonly string[] }>) => void;
 
+/** BSON element type bytes 0x00..0x13 (double .. decimal128) are cached by leafPlan; minKey/maxKey carry no data. */
+const BSON_TYPES = 0x14;
+
 /** Positions remembered per node (documents rarely have more top-level fields than this). */
 const MAX_ORDER = 64;
 
@@ -25,6 +28,10 @@ class Node implements PathNode {
   private order: Node[] | null = null;
   private readonly plans: Array<FieldPlan | undefined> = [];
   private inherited: Map<string, FieldPlan> | null = null;
+  /** Plans by BSON type byte (leaves), for no inherited labels and for the last `inherit` seen here. */
+  private byBsonType: Array<FieldPlan | undefined> | null = null;
+  private lastInherit: string | null = null;
+  private byBsonTypeInherited: Array<FieldPlan | undefined> | null = null;
 
   constructor(
     private readonly owner: ShapePlanner,
@@ -46,6 +53,19 @@ class Node implements PathNode {
     const c = this.child(it.name());
     if (index < MAX_ORDER) (this.order ??= [])[index] = c;
     return c;
+  }
+
+  leafPlan(bsonType: number, type: LogicalType, inherit: string | null): FieldPlan {
+    // Indexed by the type byte: no string-keyed lookup, and under a classified subdocument no
+    // `type:inherit` key built per value (a node's leaves nearly always inherit from the same ancestor).
+    if (bsonType >= BSON_TYPES) return this.plan(type, inherit);
+    const i = bsonType;
+    if (inherit === null) return ((this.byBsonType ??= new Array<FieldPlan | undefined>(BSON_TYPES).fill(undefined))[i] ??= this.plan(type, null));
+    if (inherit !== this.lastInherit || this.byBsonTypeInherited === null) {
+      this.lastInherit = inherit;
+      this.byBsonTypeInherited = new Array<FieldPlan | undefined>(BSON_TYPES).fill(undefined);
+    }
+    return (this.byBsonTypeInherited[i] ??= this.plan(type, inherit));
   }
 
   plan(type: LogicalType, inherit: string | null): FieldPlan {

@@ -45,6 +45,8 @@ const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findandmodify',
 const MASKED_REPLIES = new Set(['find', 'aggregate', 'getmore', 'findandmodify', 'distinct']);
 /** Read-ahead bound: frames queued while one command runs. */
 const MAX_QUEUED = 8;
+/** Shared find planners kept per listener (role x collection); see MongoListenerContext.planners. */
+const MAX_SHARED_PLANNERS = 64;
 
 function lsidKey(cmd: Document): string | null {
   const lsid = cmd.lsid as { id?: unknown } | undefined;
@@ -647,7 +649,18 @@ export class MongoClientConnection {
       lineage = analyzePipeline([{ $project: cmd.projection }]);
     }
     const gov = this.ctx.gov;
-    return new ShapePlanner(() => gov.policy(), gov.policy(), this.role, info.objects[0] ?? info.db, lineage, (object, fields) => gov.recordFields(object, fields));
+    const object = info.objects[0] ?? info.db;
+    const create = (): ShapePlanner => new ShapePlanner(() => gov.policy(), gov.policy(), this.role, object, lineage, (o, fields) => gov.recordFields(o, fields));
+    if (lineage !== null) return create(); // a pipeline's or projection's renames belong to that command only
+    const key = `${this.role}\u0000${object}`;
+    let planner = this.ctx.planners.get(key);
+    if (!planner) {
+      planner = create();
+      // Bounded: a client inventing collection names cannot grow memory (each planner caps its own tree).
+      if (this.ctx.planners.size >= MAX_SHARED_PLANNERS) this.ctx.planners.clear();
+      this.ctx.planners.set(key, planner);
+    }
+    return planner;
   }
 
   private async endTransaction(msg: OpMsg, op: Operation, lower: string, mapped: MappedSession | null, txn: string | null): Promise<void> {

@@ -3,7 +3,7 @@
  * Pure and synchronous; everything expensive is compiled once or cached per (role, name).
  */
 import { globToRegExp } from '../glob.js';
-import { DETECTORS, detectorPriority, textStats, type Detector } from './detectors/index.js';
+import { DETECTORS, anyDetectorMayMatch, anyDetectorMayMatchUtf8, detectorPriority, textStats, type Detector } from './detectors/index.js';
 import { Keyring, REDACTED, detokenizeValue, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
 import { NameMatcher } from './names.js';
 import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef } from './compile.js';
@@ -99,6 +99,8 @@ interface Hit {
 function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit[] | null {
   if (text.length < 5) return null; // no detector matches fewer than 5 characters
   const stats = textStats(text, scratchStats); // reused: scanText is synchronous and never re-entered
+  // One test rejects most values before the detectors' thirteen prefilters are called.
+  if (scanner.regexes.length === 0 && !anyDetectorMayMatch(stats)) return null;
   let hits: Hit[] | null = null;
   for (const a of scanner.detectors) {
     if (!a.detector.applies(stats, hint)) continue;
@@ -348,9 +350,16 @@ export class PolicyImpl implements CompiledPolicy {
     }
     const hint = field.sourceName ?? field.name;
     if (rp.scans && (type === 'text' || type === 'json')) {
+      // Custom regex classifiers have no prefilter, and JSON text is parsed and walked: both always decode.
+      const bytesPrefilter = type === 'text' && rp.scanner.regexes.length === 0;
       return {
         mode: 'scan',
         labels,
+        scanNeededUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+          if (!bytesPrefilter) return true;
+          if (end - start < 5) return false; // as scanText: no detector matches fewer than 5 characters
+          return anyDetectorMayMatchUtf8(bytes, start, end);
+        },
         apply: (value: MaskableValue, stats?: MaskStats): MaskableValue => {
           if (stats) for (const l of labels) stats.seen(l);
           if (typeof value === 'string') {

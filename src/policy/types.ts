@@ -140,6 +140,12 @@ export interface FieldPlan {
   /** Labels carried by the name. */
   readonly labels: readonly string[];
   apply(value: MaskableValue, stats?: MaskStats): MaskableValue;
+  /**
+   * For a 'scan' plan of a text field: whether the UTF-8 text `bytes[start, end)` must be decoded and passed to
+   * `apply`. False means no value detector of the role can match it, so `apply` would return it unchanged (the
+   * caller still counts `labels` as seen). A necessary-condition test on byte counts; true when unsure.
+   */
+  scanNeededUtf8?(bytes: Uint8Array, start: number, end: number): boolean;
 }
 
 /** Result of classifying one name + value for tooling (`dgf policy explain`, POST /api/v1/classify). */

@@ -5,11 +5,15 @@ import { digitsOf, findAll, type Detector } from './types.js';
 const NHS = /(?<![\w+(-])\d{3}([ -]?)\d{3}\1\d{4}(?![\w]|-\d)/g;
 const NPI = /(?<![\w+-])[12]\d{9}(?!\w|-\d)/g;
 
+function nhsMatchValid(m: string): boolean {
+  return nhsValid(digitsOf(m));
+}
+
 export const ukNhs: Detector = {
   name: 'uk_nhs',
   description: 'UK NHS number (mod 11)',
   applies: (s) => s.digits >= 10,
-  find: (text, out) => findAll(NHS, text, out, (m) => nhsValid(digitsOf(m))),
+  find: (text, out) => findAll(NHS, text, out, nhsMatchValid),
 };
 
 export const usNpi: Detector = {

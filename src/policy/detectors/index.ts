@@ -8,10 +8,10 @@ import { paymentCard } from './payment-card.js';
 import { phone } from './phone.js';
 import { apiKey, awsAccessKey, jwt } from './secrets.js';
 import { usSsn } from './us-ssn.js';
-import type { Detector } from './types.js';
+import type { Detector, TextStats } from './types.js';
 
 export type { Detector, TextStats } from './types.js';
-export { textStats } from './types.js';
+export { textStats, textStatsUtf8 } from './types.js';
 
 /**
  * Every built-in detector, in priority order: when two detectors find overlapping spans, the earlier one wins
@@ -49,4 +49,48 @@ export function detectorByName(name: string): Detector | undefined {
 export function detectorPriority(name: string): number {
   const i = DETECTORS.findIndex((d) => d.name === name);
   return i < 0 ? DETECTORS.length : i;
+}
+
+/**
+ * A necessary condition for any built-in detector to match (the weakest of their `applies` prefilters, which
+ * the detector tests check against every detector): most values (names, words, prose) fail it in a few
+ * comparisons, so they are rejected without calling thirteen prefilters or decoding the value at all.
+ * - >= 4 digits: ipv4 (the fewest digits of the digit-based detectors: card, ssn, phone, iban, nhs, npi, dob);
+ * - '@': email; two ':': ipv6; a 15-character token run: jwt, api_key, aws_access_key.
+ */
+export function anyDetectorMayMatch(s: TextStats): boolean {
+  return s.digits >= 4 || s.at > 0 || s.colons >= 2 || s.tokenRun >= 15;
+}
+
+/**
+ * `anyDetectorMayMatch(textStatsUtf8(bytes, start, end))` without building the statistics: stops at the first
+ * byte that makes a match possible, and counts only what the test reads (the hot path of wire protocols,
+ * which call it on every scanned value before decoding it). The detector tests check both agree.
+ */
+export function anyDetectorMayMatchUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  let digits = 0;
+  let colons = 0;
+  let run = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    // Lower-case letters and spaces first: they are most of the bytes of prose.
+    if (c >= 97) {
+      if (c <= 122) {
+        if (++run >= 15) return true;
+      } else {
+        run = 0;
+      }
+    } else if (c === 32) {
+      run = 0;
+    } else if (c >= 65 ? c <= 90 || c === 95 : c === 46 || c === 45) {
+      if (++run >= 15) return true;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits >= 4 || ++run >= 15) return true;
+    } else {
+      run = 0;
+      if (c === 64) return true;
+      if (c === 58 && ++colons >= 2) return true;
+    }
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 /** `ipv4` and `ipv6` addresses inside text; IPv6 candidates are confirmed with node:net. */
 import { isIPv6 } from 'node:net';
-import { findAll, type Detector } from './types.js';
+import { anyMatch, findAll, type Detector } from './types.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?!\\w|\\.\\d)`, 'g');
@@ -17,7 +17,7 @@ export const ipv4: Detector = {
   name: 'ipv4',
   description: 'IPv4 address',
   applies: (s) => s.dots >= 3 && s.digits >= 4,
-  find: (text, out) => findAll(IPV4, text, out, () => true),
+  find: (text, out) => findAll(IPV4, text, out, anyMatch),
 };
 
 export const ipv6: Detector = {

@@ -9,9 +9,13 @@ export function cardValid(d: string): boolean {
   return d.length >= 12 && d.length <= 19 && cardNetwork(d) !== null && luhnValid(d);
 }
 
+function cardMatchValid(m: string): boolean {
+  return cardValid(digitsOf(m));
+}
+
 export const paymentCard: Detector = {
   name: 'payment_card',
   description: 'payment card number (network prefix + Luhn)',
   applies: (s) => s.digits >= 12,
-  find: (text, out) => findAll(CARD, text, out, (m) => cardValid(digitsOf(m))),
+  find: (text, out) => findAll(CARD, text, out, cardMatchValid),
 };

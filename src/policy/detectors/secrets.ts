@@ -1,5 +1,5 @@
 /** Credentials in data: `jwt`, `api_key` (vendor prefixes) and `aws_access_key`. */
-import { findAll, type Detector } from './types.js';
+import { anyMatch, findAll, type Detector } from './types.js';
 
 const JWT = /(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?![\w-])/g;
 
@@ -42,7 +42,8 @@ const AWS = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
 export const jwt: Detector = {
   name: 'jwt',
   description: 'JSON Web Token (three base64url parts, JSON header with alg)',
-  applies: (s) => s.dots >= 2 && s.length >= 20,
+  // eyJ + 8 + . + 2 + . : at least 15 token characters in one run
+  applies: (s) => s.dots >= 2 && s.length >= 20 && s.tokenRun >= 15,
   find: (text, out) => {
     if (text.indexOf('eyJ') >= 0) findAll(JWT, text, out, jwtOk);
   },
@@ -51,15 +52,16 @@ export const jwt: Detector = {
 export const apiKey: Detector = {
   name: 'api_key',
   description: 'API key with a known vendor prefix (sk_live_, ghp_, xoxb-, AIza, SG., glpat-, npm_, ...)',
-  applies: (s) => s.length >= 20 && (s.joiners > 0 || s.dots >= 2 || s.upper > 0),
-  find: (text, out) => findAll(API_KEY, text, out, () => true),
+  // the shortest vendor format (xoxb- + 10) is one run of 15 token characters
+  applies: (s) => s.length >= 20 && s.tokenRun >= 15 && (s.joiners > 0 || s.dots >= 2 || s.upper > 0),
+  find: (text, out) => findAll(API_KEY, text, out, anyMatch),
 };
 
 export const awsAccessKey: Detector = {
   name: 'aws_access_key',
   description: 'AWS access key id (AKIA/ASIA + 16)',
-  applies: (s) => s.upper >= 4 && s.length >= 20,
+  applies: (s) => s.upper >= 4 && s.length >= 20 && s.tokenRun >= 20,
   find: (text, out) => {
-    if (text.indexOf('AKIA') >= 0 || text.indexOf('ASIA') >= 0) findAll(AWS, text, out, () => true);
+    if (text.indexOf('AKIA') >= 0 || text.indexOf('ASIA') >= 0) findAll(AWS, text, out, anyMatch);
   },
 };

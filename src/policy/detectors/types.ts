@@ -11,6 +11,11 @@ export interface TextStats {
   /** '_' or '-' present. */
   joiners: number;
   plus: number;
+  /**
+   * Longest run of ASCII token characters `[A-Za-z0-9_.-]`: every credential format (JWT, vendor API key, AWS
+   * key id) is one such run of at least 15 characters, so prose made of short words rules them all out.
+   */
+  tokenRun: number;
 }
 
 /** A built-in value detector. */
@@ -33,6 +38,7 @@ export interface Detector {
  * into that object (the hot path reuses one object instead of allocating per value).
  */
 export function textStats(text: string, into?: TextStats): TextStats {
+  // Kept in step with textStatsUtf8 (same counting; locals, not object fields, in the per-character loop).
   let digits = 0;
   let upper = 0;
   let at = 0;
@@ -40,20 +46,99 @@ export function textStats(text: string, into?: TextStats): TextStats {
   let colons = 0;
   let joiners = 0;
   let plus = 0;
+  let run = 0;
+  let tokenRun = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 97) continue; // lower-case letters and most non-ASCII: the common case, nothing to count
-    if (c >= 48 && c <= 57) digits++;
-    else if (c >= 65 && c <= 90) upper++;
-    else if (c === 64) at++;
-    else if (c === 46) dots++;
-    else if (c === 58) colons++;
-    else if (c === 95 || c === 45) joiners++;
-    else if (c === 43) plus++;
+    if (c >= 97 && c <= 122) {
+      run++; // lower-case letters: the common case
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      digits++;
+      run++;
+    } else if (c >= 65 && c <= 90) {
+      upper++;
+      run++;
+    } else if (c === 46) {
+      dots++;
+      run++;
+    } else if (c === 95 || c === 45) {
+      joiners++;
+      run++;
+    } else {
+      if (run > tokenRun) tokenRun = run;
+      run = 0;
+      if (c === 64) at++;
+      else if (c === 58) colons++;
+      else if (c === 43) plus++;
+    }
   }
-  if (into === undefined) return { length: n, digits, upper, at, dots, colons, joiners, plus };
-  into.length = n;
+  if (run > tokenRun) tokenRun = run;
+  return store(into, n, digits, upper, at, dots, colons, joiners, plus, tokenRun);
+}
+
+/**
+ * The same statistics over UTF-8 bytes `bytes[start, end)`, before any string is decoded (a wire protocol can
+ * skip decoding values no detector can match). Multi-byte sequences are all >= 0x80 and count as nothing, like
+ * the non-ASCII characters they decode to. `length` is the byte length, never less than the decoded string's,
+ * so every `length >= n` prefilter stays a necessary condition.
+ */
+export function textStatsUtf8(bytes: Uint8Array, start: number, end: number, into?: TextStats): TextStats {
+  let digits = 0;
+  let upper = 0;
+  let at = 0;
+  let dots = 0;
+  let colons = 0;
+  let joiners = 0;
+  let plus = 0;
+  let run = 0;
+  let tokenRun = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 97 && c <= 122) {
+      run++;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      digits++;
+      run++;
+    } else if (c >= 65 && c <= 90) {
+      upper++;
+      run++;
+    } else if (c === 46) {
+      dots++;
+      run++;
+    } else if (c === 95 || c === 45) {
+      joiners++;
+      run++;
+    } else {
+      if (run > tokenRun) tokenRun = run;
+      run = 0;
+      if (c === 64) at++;
+      else if (c === 58) colons++;
+      else if (c === 43) plus++;
+    }
+  }
+  if (run > tokenRun) tokenRun = run;
+  return store(into, end - start, digits, upper, at, dots, colons, joiners, plus, tokenRun);
+}
+
+function store(
+  into: TextStats | undefined,
+  length: number,
+  digits: number,
+  upper: number,
+  at: number,
+  dots: number,
+  colons: number,
+  joiners: number,
+  plus: number,
+  tokenRun: number,
+): TextStats {
+  if (into === undefined) return { length, digits, upper, at, dots, colons, joiners, plus, tokenRun };
+  into.length = length;
   into.digits = digits;
   into.upper = upper;
   into.at = at;
@@ -61,7 +146,13 @@ export function textStats(text: string, into?: TextStats): TextStats {
   into.colons = colons;
   into.joiners = joiners;
   into.plus = plus;
+  into.tokenRun = tokenRun;
   return into;
+}
+
+/** A validator that accepts every match (shared: a closure per call would allocate on the hot path). */
+export function anyMatch(): boolean {
+  return true;
 }
 
 /** Run a global regex over `text`, pushing every match whose `validate` accepts it. */

@@ -16,12 +16,16 @@ export function ssnValid(d: string): boolean {
   return area !== 0 && area !== 666 && area < 900 && group !== 0 && serial !== 0;
 }
 
+function dashedSsnValid(m: string): boolean {
+  return ssnValid(m.slice(0, 3) + m.slice(4, 6) + m.slice(7));
+}
+
 export const usSsn: Detector = {
   name: 'us_ssn',
   description: 'US Social Security number (area/group/serial rules)',
   applies: (s) => s.digits >= 9,
   find: (text, out, hint) => {
-    findAll(DASHED, text, out, (m) => ssnValid(m.slice(0, 3) + m.slice(4, 6) + m.slice(7)));
+    findAll(DASHED, text, out, dashedSsnValid);
     if (hint !== undefined && SSN_HINT.test(hint)) findAll(BARE, text, out, ssnValid);
   },
 };

@@ -218,15 +218,30 @@ function decForm(original: unknown, d: Dec): MaskableValue {
   return text;
 }
 
+function zero(s: string): string {
+  return s.replace(/\d/g, '0');
+}
+
+/** Whether String(n) is plain decimal (no exponent), i.e. decOf(n) succeeds: ECMAScript uses exponents outside [1e-6, 1e21). */
+function plainDecimal(n: number): boolean {
+  const abs = Math.abs(n);
+  return abs === 0 || (abs >= 1e-6 && abs < 1e21);
+}
+
 function maskNumeric(spec: MaskSpec, value: unknown, keys: Keyring): MaskableValue {
   if (typeof value === 'bigint') return maskInteger(spec, value, keys);
+  if (spec.method === 'generalize' && typeof value === 'number' && plainDecimal(value)) {
+    // Same bucket as the decimal-text path below (String(n) round-trips to n), without formatting and parsing
+    // it; + 0 turns -0 into 0 as that path does.
+    const b = spec.bucket ?? 10;
+    return Math.floor(value / b) * b + 0;
+  }
   const d = decOf(value);
   if (d === null) {
     // NaN, Infinity, exponent forms: a constant keeps the type without leaking the value.
     if (spec.method === 'null') return null;
     return typeof value === 'number' ? 0 : typeof value === 'string' ? '0' : value;
   }
-  const zero = (s: string): string => s.replace(/\d/g, '0');
   switch (spec.method) {
     case 'redact':
     case 'email':

@@ -206,3 +206,54 @@ describe('replies', () => {
     for (const name of ['find', 'getMore', 'aggregate']) assert.equal(maskCursorReply(decodeOpMsg(frame('s2c', name)).body, planner('admin')), null);
   });
 });
+
+describe('value scanning on bytes', () => {
+  // Strings of every kind a detector looks for, and look-alikes, with multi-byte characters around them.
+  const values = [
+    'Customer prefers delivery in the morning; reviewed after the March migration.',
+    'Rue de la République 12, 69002 Lyon — café',
+    'write to alice@example.com today',
+    'card 4111 1111 1111 1111 on file',
+    'ssn 078-05-1120 (verified)',
+    'logged in from 192.168.1.20 at 10:00',
+    'from 2001:db8::8a2e:370:7334 too',
+    'call +44 20 7946 0958 — merci',
+    'key ' + 'AK' + 'IAIOSFODNN7EXAMPLE' + ' leaked',
+    'iban FR14 2004 1010 0505 0001 3M02 606 ok',
+    'born 3 March 1975 in Lyon',
+    'order 1234 of 2024',
+    'short',
+    'é',
+    '',
+  ];
+
+  test('every string leaf is masked exactly as the policy masks that value (nested, arrays, non-ASCII)', () => {
+    const doc = {
+      note: values[0],
+      comments: values,
+      nested: { deep: { list: values.map((v, i) => ({ i: new Int32(i), text: v })) } },
+    };
+    const bytes = Buffer.from(serialize(doc));
+    const tally = new MaskTally();
+    const out = maskBsonDocument(bytes, 0, planner('analyst', undefined, tally));
+    assert.ok(out);
+    assert.equal(out.readInt32LE(0), out.length);
+    const m = deserialize(out) as { note: string; comments: string[]; nested: { deep: { list: Array<{ i: number; text: string }> } } };
+    const expect = (path: string, v: string): unknown => policy.fieldPlan('analyst', { name: path, object: 'app.people', type: 'text' }).apply(v);
+    assert.equal(m.note, expect('note', values[0]!));
+    values.forEach((v, i) => {
+      assert.equal(m.comments[i], expect('comments', v), v);
+      assert.equal(m.nested.deep.list[i]!.text, expect('nested.deep.list.text', v), v);
+      assert.equal(m.nested.deep.list[i]!.i, i);
+    });
+    // the test is only meaningful if some values were masked and some were not
+    assert.notEqual(m.comments[2], values[2]);
+    assert.equal(m.comments[0], values[0]);
+    assert.equal(m.comments[1], values[1]);
+  });
+
+  test('the exempt role still gets the original bytes', () => {
+    const bytes = Buffer.from(serialize({ comments: values }));
+    assert.equal(maskBsonDocument(bytes, 0, planner('admin')), null);
+  });
+});

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DETECTOR_NAMES, detectorByName } from '../../../src/policy/index.js';
-import { textStats } from '../../../src/policy/detectors/index.js';
+import { DETECTOR_NAMES, DETECTORS, detectorByName } from '../../../src/policy/index.js';
+import { anyDetectorMayMatch, anyDetectorMayMatchUtf8, textStats, textStatsUtf8 } from '../../../src/policy/detectors/index.js';
 import { luhnCheckDigit } from '../../../src/policy/detectors/checksums.js';
 
 /** Substrings a detector finds in `text` (through its prefilter, as the engine runs it). */
@@ -19,6 +19,13 @@ function found(name: string, text: string, hint?: string): string[] {
 function cases(name: string, valid: [string, string, string?][], invalid: [string, string?][]): void {
   test(`${name}: finds valid samples inside text`, () => {
     for (const [text, entity, hint] of valid) assert.deepEqual(found(name, text, hint), [entity], `${name} in ${JSON.stringify(text)}`);
+  });
+  test(`${name}: valid samples pass the shared quick prefilters (text and UTF-8 bytes)`, () => {
+    for (const [text] of valid) {
+      assert.ok(anyDetectorMayMatch(textStats(text)), JSON.stringify(text));
+      const bytes = Buffer.from(`xx${text}yy`, 'utf8');
+      assert.ok(anyDetectorMayMatchUtf8(bytes, 2, bytes.length - 2), JSON.stringify(text));
+    }
   });
   test(`${name}: rejects look-alikes`, () => {
     for (const [text, hint] of invalid) assert.deepEqual(found(name, text, hint), [], `${name} must not match ${JSON.stringify(text)}`);
@@ -175,3 +182,46 @@ cases(
   ],
   [[aws.slice(0, -1)], ['AK' + 'IAiosfodnn7example'], ['XK' + 'IAIOSFODNN7EXAMPLE'], [aws + 'X']],
 );
+
+describe('quick prefilters', () => {
+  // Characters every prefilter counts, plus multi-byte ones (UTF-8 length > UTF-16 length).
+  const alphabet = ['a', 'z', 'A', 'Z', '0', '5', '9', '@', ':', '.', '-', '_', '+', ' ', '/', ',', 'é', '€', '😀', '{'];
+  let seed = 42;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const randomText = (): string => {
+    let s = '';
+    const len = rnd(40);
+    // Runs of one class make long token runs and digit runs likely enough to exercise every detector.
+    while (s.length < len) s += alphabet[rnd(alphabet.length)]!.repeat(1 + rnd(rnd(2) === 0 ? 3 : 18));
+    return s;
+  };
+
+  test('anyDetectorMayMatch holds whenever some detector prefilter does (random texts)', () => {
+    for (let i = 0; i < 20000; i++) {
+      const text = randomText();
+      const stats = textStats(text);
+      const some = DETECTORS.some((d) => d.applies(stats, 'phone_ssn_dob'));
+      if (some) assert.ok(anyDetectorMayMatch(stats), JSON.stringify(text));
+    }
+  });
+
+  test('the UTF-8 forms agree with each other and never reject what the text form accepts', () => {
+    for (let i = 0; i < 20000; i++) {
+      const text = randomText();
+      const bytes = Buffer.from(`é${text}é`, 'utf8');
+      const utf8 = anyDetectorMayMatch(textStatsUtf8(bytes, 2, bytes.length - 2));
+      assert.equal(anyDetectorMayMatchUtf8(bytes, 2, bytes.length - 2), utf8, JSON.stringify(text));
+      if (anyDetectorMayMatch(textStats(text))) assert.ok(utf8, JSON.stringify(text));
+    }
+  });
+
+  test('prose and short words are rejected without running a detector', () => {
+    const prose = 'Customer prefers delivery in the morning; reviewed after the March migration. No open tickets.';
+    assert.equal(anyDetectorMayMatch(textStats(prose)), false);
+    const bytes = Buffer.from(prose);
+    assert.equal(anyDetectorMayMatchUtf8(bytes, 0, bytes.length), false);
+  });
+});
