@@ -17,6 +17,7 @@ import { decodeOpQuery, encodeOpReply } from './codec/op-query.js';
 import { compressedRefusal } from './codec/op-compressed.js';
 import { BsonIterator, findElement } from './codec/bson-view.js';
 import { maskCursorReply, maskDistinctReply, maskValueReply, readCursorInfo } from './codec/reply.js';
+import { UnmaskableDocumentError } from './codec/bson-mask.js';
 import { ScramConversation, ScramError } from './auth/scram.js';
 import { describeCommand, type CommandInfo } from './command.js';
 import type { MongoListenerContext } from './context.js';
@@ -615,9 +616,15 @@ export class MongoClientConnection {
         op.rows++;
       };
       let masked: Buffer | null = null;
-      if (lower === 'findandmodify') masked = maskValueReply(reply, planner, count);
-      else if (lower === 'distinct') masked = maskDistinctReply(reply, planner, String(cmd.key ?? ''), count);
-      else masked = maskCursorReply(reply, planner, count);
+      try {
+        if (lower === 'findandmodify') masked = maskValueReply(reply, planner, count);
+        else if (lower === 'distinct') masked = maskDistinctReply(reply, planner, String(cmd.key ?? ''), count);
+        else masked = maskCursorReply(reply, planner, count);
+      } catch (err) {
+        if (!(err instanceof UnmaskableDocumentError)) throw err;
+        await this.finishAndReply(msg, op, errorReply(ErrorCode.BSONObjectTooLarge, err.message), { error: err.message, upstreamMs });
+        return;
+      }
       if (masked) reply = masked;
       if (lower !== 'findandmodify' && lower !== 'distinct') {
         const c = readCursorInfo(result.reply);

@@ -58,24 +58,47 @@ export class ListenerGovernance {
   /**
    * Decide and start recording one operation. Check `op.denied` and, if denied, answer the client with
    * `op.decision.message` in the protocol's own error format, then `await op.finish()`.
+   *
+   * `shape`: an object that stands for this operation's decision inputs (operation, kind, objects, fields,
+   * labels), such as a parsed statement shared by every execution of the same SQL shape. The decision for
+   * (shape, role) is then computed once per policy snapshot instead of once per operation (the policy's
+   * decide() reads only those inputs and the role, never the identity or the connection).
    */
-  begin(options: BeginOptions): Operation {
-    const decision = this.enforceRequirements(
-      this.policy().decide({
-        listener: this.name,
-        protocol: this.protocol,
-        identity: options.identity,
-        role: options.role,
-        operation: options.operation,
-        kind: options.kind,
-        objects: options.objects ?? [],
-        ...(options.fields ? { fields: options.fields } : {}),
-        ...(options.labels ? { labels: options.labels } : {}),
-        ...(options.encrypted !== undefined ? { encrypted: options.encrypted } : {}),
-      }),
-      options,
-    );
-    return new Operation(this.name, this.protocol, this.deps.audit, options, decision);
+  begin(options: BeginOptions, shape?: object): Operation {
+    const policy = this.policy();
+    let decision: Decision;
+    if (shape) {
+      if (policy !== this.decidedWith) {
+        this.decidedWith = policy;
+        this.decisions = new WeakMap();
+      }
+      let byRole = this.decisions.get(shape);
+      if (!byRole) this.decisions.set(shape, (byRole = new Map()));
+      let cached = byRole.get(options.role);
+      if (!cached) byRole.set(options.role, (cached = this.decide(policy, options)));
+      decision = cached;
+    } else {
+      decision = this.decide(policy, options);
+    }
+    return new Operation(this.name, this.protocol, this.deps.audit, options, this.enforceRequirements(decision, options));
+  }
+
+  private decidedWith: CompiledPolicy | null = null;
+  private decisions = new WeakMap<object, Map<string, Decision>>();
+
+  private decide(policy: CompiledPolicy, options: BeginOptions): Decision {
+    return policy.decide({
+      listener: this.name,
+      protocol: this.protocol,
+      identity: options.identity,
+      role: options.role,
+      operation: options.operation,
+      kind: options.kind,
+      objects: options.objects ?? [],
+      ...(options.fields ? { fields: options.fields } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.encrypted !== undefined ? { encrypted: options.encrypted } : {}),
+    });
   }
 
   /** `require: [identity]` cannot be met by an anonymous client: turn that into a denial. */

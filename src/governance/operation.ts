@@ -60,13 +60,10 @@ class ListenerMetrics {
     return c;
   }
 
-  /** `key` is `label\u0000method`. */
-  maskedBy(key: string): CounterChild {
+  maskedBy(label: string, method: string): CounterChild {
+    const key = label + '\u0000' + method;
     let c = this.masked.get(key);
-    if (!c) {
-      const sep = key.indexOf('\u0000');
-      this.masked.set(key, (c = maskedValues.child(this.listener, key.slice(0, sep), key.slice(sep + 1))));
-    }
+    if (!c) this.masked.set(key, (c = maskedValues.child(this.listener, label, method)));
     return c;
   }
 }
@@ -82,12 +79,23 @@ function metricsOf(listener: string, protocol: string): ListenerMetrics {
 
 const NO_LABELS: readonly string[] = [];
 
+interface MaskedCount {
+  total: number;
+  byMethod: Map<string, number>;
+}
+
+function maskedRecord(byLabel: Map<string, MaskedCount> | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (byLabel) for (const [label, m] of byLabel) out[label] = m.total;
+  return out;
+}
+
 export class Operation implements MaskStats {
   private readonly startedAt = performance.now();
   // Created on first use: most operations classify nothing, and these were three allocations per statement.
   private labels: Set<string> | null = null;
-  private maskedByLabel: Map<string, number> | null = null;
-  private maskedByMethod: Map<string, number> | null = null;
+  /** label -> values masked, in total and per method (nested: no key string built per masked value). */
+  private maskedByLabel: Map<string, MaskedCount> | null = null;
   private finished: Promise<void> | null = null;
   /** Rows returned or affected, accumulated by the protocol. */
   rows = 0;
@@ -111,12 +119,14 @@ export class Operation implements MaskStats {
   }
 
   masked(label: string, method: MaskMethod): void {
-    this.seen(label);
     const byLabel = (this.maskedByLabel ??= new Map());
-    byLabel.set(label, (byLabel.get(label) ?? 0) + 1);
-    const key = label + '\u0000' + method;
-    const byMethod = (this.maskedByMethod ??= new Map());
-    byMethod.set(key, (byMethod.get(key) ?? 0) + 1);
+    let m = byLabel.get(label);
+    if (!m) {
+      this.seen(label);
+      byLabel.set(label, (m = { total: 0, byMethod: new Map() }));
+    }
+    m.total++;
+    m.byMethod.set(method, (m.byMethod.get(method) ?? 0) + 1);
   }
 
   /** Labels seen so far. */
@@ -126,7 +136,7 @@ export class Operation implements MaskStats {
 
   /** Masked counts so far, label -> count. */
   maskedCounts(): Record<string, number> {
-    return this.maskedByLabel ? Object.fromEntries(this.maskedByLabel) : {};
+    return maskedRecord(this.maskedByLabel);
   }
 
   /**
@@ -143,7 +153,9 @@ export class Operation implements MaskStats {
     metrics.total.observe(totalMs / 1000);
     if (result.upstreamMs !== undefined) metrics.proxy.observe(Math.max(0, totalMs - result.upstreamMs) / 1000);
     if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
-    if (this.maskedByMethod) for (const [key, count] of this.maskedByMethod) metrics.maskedBy(key).inc(count);
+    if (this.maskedByLabel) {
+      for (const [label, m] of this.maskedByLabel) for (const [method, count] of m.byMethod) metrics.maskedBy(label, method).inc(count);
+    }
     const objects = this.options.objects ?? NO_LABELS;
     const tls = this.options.encrypted;
     this.finished = this.audit.append({
@@ -155,7 +167,7 @@ export class Operation implements MaskStats {
       object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
       statement: this.options.statement ?? null,
       labels: this.labels ? [...this.labels] : [],
-      masked: this.maskedByLabel ? Object.fromEntries(this.maskedByLabel) : {},
+      masked: maskedRecord(this.maskedByLabel),
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
       rules: this.decision.rules.length === 0 ? [] : [...this.decision.rules],

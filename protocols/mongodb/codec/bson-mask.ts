@@ -37,7 +37,11 @@ export interface PathPlanner {
   readonly stats: MaskStats | undefined;
 }
 
+/** MongoDB's own nesting limit; deeper documents cannot be checked, so they are refused, never passed clear. */
 const MAX_DEPTH = 100;
+
+/** A reply the masking walk could not fully inspect (fail closed: the caller withholds it). */
+export class UnmaskableDocumentError extends Error {}
 
 /** Logical type of a BSON element type for the policy engine; null for types that carry no data to mask. */
 function logicalType(t: number): LogicalType | null {
@@ -224,7 +228,7 @@ function walk(
   depth: number,
   stats: MaskStats | undefined,
 ): number {
-  if (depth > MAX_DEPTH) return 0;
+  if (depth > MAX_DEPTH) throw new UnmaskableDocumentError(`dgf: a result document is nested deeper than ${MAX_DEPTH} levels and cannot be masked; the reply is withheld`);
   const it = (iterators[depth] ??= new BsonIterator()).reset(buf, start);
   const slot = openLengthSlot(start);
   let delta = 0;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { deserialize, serialize, Int32, Long, Double, Decimal128, Binary, ObjectId } from 'bson';
 import { PolicyStore, MaskTally, type CompiledPolicy } from '../../../src/policy/index.js';
 import { BsonIterator, InvalidBsonError, documentEnd } from '../../../protocols/mongodb/codec/bson-view.js';
-import { maskBsonDocument } from '../../../protocols/mongodb/codec/bson-mask.js';
+import { maskBsonDocument, UnmaskableDocumentError } from '../../../protocols/mongodb/codec/bson-mask.js';
 import { maskCursorReply, maskDistinctReply, maskValueReply, readCursorInfo } from '../../../protocols/mongodb/codec/reply.js';
 import { decodeOpMsg } from '../../../protocols/mongodb/codec/op-msg.js';
 import { ShapePlanner } from '../../../protocols/mongodb/masking.js';
@@ -255,5 +255,14 @@ describe('value scanning on bytes', () => {
   test('the exempt role still gets the original bytes', () => {
     const bytes = Buffer.from(serialize({ comments: values }));
     assert.equal(maskBsonDocument(bytes, 0, planner('admin')), null);
+  });
+});
+
+describe('nesting beyond MongoDB limit', () => {
+  test('a document nested deeper than 100 levels is refused for a masked role, never passed clear', () => {
+    let doc: Record<string, unknown> = { email: 'deep@example.com' };
+    for (let i = 0; i < 120; i++) doc = { level: doc };
+    const bytes = Buffer.from(serialize(doc));
+    assert.throws(() => maskBsonDocument(bytes, 0, planner('analyst')), UnmaskableDocumentError);
   });
 });
