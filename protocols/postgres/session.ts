@@ -657,7 +657,7 @@ export class Session implements UpstreamOwner {
       objects: info.objects,
       statement: info.normalized,
       encrypted: this.tls && this.l.upstreamEncrypted,
-    });
+    }, info);
   }
 
   /** Why this statement may not run (policy, quota, unmaskable COPY), as an ErrorResponse; null when it may. */

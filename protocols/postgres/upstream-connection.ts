@@ -16,6 +16,9 @@ import * as fe from './codec/frontend-encoder.js';
 import { BackendCode } from './codec/message-codes.js';
 import type { TxStatus } from './codec/backend-encoder.js';
 import type { UpstreamTarget } from './upstream-target.js';
+import { slabReader, type ChunkInbox } from '../shared/slab-reader.js';
+
+const ignoreChunk = (): void => {};
 
 /** Largest backend message accepted from the upstream (PostgreSQL's own limit on a field is 1 GB). */
 const MAX_UPSTREAM_MESSAGE = 1024 * 1024 * 1024;
@@ -63,16 +66,25 @@ export class UpstreamConnection extends EventEmitter {
 
   private internal: { resolve(r: InternalResult): void; reject(e: Error): void; rows: string[][]; error: InternalResult['error'] } | null = null;
 
+  /** Where the socket's chunks go: the startup handshake, then `onData`. */
+  private reader: (chunk: Buffer) => void = ignoreChunk;
+
   private constructor(
     private socket: net.Socket,
     readonly database: string,
+    inbox: ChunkInbox | null,
   ) {
     super();
+    if (inbox) inbox.deliver = (chunk) => this.reader(chunk);
+    else socket.on('data', (chunk: Buffer) => this.reader(chunk));
   }
 
   /** Open, negotiate TLS, authenticate; resolves when the server is ReadyForQuery. */
   static async connect(target: UpstreamTarget, database: string): Promise<UpstreamConnection> {
-    const raw = net.connect({ host: target.host, port: target.port });
+    // Plain connections read through onread (see slab-reader); a TLS upgrade needs the socket's normal reads.
+    const plain = target.sslmode === 'disable' || target.sslmode === 'allow';
+    const inbox: ChunkInbox = { deliver: ignoreChunk };
+    const raw = net.connect(plain ? { host: target.host, port: target.port, onread: slabReader(inbox) } : { host: target.host, port: target.port });
     raw.setNoDelay(true);
     raw.setKeepAlive(true, 60_000);
     const timer = setTimeout(() => raw.destroy(new UpstreamError(`upstream ${target.host}:${target.port}: connect timeout`, 'UPSTREAM_TIMEOUT')), target.connectTimeoutMs);
@@ -92,7 +104,7 @@ export class UpstreamConnection extends EventEmitter {
           throw new UpstreamError(`upstream ${target.host}:${target.port} does not support TLS (sslmode=${target.sslmode})`, 'UPSTREAM_TLS');
         }
       }
-      const conn = new UpstreamConnection(socket, database);
+      const conn = new UpstreamConnection(socket, database, plain ? inbox : null);
       conn.encrypted = encrypted;
       await conn.startup(target, database);
       return conn;
@@ -112,7 +124,7 @@ export class UpstreamConnection extends EventEmitter {
       const fail = (err: Error): void => {
         if (done) return;
         done = true;
-        socket.off('data', onData);
+        this.reader = ignoreChunk;
         reject(err);
       };
       const onData = (chunk: Buffer): void => {
@@ -124,7 +136,6 @@ export class UpstreamConnection extends EventEmitter {
             if (reply) socket.write(reply);
             if (msg.name === 'readyForQuery') {
               done = true;
-              socket.off('data', onData);
               socket.off('error', fail);
               socket.off('close', onClose);
               this.attach();
@@ -138,7 +149,7 @@ export class UpstreamConnection extends EventEmitter {
         }
       };
       const onClose = (): void => fail(new UpstreamError('upstream closed the connection during startup', 'UPSTREAM_CONNECT'));
-      socket.on('data', onData);
+      this.reader = onData;
       socket.once('error', fail);
       socket.once('close', onClose);
       // negotiateSsl paused the plain socket; a 'data' listener alone does not resume an explicitly paused stream.
@@ -179,7 +190,7 @@ export class UpstreamConnection extends EventEmitter {
   }
 
   private attach(): void {
-    this.socket.on('data', this.onData);
+    this.reader = this.onData;
     this.socket.on('drain', this.onDrain);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
