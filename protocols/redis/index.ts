@@ -14,6 +14,7 @@ import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src
 import { TcpListener } from '../shared/tcp-listener.js';
 import { UpstreamPool } from './multiplexer.js';
 import { RedisSession, type SessionEnv } from './session.js';
+import { DecisionCache } from './decision-cache.js';
 import { parseUpstreamUrl, type ServerInfo } from './upstream.js';
 import { RespType } from './codec/resp-types.js';
 
@@ -86,6 +87,7 @@ export const start: ListenerFactory = async ({ config, governance: gov, logger }
   const trust = config.auth === 'trust' || (config.users ?? []).length === 0;
   const env: SessionEnv = {
     gov,
+    decisions: new DecisionCache(gov),
     pool,
     users,
     trust,

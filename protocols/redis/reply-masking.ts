@@ -19,6 +19,8 @@ export interface MaskTarget {
   shape: ReplyShape;
   args: readonly Buffer[];
   keys: readonly Buffer[];
+  /** `classificationName` of each key, when the caller already computed them (saves decoding keys again). */
+  keyShapes?: readonly string[];
   /** For EXEC: the queued commands, in order. */
   tx?: readonly MaskTarget[];
 }
@@ -28,6 +30,52 @@ export interface MaskContext {
   policy: CompiledPolicy;
   role: string;
   stats: MaskStats | undefined;
+  /** A session's plans by classification name (else the policy is asked each time). */
+  plans?: PlanCache;
+}
+
+/**
+ * FieldPlans of one role under one policy snapshot, by classification name: a session asks for the same few key
+ * shapes on every command, and the policy's own cache needs a composite key string built per call.
+ */
+export class PlanCache {
+  private policy: CompiledPolicy | null = null;
+  private role = '';
+  private readonly plans = new Map<string, FieldPlan>();
+  private static readonly MAX = 1000;
+
+  get(policy: CompiledPolicy, role: string, name: string): FieldPlan {
+    if (policy !== this.policy || role !== this.role) {
+      this.policy = policy;
+      this.role = role;
+      this.plans.clear();
+    }
+    let plan = this.plans.get(name);
+    if (plan === undefined) {
+      plan = policy.fieldPlan(role, { name, type: 'text' });
+      // Bounded: a client inventing key names cannot grow memory; a full clear is cheaper than LRU bookkeeping.
+      if (this.plans.size >= PlanCache.MAX) this.plans.clear();
+      this.plans.set(name, plan);
+    }
+    return plan;
+  }
+}
+
+/** The plan for values classified under `shape` (a classification name). */
+function planOf(ctx: MaskContext, shape: string): FieldPlan {
+  return ctx.plans ? ctx.plans.get(ctx.policy, ctx.role, shape) : ctx.policy.fieldPlan(ctx.role, { name: shape, type: 'text' });
+}
+
+/**
+ * Whether a 'scan' plan must decode `bytes[start, end)`: false when no value detector of the role can match them,
+ * and then the plan's labels are counted as seen, exactly as `apply` would have done without changing the value.
+ * The policy's prefilter reads UTF-8 bytes; for bytes that are not UTF-8 (decoded as latin1, one char per byte)
+ * it counts the same characters.
+ */
+function mustScan(plan: FieldPlan, bytes: Buffer, start: number, end: number, stats: MaskStats | undefined): boolean {
+  if (plan.mode !== 'scan' || !plan.scanNeededUtf8 || plan.scanNeededUtf8(bytes, start, end)) return true;
+  if (stats) for (const l of plan.labels) stats.seen(l);
+  return false;
 }
 
 /**
@@ -66,7 +114,7 @@ class Walk {
   ) {}
 
   plan(name: string): FieldPlan {
-    return this.ctx.policy.fieldPlan(this.ctx.role, { name: classificationName(name), type: 'text' });
+    return planOf(this.ctx, classificationName(name));
   }
 
   /** Mask one string leaf as a value named `name`. */
@@ -79,6 +127,7 @@ class Walk {
       return;
     }
     const bytes = stringBytes(this.buf, node);
+    if (!mustScan(plan, bytes, 0, bytes.length, this.ctx.stats)) return;
     const enc = textEncoding(bytes);
     const text = bytes.toString(enc);
     const out = plan.apply(text, this.ctx.stats);
@@ -243,15 +292,22 @@ function maskBulk(frame: Buffer, target: MaskTarget, ctx: MaskContext): Buffer {
   if (cr < 0) return frame;
   const start = cr + 2;
   const end = frame.length - 2;
-  let name = target.keys.length > 0 ? target.keys[0]!.toString('latin1') : target.name;
-  if (target.shape === 'hash-field') name = `${name}:${target.args[2]?.toString('latin1') ?? ''}`;
-  else if (target.keys.length > 1) name = mostSensitive(target, ctx) ?? name;
-  const plan = ctx.policy.fieldPlan(ctx.role, { name: classificationName(name), type: 'text' });
+  let shape: string;
+  if (target.shape === 'values' && target.keys.length === 1 && target.keyShapes) {
+    shape = target.keyShapes[0]!;
+  } else {
+    let name = target.keys.length > 0 ? target.keys[0]!.toString('latin1') : target.name;
+    if (target.shape === 'hash-field') name = `${name}:${target.args[2]?.toString('latin1') ?? ''}`;
+    else if (target.keys.length > 1) name = mostSensitive(target, ctx) ?? name;
+    shape = classificationName(name);
+  }
+  const plan = planOf(ctx, shape);
   if (plan.mode === 'clear') {
     // eslint-disable-next-line prefer-spread -- FieldPlan.apply is the policy's method, not Function#apply
     plan.apply(null, ctx.stats);
     return frame;
   }
+  if (!mustScan(plan, frame, start, end, ctx.stats)) return frame;
   const bytes = frame.subarray(start, end);
   const enc = textEncoding(bytes);
   const text = bytes.toString(enc);
@@ -264,7 +320,7 @@ function maskBulk(frame: Buffer, target: MaskTarget, ctx: MaskContext): Buffer {
 function mostSensitive(t: MaskTarget, ctx: MaskContext): string | null {
   for (const k of t.keys) {
     const name = k.toString('latin1');
-    if (ctx.policy.fieldPlan(ctx.role, { name: classificationName(name), type: 'text' }).mode === 'mask') return name;
+    if (planOf(ctx, classificationName(name)).mode === 'mask') return name;
   }
   return null;
 }

@@ -12,22 +12,25 @@ import type net from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AuditEntry } from '../../src/audit/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
-import type { Operation } from '../../src/governance/operation.js';
-import type { CompiledPolicy, Identity } from '../../src/policy/types.js';
+import type { BeginOptions, Operation } from '../../src/governance/operation.js';
+import type { CompiledPolicy, Decision, Identity, MaskMethod, OperationKind } from '../../src/policy/types.js';
 import { ProtocolError } from '../shared/errors.js';
 import { RequestParser, type CommandSink } from './codec/request-parser.js';
 import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
 import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode.js';
 import { RespType, mayCarryStrings } from './codec/resp-types.js';
-import { extractKeys, lookupCommand, type CommandInfo } from './command-table.js';
+import { extractKeys, lookupCommand, type CommandInfo, type ReplyShape } from './command-table.js';
 import { MaxConnectionsError, type UpstreamPool } from './multiplexer.js';
-import { classificationName, maskPush, maskReply, type MaskTarget } from './reply-masking.js';
-import { After, Batch, Slot, type SlotOwner } from './slot.js';
+import { PlanCache, classificationName, maskPush, maskReply, type MaskTarget } from './reply-masking.js';
+import { After, Batch, BatchEntry, CommandTally, Slot, type SlotOwner } from './slot.js';
+import type { DecisionCache } from './decision-cache.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
 /** Listener-wide settings and services a session uses. */
 export interface SessionEnv {
   gov: ListenerGovernance;
+  /** The policy's decisions by command shape (see decision-cache.ts). */
+  decisions: DecisionCache;
   pool: UpstreamPool;
   /** name -> sha256(password); empty map with `trust`. */
   users: Map<string, Buffer>;
@@ -53,8 +56,93 @@ const SUBSCRIBE = new Set(['subscribe', 'psubscribe', 'ssubscribe']);
 const UNSUBSCRIBE = new Set(['unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const ALLOWED_SUBSCRIBED = new Set([...SUBSCRIBE, ...UNSUBSCRIBE, 'ping', 'quit', 'reset']);
 const MAX_STATEMENT = 512;
+// Shared by the audit entries of commands that classified and masked nothing (most of them); never mutated.
+const NO_LABELS: string[] = Object.freeze([]) as unknown as string[];
+const NO_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 let nextClientId = 0;
+
+/**
+ * Per-command objects that live until the reply (and the audit record) is done are class instances, not object
+ * literals: V8 tracks literal allocation sites (mementos, pretenuring decisions) and that showed in profiles.
+ */
+class CommandOptions implements BeginOptions {
+  constructor(
+    readonly identity: Identity,
+    readonly role: string,
+    readonly operation: string,
+    readonly kind: OperationKind,
+    readonly objects: readonly string[],
+    readonly statement: string,
+    readonly labels: readonly string[] | undefined,
+    readonly encrypted: boolean,
+  ) {}
+}
+
+class CommandTarget implements MaskTarget {
+  tx?: readonly MaskTarget[];
+  constructor(
+    readonly name: string,
+    readonly shape: ReplyShape,
+    readonly args: readonly Buffer[],
+    readonly keys: readonly Buffer[],
+    readonly keyShapes: readonly string[],
+  ) {}
+}
+
+/**
+ * Client writes of one event-loop turn, made together at its end (check phase) rather than one by one between
+ * reply parsing: back-to-back writes find the reading clients already awake, as twemproxy writes its clients in
+ * one pass over the writable ones. One setImmediate per turn for all sessions.
+ */
+const flushQueue: RedisSession[] = [];
+
+function scheduleFlush(session: RedisSession): void {
+  if (session.flushQueued) return;
+  session.flushQueued = true;
+  if (flushQueue.push(session) === 1) setImmediate(flushAll);
+}
+
+function flushAll(): void {
+  // Sessions queued while flushing (none expected: flushOut does not complete batches) wait for the next turn.
+  const n = flushQueue.length;
+  for (let i = 0; i < n; i++) {
+    const s = flushQueue[i]!;
+    s.flushQueued = false;
+    s.flushNow();
+  }
+  flushQueue.splice(0, n);
+  if (flushQueue.length > 0) setImmediate(flushAll);
+}
+
+/** failMode open never rejects; a handler anyway, so a broken sink can never crash the process. */
+function ignoreAuditError(): void {}
+
+/** Lower-case command names by the spelling clients send ('GET', 'get'), so the hot path does not re-case them. */
+const lowerNames = new Map<string, string>();
+
+function commandName(arg: Buffer): string {
+  const sent = arg.toString('latin1');
+  let name = lowerNames.get(sent);
+  if (name === undefined) {
+    name = sent.toLowerCase();
+    // Only spellings of known commands are kept: a client inventing names cannot grow the map.
+    if (lowerNames.size < 4096 && lookupCommand(name, undefined)) lowerNames.set(sent, name);
+  }
+  return name;
+}
+
+/** The statement's verb of a command ('GET', 'CLIENT KILL'), computed once per command. */
+const statementNames = new Map<CommandInfo, string>();
+
+function statementName(info: CommandInfo): string {
+  let s = statementNames.get(info);
+  if (s === undefined) {
+    s = info.fullName.includes('|') ? info.fullName.replace('|', ' ').toUpperCase() : info.name.toUpperCase();
+    statementNames.set(info, s);
+  }
+  return s;
+}
 
 function sha(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest();
@@ -94,6 +182,9 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private monitoring = false;
   private pushParts: Buffer[] = [];
   private drainWaiter: (() => void) | null = null;
+  private readonly plans = new PlanCache();
+  /** Waiting in the end-of-turn flush queue. */
+  flushQueued = false;
   private torn = false;
 
   constructor(
@@ -149,6 +240,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     }
     this.incoming = [];
     const batch = new Batch(this.env.gov.policy());
+    batch.single = list.length === 1;
     this.outQueue.push(batch);
     let i = 0;
     for (; i < list.length && !this.closed; i++) {
@@ -169,7 +261,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
 
   /** Handle one command; false when a barrier closed and the rest must wait. */
   private dispatch(args: Buffer[], raw: Buffer[] | null, batch: Batch): boolean {
-    const name = args[0]!.toString('latin1').toLowerCase();
+    const name = commandName(args[0]!);
     if (!this.authed) {
       if (name === 'auth') return this.local(batch, this.auth(args));
       if (name === 'hello') return this.local(batch, this.hello(args));
@@ -222,33 +314,36 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     }
     const keyBufs = extractKeys(info.spec, args);
     const objects = keyBufs.map((k) => k.toString('latin1'));
+    const shapes = objects.map(classificationName);
     const statement = this.statementOf(info, args, objects);
     let labels: string[] | undefined;
-    for (const o of objects) {
-      const l = policy.labelsForName(classificationName(o));
+    for (const shape of shapes) {
+      const l = policy.labelsForName(shape);
       if (l.length > 0) (labels ??= []).push(...l);
     }
-    const op = this.env.gov.begin({
-      identity: this.identity,
-      role: this.role,
-      operation: info.name,
-      kind: info.spec.kind,
-      objects,
-      statement,
-      ...(labels ? { labels } : {}),
-      encrypted: this.env.clientTls && this.env.upstreamTls,
-    });
-    const slot = new Slot(this, batch, info, op, statement, objects);
-    if (op.denied) {
+    const options = new CommandOptions(this.identity, this.role, info.name, info.spec.kind, objects, statement, labels, this.env.clientTls && this.env.upstreamTls);
+    let slot: Slot;
+    let decision: Decision;
+    if (batch.single) {
+      const op = this.env.decisions.begin(options, shapes);
+      slot = new Slot(this, batch, info, op, statement, objects);
+      decision = op.decision;
+    } else {
+      // One of several commands read together: an entry of the batch's record, no Operation of its own.
+      decision = this.env.decisions.decide(options, shapes);
+      slot = new Slot(this, batch, info, null, statement, objects);
+      slot.tally = new CommandTally(info.name, info.spec.kind, decision, labels);
+    }
+    if (decision.action === 'deny') {
       if (this.multi) this.txDirty = true;
-      return this.local(batch, errorReply(`NOPERM ${op.decision.message ?? 'command refused by policy'}`), slot, op.decision.message ?? 'denied');
+      return this.local(batch, errorReply(`NOPERM ${decision.message ?? 'command refused by policy'}`), slot, decision.message ?? 'denied');
     }
     if (info.denyOom && !this.env.gov.quota.checkWrite().ok) {
       if (this.multi) this.txDirty = true;
       const msg = 'OOM command not allowed when used memory > quota';
       return this.local(batch, errorReply(msg), slot, msg);
     }
-    return this.forward(name, info, args, keyBufs, raw, batch, slot, policy);
+    return this.forward(name, info, args, keyBufs, shapes, raw, batch, slot, policy);
   }
 
   private unknown(name: string, args: Buffer[], raw: Buffer[] | null, batch: Batch): boolean {
@@ -261,11 +356,11 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const msg = `ERR unknown command '${name.slice(0, 64)}' (dgf refuses commands it cannot govern for masked roles)`;
       return this.local(batch, errorReply(msg), slot, 'unknown command');
     }
-    return this.forward(name, null, args, [], raw, batch, slot, batch.policy);
+    return this.forward(name, null, args, [], [], raw, batch, slot, batch.policy);
   }
 
   private statementOf(info: CommandInfo, args: Buffer[], keys: string[]): string {
-    let s = info.fullName.includes('|') ? info.fullName.replace('|', ' ').toUpperCase() : info.name.toUpperCase();
+    let s = statementName(info);
     if (info.name === 'subscribe' || info.name === 'psubscribe' || info.name === 'ssubscribe' || info.name === 'publish') {
       // Channel names say what flows, like key names; message payloads never enter the trail.
       const channels = info.name === 'publish' ? args.slice(1, 2) : args.slice(1);
@@ -285,6 +380,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     info: CommandInfo | null,
     args: Buffer[],
     keys: Buffer[],
+    keyShapes: readonly string[],
     raw: Buffer[] | null,
     batch: Batch,
     slot: Slot,
@@ -298,7 +394,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       return false;
     }
     const data = raw ?? encodeCommand(args);
-    const target: MaskTarget = { name, shape: info?.spec.reply ?? 'values', args, keys };
+    const target = new CommandTarget(name, info?.spec.reply ?? 'values', args, keys, keyShapes);
     slot.target = target;
     slot.dedicated = conn === this.dedicated;
     slot.inspect = this.needsInspection(target, policy);
@@ -624,8 +720,9 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       case 'zset-scan':
       case 'set-scan':
         // Names alone decide: decode only when a key's plan masks.
-        for (const k of t.keys) {
-          if (policy.fieldPlan(this.role, { name: classificationName(k.toString('latin1')), type: 'text' }).mode !== 'clear') return true;
+        for (let i = 0; i < t.keys.length; i++) {
+          const shape = t.keyShapes?.[i] ?? classificationName(t.keys[i]!.toString('latin1'));
+          if (this.plans.get(policy, this.role, shape).mode !== 'clear') return true;
         }
         return false;
       case 'exec':
@@ -694,7 +791,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const masked = maskReply(
         frame,
         slot.target,
-        { policy: slot.batch.policy, role: this.role, stats: slot.op ?? undefined },
+        { policy: slot.batch.policy, role: this.role, stats: slot.op ?? slot.tally ?? undefined, plans: this.plans },
         this.resp === 3,
       );
       if (masked !== frame || slot.parts.length > 1) {
@@ -716,18 +813,27 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private maybeComplete(batch: Batch): void {
     if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written) return;
     for (const s of batch.slots) if (!s.done) return;
-    const governed = batch.slots.filter((s) => s.op !== null);
+    const governed = batch.slots.filter((s) => s.op !== null || s.tally !== null);
     if (governed.length === 0) {
       batch.ready = true;
       this.flushOut();
       return;
     }
     let done: Promise<void>;
-    if (governed.length === 1) {
+    const only = governed.length === 1 ? governed[0]!.op : null;
+    if (only) {
       const s = governed[0]!;
-      done = s.op!.finish({ rows: s.rows, error: s.error, upstreamMs: s.upstreamMs });
+      done = only.finish({ rows: s.rows, error: s.error, upstreamMs: s.upstreamMs });
     } else {
       done = this.finishBatch(governed);
+    }
+    if (this.env.gov.audit.failMode === 'open') {
+      // failMode open: the record is queued and the promise resolves at once (never rejects), so the reply need
+      // not wait for a microtask; writing now also saves a promise and two closures per batch.
+      done.catch(ignoreAuditError);
+      batch.ready = true;
+      scheduleFlush(this);
+      return;
     }
     done.then(
       () => {
@@ -753,50 +859,85 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private finishBatch(governed: Slot[]): Promise<void> {
     const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
     const objects = new Set<string>();
-    const labels = new Set<string>();
-    const masked = new Map<string, number>();
+    let labels: Set<string> | null = null;
+    let maskedBy: Map<string, number> | null = null;
     let rows = 0;
     let upstreamMs = 0;
     let kind: 'read' | 'write' | 'admin' | 'other' = 'read';
     for (let i = 0; i < governed.length; i++) {
       const s = governed[i]!;
-      const op = s.op!;
-      const seen = op.seenLabels();
-      for (const l of seen) labels.add(l);
-      const counts = op.maskedCounts();
-      for (const l in counts) masked.set(l, (masked.get(l) ?? 0) + counts[l]!);
+      const op = s.op;
+      const tally = s.tally;
+      let seen: string[] = NO_LABELS;
+      let counts: Record<string, number> = NO_MASKED;
+      if (tally) {
+        if (tally.labels) {
+          seen = [...tally.labels];
+          for (const l of seen) (labels ??= new Set()).add(l);
+        }
+        if (tally.maskedBy) {
+          counts = {};
+          for (const [key, n] of tally.maskedBy) {
+            const label = key.slice(0, key.indexOf('\u0000'));
+            counts[label] = (counts[label] ?? 0) + n;
+            (maskedBy ??= new Map()).set(key, (maskedBy.get(key) ?? 0) + n);
+          }
+        }
+      } else if (op) {
+        // A command governed on its own (an unknown command) inside the batch.
+        seen = op.seenLabels();
+        for (const l of seen) (labels ??= new Set()).add(l);
+        counts = op.maskedCounts();
+        for (const l in counts) (maskedBy ??= new Map()).set(l + '\u0000redact', (maskedBy.get(l + '\u0000redact') ?? 0) + counts[l]!);
+      }
       for (const o of s.objects) if (objects.size < 100) objects.add(o);
       rows += s.rows ?? 0;
       if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
-      const k = op.options.kind;
+      const k = tally ? tally.kind : op!.options.kind;
       if (k === 'admin') kind = 'admin';
       else if (k === 'write' && kind !== 'admin') kind = 'write';
-      entries[i] = {
-        operation: op.options.operation,
-        object: s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
-        statement: s.statement,
-        labels: seen,
-        masked: counts,
-        rows: s.rows,
-        decision: op.decision.action,
-        rules: op.decision.rules as string[],
-        error: s.error,
-      };
+      const decision = tally ? tally.decision : op!.decision;
+      entries[i] = new BatchEntry(
+        tally ? tally.operation : op!.options.operation,
+        s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
+        s.statement,
+        seen,
+        counts,
+        s.rows,
+        decision.action,
+        decision.rules as string[],
+        s.error,
+      );
     }
     // The batch record's own decision is not used (each command was decided on its own), so its keys are not
     // handed to the policy again: they are in the statement and in the entries.
-    const record: Operation = this.env.gov.begin({
-      identity: this.identity,
-      role: this.role,
-      operation: 'pipeline',
-      kind,
-      objects: [],
-      labels: [...labels],
-      statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
-      encrypted: this.env.clientTls && this.env.upstreamTls,
-    });
-    for (const [label, n] of masked) for (let i = 0; i < n; i++) record.masked(label, 'redact');
+    const record: Operation = this.env.decisions.begin(
+      {
+        identity: this.identity,
+        role: this.role,
+        operation: 'pipeline',
+        kind,
+        objects: [],
+        labels: labels ? [...labels] : [],
+        statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
+        encrypted: this.env.clientTls && this.env.upstreamTls,
+      },
+      [],
+    );
+    if (maskedBy) {
+      for (const [key, n] of maskedBy) {
+        const sep = key.indexOf('\u0000');
+        const label = key.slice(0, sep);
+        const method = key.slice(sep + 1) as MaskMethod;
+        for (let i = 0; i < n; i++) record.masked(label, method);
+      }
+    }
     return record.finish({ rows, entries, upstreamMs });
+  }
+
+  /** The end-of-turn flush (see scheduleFlush). */
+  flushNow(): void {
+    this.flushOut();
   }
 
   /** Write every ready batch (and pushes queued behind them) in order, as one write when small. */

@@ -16,6 +16,13 @@ export const ROLES = [
   { match: { user: 'service' }, role: 'service' },
 ];
 
+/**
+ * The free tier's quota with room for memory: the Redis on 56379 is shared by the test files running at once (one
+ * holds a 20 MB list) and by other suites and benchmarks, so its used_memory can pass 30 MB and turn another file's
+ * writes into -OOM. The memory quota itself is tested on a listener of its own (commands.test.ts).
+ */
+export const TEST_QUOTA = { preset: 'redis-cloud-free', limits: { memoryBytes: 1024 * 1024 * 1024 } };
+
 /** Start dgf with one redis listener `cache`; `listener` overrides listener fields, `options` its options. */
 export async function startRedisDgf(
   listener: Record<string, unknown> = {},
@@ -30,7 +37,7 @@ export async function startRedisDgf(
         listen: '127.0.0.1:0',
         upstream: { url: `redis://127.0.0.1:${UPSTREAM_PORT}` },
         users: USERS.map((name) => ({ name, password: PASSWORD })),
-        quota: { preset: 'redis-cloud-free' },
+        quota: TEST_QUOTA,
         ...listener,
       },
     ],

@@ -13,7 +13,7 @@ describe('upstream multiplexing', () => {
 
   before(async () => {
     // Own listener name: CLIENT LIST upstream is counted by connection name, and other suites may run alongside.
-    ({ dgf, port } = await startRedisDgf({ name: 'mux', quota: { preset: 'redis-cloud-free' } }));
+    ({ dgf, port } = await startRedisDgf({ name: 'mux' }));
     up = direct();
   });
 
