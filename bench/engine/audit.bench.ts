@@ -20,10 +20,14 @@ const log = await createAuditLog(
   { chainKey: 'bench-key-0123456789abcdef' },
 );
 
+// As the proxies append: a session's identity object and a decision's rule list are shared by its records.
+const identities = Array.from({ length: 8 }, (_, k) => ({ user: 'analyst', application: 'psql', address: `127.0.0.${k + 1}` }));
+const rules = ['GDPR-001'];
+
 const event = (i: number): AuditEvent => ({
   listener: 'pg',
   protocol: 'postgres',
-  identity: { user: 'analyst', application: 'psql', address: '127.0.0.1' },
+  identity: identities[i % identities.length]!,
   role: 'analyst',
   operation: 'select',
   object: 'public.customers',
@@ -32,7 +36,7 @@ const event = (i: number): AuditEvent => ({
   masked: { 'pii.email': 10, 'financial.card': 10 },
   rows: 10,
   decision: 'allow',
-  rules: ['GDPR-001'],
+  rules,
   duration_ms: 1.2 + (i % 7) / 10,
   error: null,
 });

@@ -25,9 +25,72 @@ export function chainKey(secret: string): ChainKey {
 
 const str = JSON.stringify;
 
+/**
+ * JSON of the strings a trail repeats (listener, role, operation, normalized statement, object), memoized:
+ * JSON.stringify is a builtin call per field, and ~15 of them per record were half the cost of sealing it.
+ */
+const stringJson = new Map<string, string>();
+const MAX_MEMO_STRING = 512;
+const MAX_MEMO_STRINGS = 8192;
+
+function strJson(s: string): string {
+  let j = stringJson.get(s);
+  if (j === undefined) {
+    j = str(s);
+    if (s.length <= MAX_MEMO_STRING) {
+      if (stringJson.size >= MAX_MEMO_STRINGS) stringJson.clear();
+      stringJson.set(s, j);
+    }
+  }
+  return j;
+}
+
+/**
+ * JSON of objects shared by many records and never mutated (a session's identity, a decision's rule list),
+ * remembered for the last few objects seen. Not a WeakMap: inserting every fresh object (an identity built per
+ * request) into a WeakMap cost more than the stringify it saves; a miss here costs 16 pointer compares.
+ */
+class RecentJson {
+  private readonly objects: Array<object | null> = new Array<object | null>(16).fill(null);
+  private readonly json: string[] = new Array<string>(16).fill('');
+  private next = 0;
+
+  of(o: object): string {
+    const objects = this.objects;
+    for (let i = 0; i < objects.length; i++) if (objects[i] === o) return this.json[i]!;
+    const j = str(o);
+    objects[this.next] = o;
+    this.json[this.next] = j;
+    this.next = (this.next + 1) % objects.length;
+    return j;
+  }
+}
+
+const identityJson = new RecentJson();
+const rulesJson = new RecentJson();
+
 /** JSON for a value that may be null/undefined (both serialize as null, as JSON.stringify would in an object). */
 function opt(x: unknown): string {
-  return x === null || x === undefined ? 'null' : str(x);
+  if (x === null || x === undefined) return 'null';
+  return typeof x === 'string' ? strJson(x) : str(x);
+}
+
+function optIdentity(x: object | null | undefined): string {
+  return x === null || x === undefined ? 'null' : identityJson.of(x);
+}
+
+/** A parsed (possibly tampered) record may hold anything here; a sealed one holds a decision's shared list. */
+function optRules(x: unknown): string {
+  if (!Array.isArray(x)) return opt(x);
+  return x.length === 0 ? '[]' : rulesJson.of(x);
+}
+
+/** Arrays and maps that are usually empty. */
+function optEmpty(x: unknown[] | Record<string, unknown> | null | undefined): string {
+  if (x === null || x === undefined) return 'null';
+  if (Array.isArray(x)) return x.length === 0 ? '[]' : str(x);
+  for (const _ in x) return str(x);
+  return '{}';
 }
 
 /** Record fields the chain covers, i.e. a record without its hash. */
@@ -43,18 +106,19 @@ export function canonicalJson(r: UnsealedRecord): string {
     ',"seq":' + r.seq +
     // ts needs no escaping when we wrote it; a tampered one that would simply hashes differently.
     ',"ts":"' + r.ts + '"' +
-    ',"listener":' + str(r.listener) +
-    ',"protocol":' + str(r.protocol) +
-    ',"identity":' + opt(r.identity) +
-    ',"role":' + str(r.role) +
-    ',"operation":' + str(r.operation) +
+    ',"listener":' + strJson(r.listener) +
+    ',"protocol":' + strJson(r.protocol) +
+    ',"identity":' + optIdentity(r.identity) +
+    ',"role":' + strJson(r.role) +
+    ',"operation":' + strJson(r.operation) +
     ',"object":' + opt(r.object) +
     ',"statement":' + opt(r.statement) +
-    ',"labels":' + opt(r.labels) +
-    ',"masked":' + opt(r.masked) +
+    ',"labels":' + optEmpty(r.labels) +
+    ',"masked":' + optEmpty(r.masked) +
     ',"rows":' + opt(r.rows) +
-    ',"decision":' + str(r.decision) +
-    ',"rules":' + opt(r.rules) +
+    ',"decision":' + strJson(r.decision) +
+    // Rule lists come from policy decisions, shared by every operation the decision covers.
+    ',"rules":' + optRules(r.rules) +
     ',"duration_ms":' + opt(r.duration_ms) +
     ',"error":' + opt(r.error);
   if (r.entries !== undefined) s += ',"entries":' + str(r.entries);

@@ -170,7 +170,8 @@ export class Operation implements MaskStats {
       masked: maskedRecord(this.maskedByLabel),
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
-      rules: this.decision.rules.length === 0 ? [] : [...this.decision.rules],
+      // Shared, never mutated: the audit chain memoizes its JSON per decision.
+      rules: this.decision.rules as string[],
       duration_ms: Math.round(totalMs * 1000) / 1000,
       error,
       ...(result.entries ? { entries: result.entries } : {}),
