@@ -121,6 +121,7 @@ export function canonicalJson(r: UnsealedRecord): string {
     ',"rules":' + optRules(r.rules) +
     ',"duration_ms":' + opt(r.duration_ms) +
     ',"error":' + opt(r.error);
+  // Entries stay with JSON.stringify: hand concatenation of 16 entries measured slower (cons strings to flatten).
   if (r.entries !== undefined) s += ',"entries":' + str(r.entries);
   if (r.extra !== undefined) s += ',"extra":' + str(r.extra);
   return s + ',"prev":' + str(r.prev) + '}';
