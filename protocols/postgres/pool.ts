@@ -65,6 +65,11 @@ export class Pool {
     return this.all.size + this.opening;
   }
 
+  /** No connection may be opened: every slot of `max` is taken. */
+  get full(): boolean {
+    return this.size >= this.options.max;
+  }
+
   get idleCount(): number {
     return this.idle.length;
   }
@@ -214,6 +219,7 @@ export class Pool {
   /** Give a connection back. `mode` says what the session left behind. */
   release(conn: UpstreamConnection, mode: ReleaseMode): void {
     conn.owner = null;
+    conn.pipelinable = false;
     conn.lastUsed = Date.now();
     if (conn.closed) return;
     if (mode === 'destroy' || conn.poisoned || this.closing) {

@@ -31,13 +31,35 @@ import { analyzeStatement } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
 import type { ListenerState, SharedStatement } from './listener-state.js';
 import type { PoolRequest, ReleaseMode } from './pool.js';
-import type { UpstreamConnection, UpstreamOwner } from './upstream-connection.js';
+import { PipelineDrain, passTurn } from './pipeline-drain.js';
+import type { PipelineFollower, UpstreamConnection } from './upstream-connection.js';
 
 /** Session features that only exist on one backend: the client keeps its connection until it disconnects. */
 const PINNING = new Set(['listen', 'advisory-lock', 'temp-table', 'hold-cursor', 'prepare']);
 
 /** Bytes a client may have buffered while it waits for a connection before its socket is paused. */
 const PAUSE_BACKLOG = 1024 * 1024;
+/** Most Queries of other clients queued behind one connection's owner (bounds head-of-line waiting). */
+const MAX_FOLLOWERS = 4;
+const QUERY_CANCELED = '57014';
+
+/**
+ * A simple Query another client's may be queued behind on the same connection: one read-only autocommit SELECT
+ * that changes no session state (no SET, lock, cursor, temp table, COPY or transaction control), so the
+ * connection is exactly as it was once its ReadyForQuery is read.
+ */
+function pipelinable(infos: readonly StatementInfo[], copyMaskers: unknown): boolean {
+  if (infos.length !== 1 || copyMaskers !== null) return false;
+  const info = infos[0]!;
+  return (
+    info.kind === 'read' &&
+    info.operation === 'select' &&
+    info.session === null &&
+    info.transaction === null &&
+    info.copy === null &&
+    info.setting === undefined
+  );
+}
 
 /** Startup parameters that are not settings to replay. */
 const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options']);
@@ -105,6 +127,16 @@ class Entry {
   copyMaskers: Array<CopyOutMasker | null> | null = null;
   rows = 0;
   sentAt = 0;
+  /**
+   * A follower's Query, kept to run it again if a cancel meant for the client ahead of it lands on it instead
+   * (`conn.cancels` moved since it was sent) before any of its results went out.
+   */
+  resend: Buffer | null = null;
+  cancelsAtSend = 0;
+  /** Its answer is a cancel that was not its client's: swallow the reply and run the Query again. */
+  rerun = false;
+  /** Some of its results went to the client already (it can no longer be run again). */
+  started = false;
 
   constructor(kind: EntryKind) {
     this.kind = kind;
@@ -115,7 +147,7 @@ type State = 'startup' | 'auth' | 'login' | 'ready' | 'closed';
 
 let nextProcessId = randomInt(1000, 1_000_000);
 
-export class Session implements UpstreamOwner {
+export class Session implements PipelineFollower {
   private socket: net.Socket;
   private readonly decoder: FrameDecoder;
   private readonly out: ClientOutput;
@@ -133,6 +165,10 @@ export class Session implements UpstreamOwner {
   private conn: UpstreamConnection | null = null;
   private blocked = false;
   private pinned = false;
+  /** Holds `conn` as a follower: its Query is queued behind another client's (see PipelineFollower). */
+  private following = false;
+  /** ReadyForQuery messages owed to this (closed) follower, read by a PipelineDrain at its turn. */
+  private owedAtTurn = 0;
   private txStatus: be.TxStatus = 'I';
   private readonly queue: Entry[] = [];
   /** The upstream reported an error in extended mode: it skips messages until Sync, so do their entries. */
@@ -209,7 +245,7 @@ export class Session implements UpstreamOwner {
     const d = this.decoder;
     this.out.cork();
     try {
-      while (!this.blocked && this.state !== 'closed' && d.next()) {
+      while (!this.blocked && this.state !== 'closed' && !this.heldByPipeline() && d.next()) {
         if (d.startup) this.onStartupPacket(d.buffer, d.body, d.end);
         else if (this.state === 'auth') this.onAuthMessage(d.code, d.buffer, d.body, d.end);
         else this.onMessage(d.code, d.buffer, d.start, d.body, d.end);
@@ -220,7 +256,76 @@ export class Session implements UpstreamOwner {
     this.flushRun();
     this.out.uncork();
     // While waiting for a connection, a client that keeps sending is stopped at the socket.
-    if (this.blocked && this.decoder.buffered > PAUSE_BACKLOG && !this.socket.isPaused()) this.socket.pause();
+    if ((this.blocked || this.heldByPipeline()) && this.decoder.buffered > PAUSE_BACKLOG && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  /**
+   * While Queries of other clients sit behind this client's on its connection (or this client's sits behind
+   * another's), its next message must wait: written now it would land after theirs and take their replies.
+   */
+  private heldByPipeline(): boolean {
+    const conn = this.conn;
+    return conn !== null && (this.following || conn.followers.length > 0);
+  }
+
+  private readonly resumeAfterPipeline = (): void => {
+    if (this.state === 'closed' || this.heldByPipeline()) return;
+    if (!this.blocked && this.socket.isPaused()) this.socket.resume();
+    this.pumpClient();
+  };
+
+  /** This follower's turn: the replies now reading on `conn` are its own Query's. */
+  onTurn(conn: UpstreamConnection): void {
+    this.following = false;
+    if (this.state === 'closed') {
+      new PipelineDrain(this.l.pool, this.owedAtTurn).start(conn);
+      return;
+    }
+    conn.owner = this;
+    if (this.out.writable) conn.resume();
+    else conn.pause();
+    if (conn.hasBuffered) this.pumpUpstream();
+    if (!this.heldByPipeline()) queueMicrotask(this.resumeAfterPipeline);
+  }
+
+  /**
+   * Queue this client's Query behind another client's on a busy connection instead of waiting for the pool (the
+   * server runs them back to back): only for a pipelinable Query, when no client waits in the pool (they keep
+   * their turn), no connection can be opened, and the connection's settings are this client's.
+   */
+  private tryFollow(infos: readonly StatementInfo[], copyMaskers: unknown): boolean {
+    const pool = this.l.pool;
+    if (!this.mayPipeline() || !pipelinable(infos, copyMaskers) || pool.waiting > 0 || !pool.full) return false;
+    let best: UpstreamConnection | null = null;
+    for (const c of pool.connections()) {
+      if (!c.pipelinable || c.owner === null || c.closed || c.poisoned || c.needsCatalogRefresh) continue;
+      if (c.database !== this.database || c.followers.length >= MAX_FOLLOWERS || !this.settingsMatch(c)) continue;
+      if (!best || c.followers.length < best.followers.length) best = c;
+    }
+    if (!best) return false;
+    this.conn = best;
+    this.following = true;
+    best.followers.push(this);
+    return true;
+  }
+
+  private mayPipeline(): boolean {
+    return (
+      this.l.config.pool === 'transaction' &&
+      !this.pinned &&
+      this.queue.length === 0 &&
+      this.txStatus === 'I' &&
+      !this.copyIn &&
+      !this.errorSkip &&
+      !this.localSkip
+    );
+  }
+
+  /** Whether `conn` runs with exactly this client's settings (replaySettings would send nothing). */
+  private settingsMatch(conn: UpstreamConnection): boolean {
+    if (conn.applied.size !== this.settings.size) return false;
+    for (const [k, v] of this.settings) if (conn.applied.get(k) !== v) return false;
+    return true;
   }
 
   /** Answer a protocol error in the protocol's own format; fatal ones close the connection. */
@@ -513,6 +618,12 @@ export class Session implements UpstreamOwner {
     this.flushRun();
     this.conn = null;
     conn.owner = null;
+    if (conn.followers.length > 0) {
+      passTurn(conn, this.l.pool);
+      // Messages this client sent meanwhile were held (heldByPipeline): take them up once this turn is over.
+      queueMicrotask(this.resumeAfterPipeline);
+      return;
+    }
     this.l.pool.release(conn, 'clean');
   }
 
@@ -542,6 +653,7 @@ export class Session implements UpstreamOwner {
   onUpstreamClosed(conn: UpstreamConnection, error: Error): void {
     if (conn !== this.conn) return;
     this.conn = null;
+    this.following = false;
     this.l.gov.logger.warn({ err: error }, 'upstream connection lost under a client');
     this.closeWith(be.errorResponse({ severity: 'FATAL', code: SqlState.ConnectionFailure, message: 'dgf: the upstream connection was lost' }));
   }
@@ -549,12 +661,22 @@ export class Session implements UpstreamOwner {
   /** CancelRequest with this session's key: cancel what runs on the connection it holds, and nothing else. */
   cancel(secretKey: number): void {
     if (secretKey !== this.secretKey) return;
+    // This client wants its Query cancelled: if a cancel ends it, that is the answer (no rerun).
+    for (const e of this.queue) e.resend = null;
     const conn = this.conn;
-    if (conn && conn.owner === this && this.queue.length > 0) this.l.cancelUpstream(conn.processId, conn.secretKey);
+    if (conn && conn.owner === this && this.queue.length > 0) {
+      // With Queries of other clients queued behind, the cancel may reach the server once this client's Query is
+      // done and hit the next one: followers check `cancels` and run their Query again (see Entry.resend).
+      conn.cancels++;
+      this.l.cancelUpstream(conn.processId, conn.secretKey);
+    }
   }
 
   private send(buf: Buffer): void {
-    if (!this.conn!.write(buf)) this.socket.pause();
+    const conn = this.conn!;
+    // Anything an owner writes besides a pipelinable Query (checked after the write) ends queueing behind it.
+    if (!this.following) conn.pipelinable = false;
+    if (!conn.write(buf)) this.socket.pause();
   }
 
   private forwardFrame(buf: Buffer, start: number, end: number): void {
@@ -720,6 +842,7 @@ export class Session implements UpstreamOwner {
     if (!this.conn) {
       const idle = this.l.pool.takeIdleNow(this.database);
       if (idle) this.adopt(idle);
+      else this.tryFollow(infos, copyMaskers);
     }
     if (this.conn) {
       this.forwardQuery(buf, start, end, ops, infos, copyMaskers);
@@ -748,8 +871,18 @@ export class Session implements UpstreamOwner {
     e.ops = ops;
     e.infos = infos;
     e.copyMaskers = copyMaskers;
+    if (this.following) {
+      e.resend = Buffer.from(buf.subarray(start, end));
+      e.cancelsAtSend = this.conn!.cancels;
+    }
     this.forwardFrame(buf, start, end);
     this.enqueue(e);
+    // An owner whose only work in flight is this Query lets other clients' Queries queue behind it.
+    if (!this.following && this.queue.length === 1 && this.mayPipelineAfterSend() && pipelinable(infos, copyMaskers)) this.conn!.pipelinable = true;
+  }
+
+  private mayPipelineAfterSend(): boolean {
+    return this.l.config.pool === 'transaction' && !this.pinned && this.txStatus === 'I' && !this.copyIn && !this.errorSkip && !this.localSkip;
   }
 
   private pin(): void {
@@ -965,7 +1098,8 @@ export class Session implements UpstreamOwner {
     const d = conn.decoder;
     this.out.cork();
     try {
-      while (this.conn === conn && d.next()) this.onReply(conn, d.code, d.buffer, d.start, d.end);
+      // Ownership can move inside the loop (hand-over to a pipelined follower): stop reading then.
+      while (this.conn === conn && conn.owner === this && d.next()) this.onReply(conn, d.code, d.buffer, d.start, d.end);
     } catch (err) {
       this.out.uncork();
       this.scheduleFinishes();
@@ -1262,11 +1396,17 @@ export class Session implements UpstreamOwner {
       }
       return;
     }
+    if (e.rerun) {
+      // The attempt a stray cancel ended: nothing of it reaches the client.
+      if (code === BackendCode.ReadyForQuery) this.rerunQuery(conn, e, buf, start);
+      return;
+    }
     const ops = e.ops;
     const i = ops && ops.length > 0 ? Math.min(e.index, ops.length - 1) : -1;
     const op = i >= 0 && e.index < ops!.length ? ops![i]! : null;
     switch (code) {
       case BackendCode.RowDescription:
+        e.started = true;
         e.rows = 0;
         e.masker = op ? this.rowMasker(op, buf, start, end) : null;
         this.forward(buf, start, end);
@@ -1294,6 +1434,10 @@ export class Session implements UpstreamOwner {
         this.forward(buf, start, end);
         return;
       case BackendCode.ErrorResponse: {
+        if (e.resend && !e.started && conn.cancels !== e.cancelsAtSend && errorFields(buf.subarray(start, end)).code === QUERY_CANCELED) {
+          e.rerun = true;
+          return;
+        }
         const message = e.deny ? null : errorFields(buf.subarray(start, end)).message;
         if (ops) {
           for (let k = e.index; k < ops.length; k++) {
@@ -1319,6 +1463,26 @@ export class Session implements UpstreamOwner {
         return;
       default:
         this.copyReply(e, null, code, buf, start, end);
+    }
+  }
+
+  /**
+   * Run a follower's Query again after a cancel meant for the client ahead of it ended it (it had sent nothing to
+   * its client yet). It goes to the back of the connection's line, behind the Queries sent since.
+   */
+  private rerunQuery(conn: UpstreamConnection, e: Entry, buf: Buffer, start: number): void {
+    conn.txStatus = String.fromCharCode(buf[start + 5]!) as be.TxStatus;
+    e.rerun = false;
+    e.cancelsAtSend = conn.cancels;
+    e.index = 0;
+    e.rows = 0;
+    e.masker = null;
+    this.l.gov.logger.debug({ user: this.user }, 'query ended by a cancel meant for another client: run again');
+    conn.write(e.resend!);
+    if (conn.followers.length > 0) {
+      this.following = true;
+      conn.followers.push(this);
+      passTurn(conn, this.l.pool);
     }
   }
 
@@ -1459,7 +1623,15 @@ export class Session implements UpstreamOwner {
       this.l.gov.clientClosed();
     }
     const conn = this.conn;
-    if (conn) {
+    if (conn && this.following) {
+      // Still queued behind another client: a drain reads this Query's replies when its turn comes.
+      this.conn = null;
+      this.owedAtTurn = this.repliesOwed();
+    } else if (conn && conn.followers.length > 0) {
+      // Other clients' Queries are queued behind this one's: drain this one's replies, then pass the connection on.
+      this.conn = null;
+      new PipelineDrain(this.l.pool, this.repliesOwed()).start(conn);
+    } else if (conn) {
       this.conn = null;
       conn.owner = null;
       let mode: ReleaseMode;
@@ -1481,9 +1653,16 @@ export class Session implements UpstreamOwner {
     }
   }
 
+  /** ReadyForQuery messages still to come for what this client has in flight (one per Query). */
+  private repliesOwed(): number {
+    let n = 0;
+    for (const e of this.queue) if (e.kind === 'query') n++;
+    return n;
+  }
+
   /** Debug snapshot. */
   debugState(): Record<string, unknown> {
-    return { buffered: this.decoder.buffered, state: this.state, user: this.user, conn: this.conn?.id ?? null, blocked: this.blocked, queue: this.queue.map((e) => e.kind + (e.swallow ? '*' : '')), tx: this.txStatus, errorSkip: this.errorSkip, localSkip: this.localSkip, held: this.out.held, paused: this.socket.isPaused() };
+    return { buffered: this.decoder.buffered, state: this.state, user: this.user, conn: this.conn?.id ?? null, blocked: this.blocked, queue: this.queue.map((e) => e.kind + (e.swallow ? '*' : '')), following: this.following, tx: this.txStatus, errorSkip: this.errorSkip, localSkip: this.localSkip, held: this.out.held, paused: this.socket.isPaused() };
   }
 
   /** For listener shutdown: close a client that is idle between transactions. */

@@ -33,6 +33,11 @@ export interface UpstreamOwner {
   onUpstreamDrain(conn: UpstreamConnection): void;
 }
 
+/** A session queued behind the owner's work (cross-client pipelining): told when the connection is its turn. */
+export interface PipelineFollower extends UpstreamOwner {
+  onTurn(conn: UpstreamConnection): void;
+}
+
 /** Result of an internal query. */
 export interface InternalResult {
   rows: string[][];
@@ -52,6 +57,18 @@ export class UpstreamConnection extends EventEmitter {
   encrypted = false;
   closed = false;
   owner: UpstreamOwner | null = null;
+  /**
+   * Cross-client pipelining (transaction pooling): sessions whose single read-only autocommit Query was written
+   * behind the owner's. Each becomes the owner, in order, when the one before it has read its ReadyForQuery.
+   */
+  readonly followers: PipelineFollower[] = [];
+  /**
+   * True while everything in flight on this connection is single read-only autocommit Queries (each leaves the
+   * connection as it found it), so another client's such Query may be queued behind them.
+   */
+  pipelinable = false;
+  /** CancelRequests forwarded for this connection so far. */
+  cancels = 0;
   /** Server-side prepared statement name -> true once ParseComplete, false while the Parse is in flight. */
   readonly prepared = new Map<string, boolean>();
   /** The client statement the unnamed statement currently holds (to re-Parse when another one replaced it). */
@@ -221,6 +238,7 @@ export class UpstreamConnection extends EventEmitter {
       this.internal = null;
     }
     this.owner?.onUpstreamClosed(this, err);
+    for (const f of this.followers.splice(0)) f.onUpstreamClosed(this, err);
     this.emit('close', err);
   };
 

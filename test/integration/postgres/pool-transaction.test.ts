@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { TestDgf } from '../../helpers/dgf.js';
-import { direct, startPgDgf, upstreamBackends } from '../../fixtures/postgres/setup.js';
+import { direct, sendCancel, startPgDgf, upstreamBackends } from '../../fixtures/postgres/setup.js';
 
 const DB = 'dgf_wire_pool';
 
@@ -70,6 +70,83 @@ describe('transaction pooling', () => {
     const total = await checker.query('select sum(n)::int as s from counters');
     assert.equal(total.rows[0].s, 500);
     assert.ok((await upstreamBackends(checker, DB)) <= 2);
+  });
+
+  test('simple-protocol SELECTs of 40 clients queued behind each other on 2 connections: each client gets its own answers', async () => {
+    const clients = await Promise.all(Array.from({ length: 40 }, () => client()));
+    let maxSeen = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxSeen = Math.max(maxSeen, await upstreamBackends(checker, DB));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      await Promise.all(
+        clients.map(async (c, i) => {
+          for (let k = 0; k < 25; k++) {
+            // Inline literals: pg sends these as simple Query messages, the pipelinable kind.
+            const v = i * 1000 + k;
+            const r = await c.query(`select ${v} as v, '${'x'.repeat(k)}' as pad`);
+            assert.equal(r.rows[0].v, v);
+            assert.equal(r.rows[0].pad, 'x'.repeat(k));
+            if (k % 10 === 9) {
+              // A transaction in between: never queued behind, never lets others in.
+              await c.query('begin');
+              await c.query(`update counters set n = n + 1 where id = ${(i % 10) + 1}`);
+              assert.equal((await c.query(`select ${v} as again`)).rows[0].again, v);
+              await c.query('commit');
+            }
+            if (k === 12) await assert.rejects(c.query('select * from no_such_table_here'), /does not exist/);
+          }
+        }),
+      );
+    } finally {
+      sampling = false;
+      await sampler;
+      await Promise.all(clients.map((c) => c.end()));
+    }
+    assert.ok(maxSeen <= 2, `saw ${maxSeen} upstream backends`);
+  });
+
+  test('a cancel while other clients queue behind the canceller cancels only its query', async () => {
+    const [a, b, c] = await Promise.all([client(), client(), client()]);
+    try {
+      const keys = a as unknown as { processID: number; secretKey: number };
+      const slowA = a.query('select pg_sleep(3) as a');
+      await new Promise((r) => setTimeout(r, 100));
+      const slowB = b.query('select pg_sleep(3) as b');
+      await new Promise((r) => setTimeout(r, 100));
+      // Both connections are busy and nobody waits in the pool: C's SELECT is queued behind A's or B's.
+      const quick = c.query('select 42 as v');
+      await new Promise((r) => setTimeout(r, 200));
+      await sendCancel(port, keys.processID, keys.secretKey);
+      await assert.rejects(slowA, (e: Error & { code?: string }) => e.code === '57014');
+      assert.equal((await quick).rows[0].v, 42);
+      assert.equal((await slowB).rows.length, 1);
+      assert.equal((await a.query('select 1 as ok')).rows[0].ok, 1);
+    } finally {
+      await Promise.all([a.end(), b.end(), c.end()]);
+    }
+  });
+
+  test('a client that disconnects while its SELECT is queued behind another: the others go on', async () => {
+    const [a, b, c, d] = await Promise.all([client(), client(), client(), client()]);
+    const slowA = a.query('select pg_sleep(0.5) as a');
+    const slowB = b.query('select pg_sleep(0.5) as b');
+    await new Promise((r) => setTimeout(r, 100));
+    const gone = c.query('select pg_sleep(0.2), 1 as c').catch(() => null);
+    const later = d.query('select 7 as d');
+    await new Promise((r) => setTimeout(r, 50));
+    c.on('error', () => undefined);
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await gone;
+    assert.equal((await slowA).rows.length, 1);
+    assert.equal((await slowB).rows.length, 1);
+    assert.equal((await later).rows[0].d, 7);
+    assert.equal((await a.query('select 3 as x')).rows[0].x, 3);
+    await Promise.all([a.end(), b.end(), d.end()]);
   });
 
   test('a client waiting longer than poolTimeoutMs gets SQLSTATE 53300 with a clear message', async () => {

@@ -1,10 +1,10 @@
 /** The wire protocol at message level: pipelining, portal suspension, Flush, errors in a pipeline, FunctionCall, cancel. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import pg from 'pg';
 import type { TestDgf } from '../../helpers/dgf.js';
 import { RawClient, decode, rowsOf, serialize, types } from '../../fixtures/postgres/raw-client.js';
+import { sendCancel } from '../../fixtures/postgres/setup.js';
 import { direct, startPgDgf } from '../../fixtures/postgres/setup.js';
 
 describe('wire protocol through dgf', () => {
@@ -194,9 +194,3 @@ describe('wire protocol through dgf', () => {
   });
 });
 
-async function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {
-  const s = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve) => s.once('connect', resolve));
-  s.end(serialize.cancel(processId, secretKey));
-  await new Promise<void>((resolve) => s.once('close', resolve));
-}
