@@ -26,7 +26,7 @@ export function chainKey(secret: string): ChainKey {
 const str = JSON.stringify;
 
 /**
- * JSON of the strings a trail repeats (listener, role, operation, normalized statement, object), memoized:
+ * JSON of the few strings every record repeats (listener, protocol, role, operation, decision), memoized:
  * JSON.stringify is a builtin call per field, and ~15 of them per record were half the cost of sealing it.
  */
 const stringJson = new Map<string, string>();
@@ -69,10 +69,30 @@ class RecentJson {
 const identityJson = new RecentJson();
 const rulesJson = new RecentJson();
 
+/**
+ * JSON of a field that is often the same as in the previous record (a statement shape, an object) but can also be
+ * new every time (Redis key names): a one-entry memo, so a new value costs one compare, not a map insert.
+ */
+class LastJson {
+  private last: string | null = null;
+  private json = '';
+
+  of(x: unknown): string {
+    if (typeof x !== 'string') return x === null || x === undefined ? 'null' : str(x);
+    if (x !== this.last) {
+      this.last = x;
+      this.json = str(x);
+    }
+    return this.json;
+  }
+}
+
+const objectJsonMemo = new LastJson();
+const statementJsonMemo = new LastJson();
+
 /** JSON for a value that may be null/undefined (both serialize as null, as JSON.stringify would in an object). */
 function opt(x: unknown): string {
-  if (x === null || x === undefined) return 'null';
-  return typeof x === 'string' ? strJson(x) : str(x);
+  return x === null || x === undefined ? 'null' : str(x);
 }
 
 function optIdentity(x: object | null | undefined): string {
@@ -111,8 +131,8 @@ export function canonicalJson(r: UnsealedRecord): string {
     ',"identity":' + optIdentity(r.identity) +
     ',"role":' + strJson(r.role) +
     ',"operation":' + strJson(r.operation) +
-    ',"object":' + opt(r.object) +
-    ',"statement":' + opt(r.statement) +
+    ',"object":' + objectJsonMemo.of(r.object) +
+    ',"statement":' + statementJsonMemo.of(r.statement) +
     ',"labels":' + optEmpty(r.labels) +
     ',"masked":' + optEmpty(r.masked) +
     ',"rows":' + opt(r.rows) +
