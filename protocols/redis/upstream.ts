@@ -12,6 +12,7 @@ import { command } from './codec/encode.js';
 import { decodeFrame, toJs } from './codec/decode.js';
 import { RespType } from './codec/resp-types.js';
 import { Fifo } from './fifo.js';
+import { slabReader } from '../shared/slab-reader.js';
 
 /** Where a reply goes. */
 export interface ReplyTarget {
@@ -118,9 +119,10 @@ export class UpstreamConnection implements FrameSink {
           rejectUnauthorized: !endpoint.insecureSkipVerify,
           ...(endpoint.ca ? { ca: endpoint.ca } : {}),
         })
-      : net.connect({ host: endpoint.host, port: endpoint.port });
+      : // Plain connections read through onread into shared slabs (no Readable machinery per read).
+        net.connect({ host: endpoint.host, port: endpoint.port, onread: slabReader({ deliver: (chunk) => this.onData(chunk) }) });
     this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (endpoint.tls) this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', () => this.destroy('upstream connection error'));
     this.socket.on('close', () => this.destroy('upstream connection closed'));
     const hello: string[] = ['HELLO', String(resp)];
