@@ -161,9 +161,15 @@ rate is bounded by the disk's fdatasync latency; that is the price of "no result
 Statement analysis with libpg-query, per call (\`bench/postgres/governance-cost.ts\`): \`$GOV\`.
 pgbench -S sends a new text per query (the account id is inlined), so dgf shares one analysis among texts of the
 same shape (constants replaced; see protocols/postgres/statement-shapes.ts) instead of parsing every text.
-A CPU profile of dgf under pgbench -S -c 8 (open mode) after that change: about half of dgf's busy time is in the
-two socket writes per transaction (upstream and client; on this VM a loopback send also runs the receiver's wakeup),
-the rest mostly the audit record (HMAC chain, JSON) and metrics; the wire code itself (framing, routing, pooling)
-is a few percent. PgBouncer does the same two writes per transaction and nothing else.
+A CPU profile of dgf under pgbench -S -c 8 (open mode): dgf's own wire code (framing, routing, pooling) is a few
+percent; the rest is the two socket writes per transaction (on this VM a loopback send also runs the receiver's
+wakeup), Node's per-I/O machinery, and the audit record (HMAC chain, JSON). Measured per transaction on the same
+machine (CPU time of the proxy process, A/B runs interleaved): PgBouncer ~40 us; dgf ~105 us at the start of this
+round, ~79 us after cheaper metrics, decisions cached per statement shape, a synchronous pool hand-over and onread
+upstream reads, and ~59 us with transaction-mode pipelining: when both pooled connections are busy and no client
+waits in the pool, another client's read-only autocommit SELECT is written behind the running one (at most 4 per
+connection), so the server never idles between two clients' statements and reads several per wakeup.
+With 1 client there is nothing to queue: that row is dgf's latency (a JavaScript event loop turn per message
+each way) against PgBouncer's.
 MD
 cat bench/results/postgres.md

@@ -48,11 +48,12 @@ function strJson(s: string): string {
 /**
  * JSON of objects shared by many records and never mutated (a session's identity, a decision's rule list),
  * remembered for the last few objects seen. Not a WeakMap: inserting every fresh object (an identity built per
- * request) into a WeakMap cost more than the stringify it saves; a miss here costs 16 pointer compares.
+ * request) into a WeakMap cost more than the stringify it saves; a miss here costs 64 pointer compares (one per
+ * slot: enough for the sessions a proxy interleaves, e.g. redis-benchmark's 50).
  */
 class RecentJson {
-  private readonly objects: Array<object | null> = new Array<object | null>(16).fill(null);
-  private readonly json: string[] = new Array<string>(16).fill('');
+  private readonly objects: Array<object | null> = new Array<object | null>(64).fill(null);
+  private readonly json: string[] = new Array<string>(64).fill('');
   private next = 0;
 
   of(o: object): string {
