@@ -33,14 +33,8 @@ describe('transaction pooling', () => {
     await d.end();
   });
 
-  const client = async (user = 'admin', password = 'adminpw'): Promise<pg.Client> => {
-    const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: DB });
-    await c.connect();
-    return c;
-  };
-
-  test('100 concurrent clients through maxConnections 2: every answer right, never more than 2 upstream backends', async () => {
-    const clients = await Promise.all(Array.from({ length: 100 }, () => client()));
+  /** Poll pg_stat_activity until stopped; `stop` returns the most upstream backends seen. */
+  const sampleBackends = (): { stop(): Promise<number> } => {
     let maxSeen = 0;
     let sampling = true;
     const sampler = (async () => {
@@ -49,6 +43,25 @@ describe('transaction pooling', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
+    return {
+      async stop() {
+        sampling = false;
+        await sampler;
+        return maxSeen;
+      },
+    };
+  };
+
+  const client = async (user = 'admin', password = 'adminpw'): Promise<pg.Client> => {
+    const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: DB });
+    await c.connect();
+    return c;
+  };
+
+  test('100 concurrent clients through maxConnections 2: every answer right, never more than 2 upstream backends', async () => {
+    const clients = await Promise.all(Array.from({ length: 100 }, () => client()));
+    const backends = sampleBackends();
+    let maxSeen = 0;
     try {
       await Promise.all(
         clients.map(async (c, i) => {
@@ -62,8 +75,7 @@ describe('transaction pooling', () => {
         }),
       );
     } finally {
-      sampling = false;
-      await sampler;
+      maxSeen = await backends.stop();
       await Promise.all(clients.map((c) => c.end()));
     }
     assert.ok(maxSeen >= 1 && maxSeen <= 2, `saw ${maxSeen} upstream backends`);
@@ -74,14 +86,8 @@ describe('transaction pooling', () => {
 
   test('simple-protocol SELECTs of 40 clients queued behind each other on 2 connections: each client gets its own answers', async () => {
     const clients = await Promise.all(Array.from({ length: 40 }, () => client()));
+    const backends = sampleBackends();
     let maxSeen = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        maxSeen = Math.max(maxSeen, await upstreamBackends(checker, DB));
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
     try {
       await Promise.all(
         clients.map(async (c, i) => {
@@ -103,8 +109,7 @@ describe('transaction pooling', () => {
         }),
       );
     } finally {
-      sampling = false;
-      await sampler;
+      maxSeen = await backends.stop();
       await Promise.all(clients.map((c) => c.end()));
     }
     assert.ok(maxSeen <= 2, `saw ${maxSeen} upstream backends`);
