@@ -295,7 +295,7 @@ export class Session implements PipelineFollower {
    */
   private tryFollow(infos: readonly StatementInfo[], copyMaskers: unknown): boolean {
     const pool = this.l.pool;
-    if (!this.mayPipeline() || !pipelinable(infos, copyMaskers) || pool.waiting > 0 || !pool.full) return false;
+    if (this.queue.length > 0 || !this.mayPipeline() || !pipelinable(infos, copyMaskers) || pool.waiting > 0 || !pool.full) return false;
     let best: UpstreamConnection | null = null;
     for (const c of pool.connections()) {
       if (!c.pipelinable || c.owner === null || c.closed || c.poisoned || c.needsCatalogRefresh) continue;
@@ -309,16 +309,9 @@ export class Session implements PipelineFollower {
     return true;
   }
 
+  /** The session's side of pipelining: transaction pooling, between transactions, no protocol state pending. */
   private mayPipeline(): boolean {
-    return (
-      this.l.config.pool === 'transaction' &&
-      !this.pinned &&
-      this.queue.length === 0 &&
-      this.txStatus === 'I' &&
-      !this.copyIn &&
-      !this.errorSkip &&
-      !this.localSkip
-    );
+    return this.l.config.pool === 'transaction' && !this.pinned && this.txStatus === 'I' && !this.copyIn && !this.errorSkip && !this.localSkip;
   }
 
   /** Whether `conn` runs with exactly this client's settings (replaySettings would send nothing). */
@@ -878,11 +871,7 @@ export class Session implements PipelineFollower {
     this.forwardFrame(buf, start, end);
     this.enqueue(e);
     // An owner whose only work in flight is this Query lets other clients' Queries queue behind it.
-    if (!this.following && this.queue.length === 1 && this.mayPipelineAfterSend() && pipelinable(infos, copyMaskers)) this.conn!.pipelinable = true;
-  }
-
-  private mayPipelineAfterSend(): boolean {
-    return this.l.config.pool === 'transaction' && !this.pinned && this.txStatus === 'I' && !this.copyIn && !this.errorSkip && !this.localSkip;
+    if (!this.following && this.queue.length === 1 && this.mayPipeline() && pipelinable(infos, copyMaskers)) this.conn!.pipelinable = true;
   }
 
   private pin(): void {

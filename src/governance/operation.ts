@@ -166,8 +166,8 @@ export class Operation implements MaskStats {
       operation: this.options.operation,
       object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
       statement: this.options.statement ?? null,
-      labels: this.labels ? [...this.labels] : [],
-      masked: maskedRecord(this.maskedByLabel),
+      labels: this.seenLabels(),
+      masked: this.maskedCounts(),
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
       // Shared, never mutated: the audit chain memoizes its JSON per decision.
