@@ -97,17 +97,23 @@ install_congodb() {
   (cd "$dir" && npm pack --silent "@push.rocks/smartmongo@$CONGO_VERSION" >/dev/null 2>&1)
   mkdir -p "$dir/node_modules/@push.rocks/smartmongo"
   tar -xzf "$dir"/push.rocks-smartmongo-$CONGO_VERSION.tgz -C "$dir/node_modules/@push.rocks/smartmongo" --strip-components=1
-  cat > "$dir/start.mjs" <<JS
-import { CongoServer } from './node_modules/@push.rocks/smartmongo/dist_ts/congodb/index.js';
-const server = new CongoServer({ port: Number(process.argv[2] || $MONGO_PORT), host: '127.0.0.1' });
-await server.start();
-process.on('SIGTERM', async () => { await server.stop?.(); process.exit(0); });
-JS
 }
 
 start_mongo() {
   port_open $MONGO_PORT && { log "congodb already on $MONGO_PORT"; return; }
   install_congodb
+  # Written on every start, so an older install gets the current stop behaviour: server.stop() waits for open
+  # client connections, so SIGTERM exits after a second whatever they do.
+  cat > "$RUN/congodb/start.mjs" <<JS
+import { CongoServer } from './node_modules/@push.rocks/smartmongo/dist_ts/congodb/index.js';
+const server = new CongoServer({ port: Number(process.argv[2] || $MONGO_PORT), host: '127.0.0.1' });
+await server.start();
+process.on('SIGTERM', async () => {
+  setTimeout(() => process.exit(0), 1000).unref();
+  await server.stop?.();
+  process.exit(0);
+});
+JS
   (cd "$RUN/congodb" && nohup node start.mjs $MONGO_PORT > "$RUN/congodb.log" 2>&1 & echo $! > "$RUN/congodb.pid")
   wait_port $MONGO_PORT
   log "congodb on $MONGO_PORT"
@@ -133,11 +139,16 @@ start_cosmos() {
 }
 
 stop_pidfile() { local f="$RUN/$1.pid"; [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; }
-# A server restarted by hand has another pid than its pidfile: stop whatever still listens on its port.
+# A server restarted by hand (or from another clone) has another pid than its pidfile: stop whatever still
+# listens on its port. `|| true`: under pipefail an empty port must not end the script.
+# A server that does not exit within 5 s of SIGTERM gets SIGKILL, so `stop` leaves the port free.
 stop_port() {
   local pids
-  pids=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
-  [ -n "$pids" ] && kill $pids 2>/dev/null || true
+  pids=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true)
+  [ -z "$pids" ] && return 0
+  kill $pids 2>/dev/null || true
+  for _ in $(seq 1 50); do port_open "$1" || return 0; sleep 0.1; done
+  kill -9 $pids 2>/dev/null || true
 }
 
 cmd=${1:-status}
@@ -149,7 +160,8 @@ case "$cmd" in
   stop)
     [ -f "$RUN/pg/postmaster.pid" ] && as_postgres "$PGBIN/pg_ctl -D '$RUN/pg' -m fast stop >/dev/null" || true
     stop_pidfile redis; stop_pidfile congodb; stop_pidfile azurite; stop_pidfile cosmos
-    for p in $REDIS_PORT $MONGO_PORT $BLOB_PORT $COSMOS_PORT; do stop_port "$p"; done
+    # A PostgreSQL started from another clone (another run directory) has no postmaster.pid here.
+    for p in $PG_PORT $REDIS_PORT $MONGO_PORT $BLOB_PORT $COSMOS_PORT; do stop_port "$p"; done
     log "stopped"
     ;;
   status)

@@ -6,43 +6,20 @@
  * The decision is always the policy's: on a miss, `ListenerGovernance.begin` decides (requirements included) and
  * its Decision is kept; a hit reuses it for a request that the policy provably decides the same way:
  * - the request differs only in key segments that are all digits (`classificationName`), and no rule of the
- *   snapshot matches `objects` and no classifier name glob can tell ids apart (see `idsMatter`: a wildcard glob
- *   without digits and `?` matches `a:123:b` exactly when it matches `a:0:b`); otherwise the exact key names
- *   are the cache key;
+ *   snapshot matches `objects` and no classifier name glob can tell ids apart (the policy's
+ *   `idsCanChangeDecisions`); otherwise the exact key names are the cache key;
  * - everything else `decide` reads (role, operation, kind, labels, whether the client is anonymous, TLS) is in
  *   the key;
  * - a policy reload swaps the snapshot object, which empties the cache.
- * Policies that are not the built-in engine are never cached.
  */
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
-import { Operation, type BeginOptions } from '../../src/governance/operation.js';
-import { PolicyImpl } from '../../src/policy/engine.js';
-import { normalizeSegment } from '../../src/policy/names.js';
+import type { BeginOptions, Operation } from '../../src/governance/operation.js';
 import type { CompiledPolicy, Decision } from '../../src/policy/types.js';
 
 const MAX_ENTRIES = 10_000;
-const WILDCARD = /[*?]/;
-const DIGIT_OR_ONE_CHAR = /[0-9?]/;
-const ALL_DIGITS = /^[0-9]+$/;
-
-/**
- * Whether digit-only key segments can change this policy's decisions: a rule matching `objects`, a wildcard
- * name glob with a digit or `?` (`*10`, `user??`), or an exact glob with a digit-only segment (`code.10`). An
- * exact glob like `icd10` cannot equal a name, or a segment, that has a digit-only segment.
- */
-function idsMatter(policy: PolicyImpl): boolean {
-  if (policy.defs.rules.some((r) => r.match.objects !== null && r.match.objects.length > 0)) return true;
-  for (const c of policy.defs.classifiers) {
-    for (const glob of c.names) {
-      if (WILDCARD.test(glob) ? DIGIT_OR_ONE_CHAR.test(glob) : glob.split(/[.:/]/).some((seg) => ALL_DIGITS.test(normalizeSegment(seg)))) return true;
-    }
-  }
-  return false;
-}
 
 export class DecisionCache {
   private policy: CompiledPolicy | null = null;
-  private cacheable = false;
   private byShape = false;
   private readonly decisions = new Map<string, Decision>();
 
@@ -54,9 +31,8 @@ export class DecisionCache {
    */
   begin(options: BeginOptions, shapes: readonly string[]): Operation {
     const key = this.keyOf(options, shapes);
-    if (key === null) return this.gov.begin(options);
     const hit = this.decisions.get(key);
-    if (hit !== undefined) return new Operation(this.gov.name, this.gov.protocol, this.gov.audit, options, hit);
+    if (hit !== undefined) return this.gov.beginDecided(options, hit);
     const op = this.gov.begin(options);
     this.remember(key, op.decision);
     return op;
@@ -65,7 +41,6 @@ export class DecisionCache {
   /** Only the decision `begin` would take (for a command audited as an entry of a batch record). */
   decide(options: BeginOptions, shapes: readonly string[]): Decision {
     const key = this.keyOf(options, shapes);
-    if (key === null) return this.gov.begin(options).decision;
     const hit = this.decisions.get(key);
     if (hit !== undefined) return hit;
     const decision = this.gov.begin(options).decision;
@@ -73,11 +48,10 @@ export class DecisionCache {
     return decision;
   }
 
-  /** The cache key of a request, or null when this policy is not cached. */
-  private keyOf(options: BeginOptions, shapes: readonly string[]): string | null {
+  /** The cache key of a request. */
+  private keyOf(options: BeginOptions, shapes: readonly string[]): string {
     const policy = this.gov.policy();
     if (policy !== this.policy) this.reset(policy);
-    if (!this.cacheable) return null;
     const names = this.byShape ? shapes : (options.objects ?? []);
     let key = `${options.role}\u0000${options.operation}\u0000${options.kind}\u0000${options.identity.user ? 1 : 0}${options.encrypted ? 1 : 0}`;
     for (const n of names) key += '\u0001' + n;
@@ -94,7 +68,6 @@ export class DecisionCache {
   private reset(policy: CompiledPolicy): void {
     this.policy = policy;
     this.decisions.clear();
-    this.cacheable = policy instanceof PolicyImpl;
-    this.byShape = policy instanceof PolicyImpl && !idsMatter(policy);
+    this.byShape = !policy.idsCanChangeDecisions();
   }
 }

@@ -13,7 +13,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { AuditEntry } from '../../src/audit/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { BeginOptions, Operation } from '../../src/governance/operation.js';
-import type { CompiledPolicy, Decision, Identity, MaskMethod, OperationKind } from '../../src/policy/types.js';
+import { MaskTally } from '../../src/policy/tally.js';
+import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
 import { ProtocolError } from '../shared/errors.js';
 import { RequestParser, type CommandSink } from './codec/request-parser.js';
 import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
@@ -859,8 +860,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private finishBatch(governed: Slot[]): Promise<void> {
     const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
     const objects = new Set<string>();
-    let labels: Set<string> | null = null;
-    let maskedBy: Map<string, number> | null = null;
+    // What the batch's commands classified and masked, summed for the batch record.
+    let all: MaskTally | null = null;
     let rows = 0;
     let upstreamMs = 0;
     let kind: 'read' | 'write' | 'admin' | 'other' = 'read';
@@ -868,27 +869,14 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const s = governed[i]!;
       const op = s.op;
       const tally = s.tally;
+      // A command is tallied as an entry, or (an unknown command) governed by an Operation of its own.
+      const saw: MaskTally = tally ?? op!;
       let seen: string[] = NO_LABELS;
       let counts: Record<string, number> = NO_MASKED;
-      if (tally) {
-        if (tally.labels) {
-          seen = [...tally.labels];
-          for (const l of seen) (labels ??= new Set()).add(l);
-        }
-        if (tally.maskedBy) {
-          counts = {};
-          for (const [key, n] of tally.maskedBy) {
-            const label = key.slice(0, key.indexOf('\u0000'));
-            counts[label] = (counts[label] ?? 0) + n;
-            (maskedBy ??= new Map()).set(key, (maskedBy.get(key) ?? 0) + n);
-          }
-        }
-      } else if (op) {
-        // A command governed on its own (an unknown command) inside the batch.
-        seen = op.seenLabels();
-        for (const l of seen) (labels ??= new Set()).add(l);
-        counts = op.maskedCounts();
-        for (const l in counts) (maskedBy ??= new Map()).set(l + '\u0000redact', (maskedBy.get(l + '\u0000redact') ?? 0) + counts[l]!);
+      if (saw.hasLabels()) {
+        seen = saw.seenLabels();
+        if (saw.hasMasked()) counts = saw.maskedCounts();
+        (all ??= new MaskTally()).add(saw);
       }
       for (const o of s.objects) if (objects.size < 100) objects.add(o);
       rows += s.rows ?? 0;
@@ -918,20 +906,13 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
         operation: 'pipeline',
         kind,
         objects: [],
-        labels: labels ? [...labels] : [],
+        labels: all ? all.seenLabels() : [],
         statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
         encrypted: this.env.clientTls && this.env.upstreamTls,
       },
       [],
     );
-    if (maskedBy) {
-      for (const [key, n] of maskedBy) {
-        const sep = key.indexOf('\u0000');
-        const label = key.slice(0, sep);
-        const method = key.slice(sep + 1) as MaskMethod;
-        for (let i = 0; i < n; i++) record.masked(label, method);
-      }
-    }
+    if (all) record.add(all);
     return record.finish({ rows, entries, upstreamMs });
   }
 

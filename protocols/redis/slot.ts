@@ -5,7 +5,8 @@
  */
 import type { AuditEntry } from '../../src/audit/types.js';
 import type { Operation } from '../../src/governance/operation.js';
-import type { CompiledPolicy, Decision, MaskMethod, MaskStats, OperationKind } from '../../src/policy/types.js';
+import { MaskTally } from '../../src/policy/tally.js';
+import type { CompiledPolicy, Decision, OperationKind } from '../../src/policy/types.js';
 import type { CommandInfo } from './command-table.js';
 import type { MaskTarget } from './reply-masking.js';
 import type { ReplyTarget } from './upstream.js';
@@ -27,29 +28,14 @@ export const enum After {
  * What one command of a pipeline batch contributes to the batch's audit record (its entry): the policy's decision
  * and what masking saw. Lighter than an Operation (no clock, no metrics): the batch record is the Operation.
  */
-export class CommandTally implements MaskStats {
-  labels: Set<string> | null = null;
-  /** Masked values by `label\u0000method`. */
-  maskedBy: Map<string, number> | null = null;
-
+export class CommandTally extends MaskTally {
   constructor(
     readonly operation: string,
     readonly kind: OperationKind,
     readonly decision: Decision,
     labels: readonly string[] | undefined,
   ) {
-    if (labels && labels.length > 0) this.labels = new Set(labels);
-  }
-
-  seen(label: string): void {
-    (this.labels ??= new Set()).add(label);
-  }
-
-  masked(label: string, method: MaskMethod): void {
-    this.seen(label);
-    const m = (this.maskedBy ??= new Map());
-    const key = label + '\u0000' + method;
-    m.set(key, (m.get(key) ?? 0) + 1);
+    super(labels);
   }
 }
 

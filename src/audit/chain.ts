@@ -5,6 +5,10 @@
  * object, statement, labels, masked, rows, decision, rules, duration_ms, error, [entries], [extra], prev); nested
  * objects keep their own key order, which `JSON.parse` preserves, so a verifier that parses a line and serializes
  * it again gets the same bytes the writer hashed.
+ *
+ * The audit log builds only a record's canonical body when the record is appended; its group commit adds seq and
+ * prev and computes the hash over bytes (seal-batch.ts). `seal` below is the same computation on strings, which
+ * verification and the tests use; a unit test pins that both produce the same lines.
  */
 import { createHmac } from 'node:crypto';
 import type { AuditEvent, AuditRecord } from './types.js';
@@ -69,6 +73,7 @@ class RecentJson {
 
 const identityJson = new RecentJson();
 const rulesJson = new RecentJson();
+const sharedExtraJson = new RecentJson();
 
 /**
  * JSON of a field that is often the same as in the previous record (a statement shape, an object) but can also be
@@ -117,14 +122,16 @@ function optEmpty(x: unknown[] | Record<string, unknown> | null | undefined): st
 /** Record fields the chain covers, i.e. a record without its hash. */
 export type UnsealedRecord = Omit<AuditRecord, 'hash'>;
 
+/** The fields of a record's canonical body: all but v, seq and prev (which sealing adds) and hash. */
+export type RecordFields = Omit<UnsealedRecord, 'v' | 'seq' | 'prev'>;
+
 /**
- * Canonical JSON of a record without its hash. Hand-rolled concatenation: about 3x faster than
- * JSON.stringify on a freshly ordered copy, and it fixes the key order whatever order the caller used.
+ * Canonical JSON of a record's fields after `seq` and before `prev`: `,"ts":...` up to the last field. Hand-rolled
+ * concatenation: about 3x faster than JSON.stringify on a freshly ordered copy, and it fixes the key order
+ * whatever order the caller used.
  */
-export function canonicalJson(r: UnsealedRecord): string {
+export function canonicalBody(r: RecordFields): string {
   let s =
-    '{"v":' + r.v +
-    ',"seq":' + r.seq +
     // ts needs no escaping when we wrote it; a tampered one that would simply hashes differently.
     ',"ts":"' + r.ts + '"' +
     ',"listener":' + strJson(r.listener) +
@@ -144,8 +151,14 @@ export function canonicalJson(r: UnsealedRecord): string {
     ',"error":' + opt(r.error);
   // Entries stay with JSON.stringify: hand concatenation of 16 entries measured slower (cons strings to flatten).
   if (r.entries !== undefined) s += ',"entries":' + str(r.entries);
-  if (r.extra !== undefined) s += ',"extra":' + str(r.extra);
-  return s + ',"prev":' + str(r.prev) + '}';
+  // A frozen extra is one the callers share (e.g. { tls: false } of every plain connection's records).
+  if (r.extra !== undefined) s += ',"extra":' + (Object.isFrozen(r.extra) ? sharedExtraJson.of(r.extra) : str(r.extra));
+  return s;
+}
+
+/** Canonical JSON of a record without its hash (what the chain's HMAC covers, after prev). */
+export function canonicalJson(r: UnsealedRecord): string {
+  return '{"v":' + r.v + ',"seq":' + r.seq + canonicalBody(r) + ',"prev":' + str(r.prev) + '}';
 }
 
 /** HMAC over prev + canonical JSON, hex. */
@@ -165,13 +178,11 @@ function duration(ms: number): number {
 }
 
 /**
- * Build the stored record for an event: copies only the known fields (so nothing a caller tacked on
- * leaks into the trail) and normalizes undefined to null.
+ * The stored fields of an event: copies only the known fields (so nothing a caller tacked on leaks into the
+ * trail) and normalizes undefined to null.
  */
-export function recordOf(e: AuditEvent, seq: number, ts: string, prev: string): UnsealedRecord {
-  const r: UnsealedRecord = {
-    v: 1,
-    seq,
+export function fieldsOf(e: AuditEvent, ts: string): RecordFields {
+  const r: RecordFields = {
     ts,
     listener: e.listener,
     protocol: e.protocol,
@@ -187,11 +198,15 @@ export function recordOf(e: AuditEvent, seq: number, ts: string, prev: string): 
     rules: e.rules ?? [],
     duration_ms: duration(e.duration_ms),
     error: e.error ?? null,
-    prev,
   };
   if (e.entries !== undefined) r.entries = e.entries;
   if (e.extra !== undefined) r.extra = e.extra;
   return r;
+}
+
+/** The stored record of an event at `seq` after `prev` (v 1, as seal-batch.ts writes it). */
+export function recordOf(e: AuditEvent, seq: number, ts: string, prev: string): UnsealedRecord {
+  return { v: 1, seq, ...fieldsOf(e, ts), prev };
 }
 
 /** Seal a record: compute its hash; returns the hash and the line to write. */

@@ -1,24 +1,28 @@
 /**
- * The audit log: seals records into the hash chain synchronously, in call order, and writes them to the sinks
- * in batches (group commit).
+ * The audit log: takes records in call order, and writes them to the sinks in sealed batches (group commit).
+ *
+ * An append builds the record's canonical body (chain.ts) and encodes it into the queued batch; nothing else is
+ * kept of it. At flush time the batch is sealed (seal-batch.ts: numbered after the chain head, HMACs chained,
+ * lines assembled on bytes) and the sinks write the lines.
  *
  * Batching: when the writer is idle, the records appended during the current turn of the event loop form a
- * batch (written on `setImmediate`); while a batch is being written and fsynced, new records queue up and form
- * the next batch, written as soon as the previous one is done. So one write + one fdatasync serves every record
- * that arrived during the previous fsync, and a closed-mode statement never waits for a timer. In open mode
- * (nobody waits) batches are cut every `fsyncMs` (default 20) to spend fewer fsyncs.
+ * batch (flushed on `setImmediate`); while a batch is being sealed, written and fsynced, new records queue up and
+ * form the next batch, flushed as soon as the previous one is done. So one write + one fdatasync serves every
+ * record that arrived during the previous fsync, and a closed-mode statement never waits for a timer. In open
+ * mode (nobody waits) batches are cut every `fsyncMs` (default 20) to spend fewer fsyncs.
  *
  * Failure: with failMode closed, the promise of every record of a batch rejects with AuditUnavailableError when
- * a durable sink could not write or fsync it; with open, the records are counted as dropped. When every durable
- * sink failed a batch, the records queued behind it are re-sealed from the last kept record, so the file's chain
- * stays intact (the lost records are simply absent, and their callers were told).
+ * a durable sink could not write or fsync it; with open, the records are counted as dropped. The chain head moves only past a batch some durable sink kept, so the next batch is sealed from the
+ * last kept record and the file's chain stays intact (the lost records are simply absent, and their callers were
+ * told).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditConfig } from '../config/types.js';
 import { AuditUnavailableError } from '../errors.js';
 import { auditQueueDepth, auditRecords } from '../metrics/index.js';
-import { GENESIS, chainKey, recordOf, seal, type ChainKey } from './chain.js';
+import { GENESIS, canonicalBody, chainKey, fieldsOf, type ChainKey } from './chain.js';
+import { sealBatch, sealedBytes, type SealRequest } from './seal-batch.js';
 import { FileSink } from './sinks/file.js';
 import { StdoutSink } from './sinks/stdout.js';
 import type { AuditLogger, AuditSink, ChainHead } from './sinks/types.js';
@@ -63,32 +67,62 @@ const RESOLVED = Promise.resolve();
 /** Queued records that start a closed-mode batch at once rather than at the end of the event-loop turn. */
 const EARLY_BATCH = 256;
 
+/**
+ * Most records one flush seals and writes: sealing is synchronous (~2.5 us a record), so a burst queued behind a
+ * slow fsync is sealed in steps of at most ~10 ms of event-loop time, with I/O in between.
+ */
+const SEAL_CHUNK = 4096;
+
+/** Initial size of a batch's body buffer; it grows for bigger batches. */
+const BATCH_BYTES = 1 << 20;
+
+function unavailable(firstSeq: number, n: number, err: unknown): AuditUnavailableError {
+  return new AuditUnavailableError(`audit records ${firstSeq}..${firstSeq + n - 1} could not be kept: ${(err as Error)?.message ?? err}`, { cause: err });
+}
+
+/** Sealed lines kept for `recent()`: whole batches, newest last, with the buffer they were sealed into. */
+interface KeptBatch {
+  out: Buffer;
+  lines: Buffer;
+  count: number;
+}
+
+/** Sealing buffers kept for reuse, and the largest one worth keeping. */
+const SPARE_OUTS = 4;
+const MAX_SPARE_BYTES = 8 << 20;
+
 class GroupCommitLog implements AuditLog {
+  /** The chain head: the last record a durable sink kept (or genesis). The next batch is sealed after it. */
   private seq = 0;
   private prev = GENESIS;
-  private records: AuditRecord[] = [];
   /**
-   * Lines of the queued records, UTF-8 encoded as they are appended: cheaper than joining strings and encoding
-   * the batch at flush time (measured: that join + encode was ~20% of the CPU at 50k records/s). Two buffers
-   * swap: one fills while the other is being written.
+   * The queued records' canonical bodies, UTF-8 encoded as they are appended, and where each ends: cheaper than
+   * keeping record objects or strings until the flush (measured: a queue of record objects kept the GC busy, and
+   * joining strings at flush time cost ~20% of the CPU at 50k records/s). Reused once the batch is sealed.
    */
-  private buf: Buffer = Buffer.allocUnsafe(1 << 20);
-  private spare: Buffer | null = Buffer.allocUnsafe(1 << 20);
+  private buf: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
   private pos = 0;
-  private waiting: Deferred | null = null;
+  private ends = new Uint32Array(1024);
+  /** Records in `ends`; those before `head` are already sealed (a flush takes at most SEAL_CHUNK of them). */
+  private count = 0;
+  private head = 0;
+
+  /** Records waiting to be sealed. */
+  private get queued(): number {
+    return this.count - this.head;
+  }
+
+  /** Closed mode: who waits for the queued records, per SEAL_CHUNK records from `head` (one flush each). */
+  private readonly waiting: Deferred[] = [];
   private flushing: Promise<void> | null = null;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
-  /**
-   * The last kept records for `recent()`, as their JSON lines: a ring of record objects (with identity, labels,
-   * pipeline entries) kept a thousand old-generation objects pointing at young ones, and the GC rescanned them on
-   * every scavenge (~9% of the CPU under redis-benchmark).
-   */
-  private readonly ring: string[] = [];
-  /** Lines of the queued records, parallel to `records`. */
-  private lines: string[] = [];
-  private ringPos = 0;
+  /** The last kept batches, for `recent()`: at most `ringSize` records beyond the newest batch's. */
+  private readonly kept: KeptBatch[] = [];
+  private keptCount = 0;
+  /** Buffers batches were sealed into, free again (see sealBatch: fresh memory is slow to fill). */
+  private readonly spareOuts: Buffer[] = [];
   private readonly durableCount: number;
 
   constructor(
@@ -113,24 +147,19 @@ class GroupCommitLog implements AuditLog {
   }
 
   append(event: AuditEvent): Promise<void> {
-    if (this.closing || this.records.length >= this.maxQueue) {
+    if (this.closing || this.queued >= this.maxQueue) {
       const why = this.closing ? 'audit log is closed' : `audit queue is full (${this.maxQueue} records waiting)`;
       for (const s of this.sinks) auditRecords.inc({ sink: s.name, outcome: this.failMode === 'closed' ? 'failed' : 'dropped' });
       return this.failMode === 'closed' ? Promise.reject(new AuditUnavailableError(why)) : RESOLVED;
     }
-    const r = recordOf(event, ++this.seq, this.now(), this.prev) as AuditRecord;
-    const { hash, line } = seal(this.key, r);
-    r.hash = hash;
-    this.prev = hash;
-    this.put(line);
-    this.records.push(r);
-    this.lines.push(line);
+    this.put(canonicalBody(fieldsOf(event, this.now())));
     // Closed mode under load: start writing once a batch is worth an fsync instead of waiting for the end of the
-    // turn, so sealing the rest of the burst overlaps with this batch's fsync.
-    if (this.records.length >= EARLY_BATCH && !this.flushing && this.failMode === 'closed') this.runFlush();
+    // turn, so queueing the rest of the burst overlaps with this batch's fsync.
+    const queued = this.queued;
+    if (queued >= EARLY_BATCH && !this.flushing && this.failMode === 'closed') this.runFlush();
     else this.schedule();
     if (this.failMode === 'open') return RESOLVED;
-    return (this.waiting ??= deferred()).promise;
+    return (this.waiting[Math.floor((queued - 1) / SEAL_CHUNK)] ??= deferred()).promise;
   }
 
   private lastMs = 0;
@@ -146,6 +175,38 @@ class GroupCommitLog implements AuditLog {
     return this.lastIso;
   }
 
+  /** Queue one record's body. */
+  private put(body: string): void {
+    const max = body.length * 3;
+    if (this.pos + max > this.buf.length) {
+      this.compact();
+      if (this.pos + max > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + max));
+        this.buf.copy(bigger, 0, 0, this.pos);
+        this.buf = bigger;
+      }
+    }
+    this.pos += this.buf.write(body, this.pos, 'utf8');
+    if (this.count === this.ends.length) this.compact();
+    if (this.count === this.ends.length) {
+      const more = new Uint32Array(this.ends.length * 2);
+      more.set(this.ends);
+      this.ends = more;
+    }
+    this.ends[this.count++] = this.pos;
+  }
+
+  /** Drop the sealed records before `head` from the queue's buffers. */
+  private compact(): void {
+    if (this.head === 0) return;
+    const bytes = this.ends[this.head - 1]!;
+    this.buf.copy(this.buf, 0, bytes, this.pos);
+    this.pos -= bytes;
+    for (let i = this.head; i < this.count; i++) this.ends[i - this.head] = this.ends[i]! - bytes;
+    this.count -= this.head;
+    this.head = 0;
+  }
+
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
@@ -159,36 +220,32 @@ class GroupCommitLog implements AuditLog {
   private readonly runFlush = (): void => {
     this.scheduled = false;
     this.timer = null;
-    if (this.flushing || this.records.length === 0) return;
+    if (this.flushing || this.queued === 0) return;
     this.flushing = this.flush()
       .catch((err: unknown) => this.logger?.error({ err }, 'audit flush failed'))
       .finally(() => {
         this.flushing = null;
-        auditQueueDepth.set(this.records.length);
-        if (this.records.length > 0) {
-          if (this.failMode === 'closed' || this.closing) this.runFlush();
+        const queued = this.queued;
+        auditQueueDepth.set(queued);
+        if (queued > 0) {
+          if (this.failMode === 'closed' || this.closing || queued >= SEAL_CHUNK) this.runFlush();
           else this.schedule();
         }
       });
   };
 
   private async flush(): Promise<void> {
-    const records = this.records;
-    const lines = this.lines;
-    const waiting = this.waiting;
-    const full = this.buf;
-    const data = full.subarray(0, this.pos);
-    this.records = [];
-    this.lines = [];
-    this.waiting = null;
-    this.buf = this.spare ?? Buffer.allocUnsafe(full.length);
-    this.spare = null;
-    this.pos = 0;
-    auditQueueDepth.set(0);
-    const n = records.length;
-    const firstSeq = records[0]!.seq;
-    const results = await Promise.allSettled(this.sinks.map((s) => s.write(data, n, firstSeq)));
-    this.spare = full;
+    const n = Math.min(this.queued, SEAL_CHUNK);
+    const firstSeq = this.seq + 1;
+    const req: SealRequest = { key: this.key, firstSeq, prev: this.prev, data: this.buf, ends: this.ends, from: this.head, count: n };
+    const out = this.outFor(sealedBytes(req));
+    const { lines, lastHash } = sealBatch(req, out);
+    const waiting = this.waiting.shift();
+    this.head += n;
+    // Everything sealed: the queue's buffers are free again (the lines are in `out`).
+    if (this.head === this.count) this.head = this.count = this.pos = 0;
+    auditQueueDepth.set(this.queued);
+    const results = await Promise.allSettled(this.sinks.map((s) => s.write(lines, n, firstSeq)));
     let durableFailures = 0;
     let firstError: unknown = null;
     results.forEach((res, i) => {
@@ -202,87 +259,79 @@ class GroupCommitLog implements AuditLog {
         durableFailures++;
         firstError ??= res.reason;
       }
-      this.logger?.error(
-        { err: res.reason, sink: sink.name, firstSeq, lastSeq: firstSeq + n - 1 },
-        `audit sink could not keep ${n} record(s)`,
-      );
+      this.logger?.error({ err: res.reason, sink: sink.name, firstSeq, lastSeq: firstSeq + n - 1 }, `audit sink could not keep ${n} record(s)`);
     });
+    // The head moves past this batch unless every durable sink lost it; then the next batch is sealed from the
+    // last kept record, so the file's chain stays intact.
+    if (durableFailures === 0 || durableFailures < this.durableCount) {
+      this.seq = firstSeq + n - 1;
+      this.prev = lastHash;
+    }
     if (durableFailures > 0) {
-      if (durableFailures === this.durableCount) this.reseal(records[0]!.prev, firstSeq - 1);
-      waiting?.reject(
-        new AuditUnavailableError(`audit records ${firstSeq}..${firstSeq + n - 1} could not be kept: ${(firstError as Error)?.message ?? firstError}`, {
-          cause: firstError,
-        }),
-      );
+      this.recycle(out);
+      waiting?.reject(unavailable(firstSeq, n, firstError));
       return;
     }
-    for (const line of lines) this.remember(line);
+    this.remember(out, lines, n);
     waiting?.resolve();
   }
 
-  private put(line: string): void {
-    const max = line.length * 3;
-    if (this.pos + max > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + max));
-      this.buf.copy(bigger, 0, 0, this.pos);
-      this.buf = bigger;
-    }
-    this.pos += this.buf.write(line, this.pos, 'utf8');
+  private outFor(bytes: number): Buffer {
+    const spare = this.spareOuts.pop();
+    if (spare && spare.length >= bytes) return spare;
+    return Buffer.allocUnsafe(Math.max(bytes, BATCH_BYTES));
   }
 
-  /** Re-chain the queued (not yet written) records after the last kept one. */
-  private reseal(prev: string, seq: number): void {
-    this.pos = 0;
-    this.lines = [];
-    for (const r of this.records) {
-      r.seq = ++seq;
-      r.prev = prev;
-      const { hash, line } = seal(this.key, r);
-      r.hash = hash;
-      this.put(line);
-      this.lines.push(line);
-      prev = hash;
-    }
-    this.seq = seq;
-    this.prev = prev;
+  private recycle(out: Buffer): void {
+    if (this.spareOuts.length < SPARE_OUTS && out.length <= MAX_SPARE_BYTES) this.spareOuts.push(out);
   }
 
-  private remember(line: string): void {
-    if (this.ringSize <= 0) return;
-    if (this.ring.length < this.ringSize) this.ring.push(line);
-    else {
-      this.ring[this.ringPos] = line;
-      this.ringPos = (this.ringPos + 1) % this.ringSize;
+  private remember(out: Buffer, lines: Buffer, count: number): void {
+    if (this.ringSize <= 0) {
+      this.recycle(out);
+      return;
+    }
+    this.kept.push({ out, lines, count });
+    this.keptCount += count;
+    while (this.kept.length > 1 && this.keptCount - this.kept[0]!.count >= this.ringSize) {
+      const old = this.kept.shift()!;
+      this.keptCount -= old.count;
+      this.recycle(old.out);
     }
   }
 
   recent(limit: number, since?: Date): AuditRecord[] {
     const out: AuditRecord[] = [];
-    const len = this.ring.length;
     const sinceIso = since ? since.toISOString() : null;
-    const max = Math.max(0, Math.min(limit, len));
-    const full = len === this.ringSize;
-    for (let k = 0; k < len && out.length < max; k++) {
-      const r = JSON.parse(this.ring[full ? (((this.ringPos - 1 - k) % len) + len) % len : len - 1 - k]!) as AuditRecord;
-      if (sinceIso && r.ts < sinceIso) break;
-      out.push(r);
+    const max = Math.max(0, Math.min(limit, this.ringSize));
+    for (let b = this.kept.length - 1; b >= 0 && out.length < max; b--) {
+      const lines = this.kept[b]!.lines;
+      // Walk the batch's lines from its end: each ends with '\n'.
+      let end = lines.length - 1;
+      while (end > 0 && out.length < max) {
+        const start = lines.lastIndexOf(0x0a, end - 1) + 1;
+        const r = JSON.parse(lines.toString('utf8', start, end)) as AuditRecord;
+        if (sinceIso && r.ts < sinceIso) return out.reverse();
+        out.push(r);
+        end = start - 1;
+      }
     }
     return out.reverse();
   }
 
   queueDepth(): number {
-    return this.records.length;
+    return this.queued;
   }
 
   async close(): Promise<void> {
-    if (this.closing && !this.flushing && this.records.length === 0) return;
+    if (this.closing && !this.flushing && this.queued === 0) return;
     this.closing = true;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
       this.scheduled = false;
     }
-    while (this.flushing || this.records.length > 0) {
+    while (this.flushing || this.queued > 0) {
       if (this.flushing) await this.flushing.catch(() => undefined);
       else this.runFlush();
     }

@@ -83,6 +83,14 @@ export class ListenerGovernance {
     return new Operation(this.name, this.protocol, this.deps.audit, options, this.enforceRequirements(decision, options));
   }
 
+  /**
+   * An operation with a decision this governance gave earlier (`op.decision`) for the same inputs: for a caller
+   * that caches decisions by its own request shape (the Redis decision cache).
+   */
+  beginDecided(options: BeginOptions, decision: Decision): Operation {
+    return new Operation(this.name, this.protocol, this.deps.audit, options, decision);
+  }
+
   private decidedWith: CompiledPolicy | null = null;
   private decisions = new WeakMap<object, Map<string, Decision>>();
 

@@ -4,8 +4,9 @@
  * and `finish` it before sending the final reply (with failMode closed, `finish` resolves only once the
  * audit record is kept, so the client never sees a result whose record could be lost).
  */
-import type { AuditEntry, AuditLog } from '../audit/types.js';
-import type { Decision, Identity, MaskMethod, MaskStats, OperationKind } from '../policy/types.js';
+import type { AuditEntry, AuditEvent, AuditLog } from '../audit/types.js';
+import { MaskTally } from '../policy/tally.js';
+import type { Decision, Identity, OperationKind } from '../policy/types.js';
 import { maskedValues, policyDenials, queriesTotal, queryDuration } from '../metrics/index.js';
 import type { CounterChild, HistogramChild } from '../metrics/labelled.js';
 
@@ -79,23 +80,18 @@ function metricsOf(listener: string, protocol: string): ListenerMetrics {
 
 const NO_LABELS: readonly string[] = [];
 
-interface MaskedCount {
-  total: number;
-  byMethod: Map<string, number>;
+/** The `extra` of most records, shared (the audit chain memoizes the JSON of shared objects). */
+const TLS_EXTRA: Record<string, unknown> = Object.freeze({ tls: true });
+const PLAIN_EXTRA: Record<string, unknown> = Object.freeze({ tls: false });
+
+function extraOf(tls: boolean | undefined, extra: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (extra) return tls === undefined ? extra : { tls, ...extra };
+  return tls === undefined ? undefined : tls ? TLS_EXTRA : PLAIN_EXTRA;
 }
 
-function maskedRecord(byLabel: Map<string, MaskedCount> | null): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (byLabel) for (const [label, m] of byLabel) out[label] = m.total;
-  return out;
-}
-
-export class Operation implements MaskStats {
+/** One governed operation; what masking saw is tallied by the MaskTally it extends. */
+export class Operation extends MaskTally {
   private readonly startedAt = performance.now();
-  // Created on first use: most operations classify nothing, and these were three allocations per statement.
-  private labels: Set<string> | null = null;
-  /** label -> values masked, in total and per method (nested: no key string built per masked value). */
-  private maskedByLabel: Map<string, MaskedCount> | null = null;
   private finished: Promise<void> | null = null;
   /** Rows returned or affected, accumulated by the protocol. */
   rows = 0;
@@ -107,36 +103,11 @@ export class Operation implements MaskStats {
     readonly options: BeginOptions,
     readonly decision: Decision,
   ) {
-    if (options.labels && options.labels.length > 0) this.labels = new Set(options.labels);
+    super(options.labels);
   }
 
   get denied(): boolean {
     return this.decision.action === 'deny';
-  }
-
-  seen(label: string): void {
-    (this.labels ??= new Set()).add(label);
-  }
-
-  masked(label: string, method: MaskMethod): void {
-    const byLabel = (this.maskedByLabel ??= new Map());
-    let m = byLabel.get(label);
-    if (!m) {
-      this.seen(label);
-      byLabel.set(label, (m = { total: 0, byMethod: new Map() }));
-    }
-    m.total++;
-    m.byMethod.set(method, (m.byMethod.get(method) ?? 0) + 1);
-  }
-
-  /** Labels seen so far. */
-  seenLabels(): string[] {
-    return this.labels ? [...this.labels] : [];
-  }
-
-  /** Masked counts so far, label -> count. */
-  maskedCounts(): Record<string, number> {
-    return maskedRecord(this.maskedByLabel);
   }
 
   /**
@@ -153,12 +124,9 @@ export class Operation implements MaskStats {
     metrics.total.observe(totalMs / 1000);
     if (result.upstreamMs !== undefined) metrics.proxy.observe(Math.max(0, totalMs - result.upstreamMs) / 1000);
     if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
-    if (this.maskedByLabel) {
-      for (const [label, m] of this.maskedByLabel) for (const [method, count] of m.byMethod) metrics.maskedBy(label, method).inc(count);
-    }
+    if (this.hasMasked()) this.forEachMasked((label, method, count) => metrics.maskedBy(label, method).inc(count));
     const objects = this.options.objects ?? NO_LABELS;
-    const tls = this.options.encrypted;
-    this.finished = this.audit.append({
+    const event: AuditEvent = {
       listener: this.listener,
       protocol: this.protocol,
       identity: this.options.identity,
@@ -174,9 +142,11 @@ export class Operation implements MaskStats {
       rules: this.decision.rules as string[],
       duration_ms: Math.round(totalMs * 1000) / 1000,
       error,
-      ...(result.entries ? { entries: result.entries } : {}),
-      ...(result.extra || tls !== undefined ? { extra: { ...(tls !== undefined ? { tls } : {}), ...result.extra } } : {}),
-    });
+    };
+    if (result.entries) event.entries = result.entries;
+    const extra = extraOf(this.options.encrypted, result.extra);
+    if (extra) event.extra = extra;
+    this.finished = this.audit.append(event);
     return this.finished;
   }
 }

@@ -5,7 +5,7 @@
 import { globToRegExp } from '../glob.js';
 import { DETECTORS, anyDetectorMayMatch, anyDetectorMayMatchUtf8, detectorPriority, textStats, type Detector } from './detectors/index.js';
 import { Keyring, REDACTED, detokenizeValue, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
-import { NameMatcher } from './names.js';
+import { NameMatcher, normalizeSegment } from './names.js';
 import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef } from './compile.js';
 import type {
   CompiledPolicy,
@@ -96,8 +96,11 @@ interface Hit {
 }
 
 /** Run a scanner over `text`; overlapping hits resolved by detector priority. */
+/** No detector matches fewer characters. */
+const MIN_ENTITY_LENGTH = 5;
+
 function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit[] | null {
-  if (text.length < 5) return null; // no detector matches fewer than 5 characters
+  if (text.length < MIN_ENTITY_LENGTH) return null;
   const stats = textStats(text, scratchStats); // reused: scanText is synchronous and never re-entered
   // One test rejects most values before the detectors' thirteen prefilters are called.
   if (scanner.regexes.length === 0 && !anyDetectorMayMatch(stats)) return null;
@@ -145,6 +148,26 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return (proto === Object.prototype || proto === null) && (v as { _bsontype?: unknown })._bsontype === undefined;
+}
+
+const WILDCARD = /[*?]/;
+const DIGIT_OR_ONE_CHAR = /[0-9?]/;
+const ALL_DIGITS = /^[0-9]+$/;
+
+/**
+ * A rule matching `objects`, a wildcard name glob with a digit or `?` (`*10`, `user??`), or an exact glob with a
+ * digit-only segment (`code.10`) can tell ids apart. A wildcard glob without digits and `?` matches `a:123:b`
+ * exactly when it matches `a:0:b`; an exact glob like `icd10` cannot equal a name, or a segment, that has a
+ * digit-only segment.
+ */
+function idsCanChange(defs: PolicyDefs): boolean {
+  if (defs.rules.some((r) => r.match.objects !== null && r.match.objects.length > 0)) return true;
+  for (const c of defs.classifiers) {
+    for (const glob of c.names) {
+      if (WILDCARD.test(glob) ? DIGIT_OR_ONE_CHAR.test(glob) : glob.split(/[.:/]/).some((seg) => ALL_DIGITS.test(normalizeSegment(seg)))) return true;
+    }
+  }
+  return false;
 }
 
 /** The CompiledPolicy implementation. Build with `compilePolicySources` (or PolicyStore). */
@@ -264,6 +287,12 @@ export class PolicyImpl implements CompiledPolicy {
     return out;
   }
 
+  private idsMatter: boolean | undefined;
+
+  idsCanChangeDecisions(): boolean {
+    return (this.idsMatter ??= idsCanChange(this.defs));
+  }
+
   scansValuesFor(role: string): boolean {
     return this.rolePlan(role).scans;
   }
@@ -357,7 +386,7 @@ export class PolicyImpl implements CompiledPolicy {
         labels,
         scanNeededUtf8(bytes: Uint8Array, start: number, end: number): boolean {
           if (!bytesPrefilter) return true;
-          if (end - start < 5) return false; // as scanText: no detector matches fewer than 5 characters
+          if (end - start < MIN_ENTITY_LENGTH) return false; // bytes >= characters: a necessary condition
           return anyDetectorMayMatchUtf8(bytes, start, end);
         },
         apply: (value: MaskableValue, stats?: MaskStats): MaskableValue => {

@@ -1,40 +1,81 @@
-/** MaskTally: the MaskStats of one operation, turned into the audit record's `labels` and `masked` fields. */
+/**
+ * MaskTally: what masking saw during one operation (labels classified, values masked per label and method),
+ * turned into the audit record's `labels` and `masked` fields and into dgf_masked_values_total. Shared by
+ * `Operation` and the Redis batch entries (`CommandTally`).
+ */
 import type { MaskMethod, MaskStats } from './types.js';
 
-/** Counts labels seen and values masked during one operation. */
+interface MaskedCount {
+  total: number;
+  byMethod: Map<MaskMethod, number>;
+}
+
 export class MaskTally implements MaskStats {
-  /** label -> values seen. */
-  readonly seenCounts = new Map<string, number>();
-  /** label -> values masked. */
-  readonly maskedCounts = new Map<string, number>();
-  /** `label\u0000method` -> values masked, for dgf_masked_values_total. */
-  readonly byMethod = new Map<string, number>();
+  // Created on first use: most operations classify nothing. Nested per label, so no key string is built per
+  // masked value.
+  private labelSet: Set<string> | null = null;
+  private byLabel: Map<string, MaskedCount> | null = null;
+
+  /** `labels`: known before any value is seen (e.g. from names), listed first. */
+  constructor(labels?: readonly string[]) {
+    if (labels && labels.length > 0) this.labelSet = new Set(labels);
+  }
 
   seen(label: string): void {
-    this.seenCounts.set(label, (this.seenCounts.get(label) ?? 0) + 1);
+    (this.labelSet ??= new Set()).add(label);
   }
 
-  masked(label: string, method: MaskMethod): void {
-    this.maskedCounts.set(label, (this.maskedCounts.get(label) ?? 0) + 1);
-    const k = `${label}\u0000${method}`;
-    this.byMethod.set(k, (this.byMethod.get(k) ?? 0) + 1);
+  masked(label: string, method: MaskMethod, count = 1): void {
+    const byLabel = (this.byLabel ??= new Map());
+    let m = byLabel.get(label);
+    if (!m) {
+      this.seen(label);
+      byLabel.set(label, (m = { total: 0, byMethod: new Map() }));
+    }
+    m.total += count;
+    m.byMethod.set(method, (m.byMethod.get(method) ?? 0) + count);
   }
 
-  /** Labels seen or masked, sorted (audit `labels`). */
+  /** Labels seen or masked, in the order first seen (the audit record's `labels`). */
+  seenLabels(): string[] {
+    return this.labelSet ? [...this.labelSet] : [];
+  }
+
+  /** Whether any label was seen. */
+  hasLabels(): boolean {
+    return this.labelSet !== null && this.labelSet.size > 0;
+  }
+
+  /** label -> values masked, in the order first masked (the audit record's `masked`). */
+  maskedCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.byLabel) for (const [label, m] of this.byLabel) out[label] = m.total;
+    return out;
+  }
+
+  /** Labels seen or masked, sorted (reports, tooling). */
   labels(): string[] {
-    return [...new Set([...this.seenCounts.keys(), ...this.maskedCounts.keys()])].sort();
+    return this.seenLabels().sort();
   }
 
-  /** label -> masked count (audit `masked`). */
+  /** label -> values masked, sorted by label (reports, tooling). */
   maskedRecord(): Record<string, number> {
-    return Object.fromEntries([...this.maskedCounts].sort(([a], [b]) => a.localeCompare(b)));
+    return Object.fromEntries(Object.entries(this.maskedCounts()).sort(([a], [b]) => a.localeCompare(b)));
   }
 
-  /** [label, method, count] triples for metrics. */
-  methods(): [string, MaskMethod, number][] {
-    return [...this.byMethod].map(([k, n]) => {
-      const [label, method] = k.split('\u0000') as [string, MaskMethod];
-      return [label, method, n];
-    });
+  /** Whether any value was masked. */
+  hasMasked(): boolean {
+    return this.byLabel !== null;
+  }
+
+  /** Calls `fn` once per (label, method) masked, with its count (metrics). */
+  forEachMasked(fn: (label: string, method: MaskMethod, count: number) => void): void {
+    if (this.byLabel) for (const [label, m] of this.byLabel) for (const [method, count] of m.byMethod) fn(label, method, count);
+  }
+
+  /** Add everything `other` saw (a batch record summing its commands). */
+  add(other: MaskTally): void {
+    if (other.labelSet) for (const l of other.labelSet) this.seen(l);
+    other.forEachMasked((label, method, count) => this.masked(label, method, count));
   }
 }

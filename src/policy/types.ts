@@ -174,6 +174,12 @@ export interface CompiledPolicy {
   labelsForName(name: string): readonly string[];
   /** Entities found inside a text value. */
   findEntities(text: string): Finding[];
+  /**
+   * Whether all-digit segments of a name (ids, as in `key:000000012345`) can change a decision: a rule matches
+   * `objects`, or a classifier name glob can tell ids apart. When false, requests that differ only in such
+   * segments are decided alike, so a caller may reuse one decision for all of them.
+   */
+  idsCanChangeDecisions(): boolean;
   /** True when `role` has at least one masked label with a value detector, i.e. values must be scanned. */
   scansValuesFor(role: string): boolean;
   /** Compile how `role` sees `field`. Cheap to call again (cached internally) but callers should keep it per result shape. */

@@ -16,7 +16,8 @@ export interface AuditSink {
   open(): Promise<ChainHead | null>;
   /**
    * Write one batch (`count` complete lines). Durable sinks resolve after the data is on disk and reject if it
-   * is not; on failure they leave no partial line behind.
+   * is not; on failure they leave no partial line behind. The log reuses `data`'s memory once the promise
+   * settles: a sink that hands the bytes on asynchronously must copy them.
    */
   write(data: Buffer, count: number, firstSeq: number): Promise<void>;
   /** Flush and release resources. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GENESIS, canonicalJson, chainKey, expectedHash, recordOf, seal } from '../../../src/audit/chain.js';
+import { GENESIS, canonicalBody, canonicalJson, chainKey, expectedHash, fieldsOf, recordOf, seal } from '../../../src/audit/chain.js';
+import { sealBatch, sealedBytes, type SealRequest } from '../../../src/audit/seal-batch.js';
 import type { AuditEvent, AuditRecord } from '../../../src/audit/types.js';
 
 const key = chainKey('unit-chain-key');
@@ -50,5 +51,37 @@ test('records without entries and with repeated identities seal identically to t
     const r = recordOf(e, i, '2026-11-24T00:00:00.000Z', GENESIS);
     const { line } = seal(key, r);
     assert.equal(line, canonicalJson(JSON.parse(line) as AuditRecord).slice(0, -1) + line.slice(line.lastIndexOf(',"hash"')));
+  }
+});
+
+test('a batch sealed on bytes gives the lines of sealing each record on strings, multi-byte text included', () => {
+  const ts = '2026-11-24T00:00:00.000Z';
+  const events = [
+    event(undefined),
+    { ...event(undefined), statement: 'GET "clé:ünï:😀"', object: 'clé' },
+    event([{ operation: 'get', object: 'k', statement: 'GET k', labels: [], masked: {}, rows: 1, decision: 'allow', rules: [], error: null }]),
+  ];
+  const bodies = events.map((e) => Buffer.from(canonicalBody(fieldsOf(e, ts)), 'utf8'));
+  const ends = new Uint32Array(bodies.length);
+  bodies.reduce((at, b, i) => (ends[i] = at + b.length), 0);
+  const prev = 'ab'.repeat(32);
+  const req: SealRequest = { key, firstSeq: 41, prev, data: Buffer.concat(bodies), ends, from: 0, count: bodies.length };
+  // A reused, dirty output buffer: sealing must not depend on its contents.
+  const out = Buffer.alloc(sealedBytes(req) + 100, 0x7b);
+  const sealed = sealBatch(req, out);
+
+  let expected = '';
+  let chain = prev;
+  events.forEach((e, i) => {
+    const { hash, line } = seal(key, recordOf(e, 41 + i, ts, chain));
+    expected += line;
+    chain = hash;
+  });
+  assert.equal(sealed.lines.toString('utf8'), expected);
+  assert.equal(sealed.lastHash, chain);
+  assert.ok(sealed.lines.length <= sealedBytes(req));
+  for (const line of expected.trimEnd().split('\n')) {
+    const r = JSON.parse(line) as AuditRecord;
+    assert.equal(expectedHash(key, r), r.hash);
   }
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFile, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { GENESIS } from '../../../src/audit/chain.js';
+import { GENESIS, chainKey, expectedHash } from '../../../src/audit/chain.js';
 import { createAuditLog } from '../../../src/audit/log.js';
 import type { AuditSink, ChainHead } from '../../../src/audit/sinks/types.js';
 import type { AuditRecord } from '../../../src/audit/types.js';
@@ -177,6 +177,47 @@ describe('audit log', () => {
     assert.deepEqual(log.recent(10).map((r) => r.seq), [3, 4, 5, 6]);
     assert.deepEqual(log.recent(2).map((r) => r.seq), [5, 6]);
     assert.deepEqual(log.recent(10, new Date(Date.now() + 60_000)), []);
+    await log.close();
+  });
+
+  it('recent() stays right across batches of every size while sealing buffers are reused', async () => {
+    const sink = new ScriptedSink();
+    const log = await createAuditLog({ failMode: 'closed', sinks: [] }, { chainKey: KEY, sinks: [sink], ringSize: 5 });
+    let seq = 0;
+    for (const size of [1, 7, 2, 3, 12, 1, 1, 4, 30, 2]) {
+      await Promise.all(Array.from({ length: size }, () => log.append(event(++seq))));
+      const want = Array.from({ length: Math.min(5, seq) }, (_, i) => seq - Math.min(5, seq) + 1 + i);
+      assert.deepEqual(log.recent(10).map((r) => r.seq), want);
+      assert.deepEqual(log.recent(10).map((r) => r.statement), want.map((i) => `select * from customers where id = $1 -- ${i}`));
+    }
+    // Every batch the sink got is a valid chain continuing the previous one.
+    const recs = sink.batches.flatMap((x) => x.data.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as AuditRecord);
+    assert.deepEqual(recs.map((r) => r.seq), Array.from({ length: seq }, (_, i) => i + 1));
+    recs.forEach((r, i) => assert.equal(r.prev, i === 0 ? GENESIS : recs[i - 1]!.hash));
+    await log.close();
+  });
+
+  it('seals a burst in chunks of at most 4096 records, each resolving its own appenders', async () => {
+    const sink = new ScriptedSink();
+    let open!: () => void;
+    sink.gate = new Promise((r) => (open = r));
+    const log = await createAuditLog({ failMode: 'closed', sinks: [] }, { chainKey: KEY, sinks: [sink] });
+    const first = log.append(event(0));
+    await new Promise((r) => setImmediate(r)); // batch 1 is now being written: the burst queues behind it
+    const burst = Array.from({ length: 9000 }, (_, i) => log.append(event(i + 1)));
+    assert.equal(log.queueDepth(), 9000);
+    sink.gate = null;
+    open();
+    await Promise.all([first, ...burst]);
+    assert.deepEqual(sink.batches.map((b) => b.count), [1, 4096, 4096, 808]);
+    const recs = sink.batches.flatMap((x) => x.data.split('\n').filter(Boolean)).map((l) => JSON.parse(l) as AuditRecord);
+    const key = chainKey(KEY);
+    recs.forEach((r, i) => {
+      assert.equal(r.seq, i + 1);
+      assert.equal(r.prev, i === 0 ? GENESIS : recs[i - 1]!.hash);
+      assert.match(r.statement!, new RegExp(`-- ${i}$`));
+    });
+    assert.equal(expectedHash(key, recs.at(-1)!), recs.at(-1)!.hash);
     await log.close();
   });
 

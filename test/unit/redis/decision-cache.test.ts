@@ -28,6 +28,9 @@ function governance(initial: CompiledPolicy): { gov: ListenerGovernance; asked: 
       const decision = policy.decide({ listener: 'cache', protocol: 'redis', ...options, objects: options.objects ?? [] });
       return { decision, options };
     },
+    beginDecided(options: BeginOptions, decision: unknown) {
+      return { decision, options };
+    },
   };
   return {
     gov: stub as unknown as ListenerGovernance,
