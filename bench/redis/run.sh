@@ -160,28 +160,37 @@ ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
   echo "The last column is a reference, not a proxy: \`bench/redis/bare-forwarder.ts\` is dgf's batching with nothing"
   echo "else (no auth, policy, audit or masking): what Node's own per-read and per-write cost allows on this machine."
   echo
-  echo "## Where the time goes"
-  echo
-  echo "Measured with \`node --cpu-prof bench/redis/profile.ts\` and \`perf record\` (dgf prints its CPU time per request) on"
-  echo "the analyst role, failMode open. The machine has 2 cores shared by redis-benchmark, Redis and the proxy: at"
-  echo "pipeline 1 twemproxy's run is bound by the 2 cores (twemproxy ~17 us per request, almost all system calls,"
-  echo "redis-benchmark ~20 us, Redis ~5 us), and dgf's by its event loop, which runs at 100% of one core."
-  echo "dgf's CPU per request: ~6 us at pipeline 16 and ~30 us at pipeline 1 (before this round: ~9.5 and ~35 us;"
-  echo "before the previous one: ~21 and ~55 us)."
-  echo "- Pipeline 1: 40-45% of dgf's CPU is the kernel, most of it the one write(2) per reply (loopback delivery"
-  echo "  wakes the client: this VM's paravirtual interrupt enabling alone is ~15-20%), as for twemproxy. The rest is"
-  echo "  Node (stream and callback machinery per read and write ~15%, GC ~3-5%), the per-command audit record"
-  echo "  (canonical JSON ~3%, HMAC chain ~5%, file write), parsing, the policy's cached decision and the reply scan."
-  echo "- The bare Node forwarder's column is the ceiling Node's own per-read/per-write cost sets on this machine; the"
-  echo "  distance from it to dgf is the governance: auth, parsing, policy decision, reply scan, audit record."
-  echo "- Pipeline 16: one audit record per batch (16 entries), so the per-command work dominates: parsing, the"
-  echo "  decision cache (ids in key names like key:000000012345 do not change a decision, checked against the"
-  echo "  snapshot's rules and name globs), the byte prefilter before any value is decoded, the batch's write."
-  echo "- Audit: a record's canonical body is built and encoded when the command completes; the batch is sealed (seq,"
-  echo "  prev, HMAC, line) on bytes when it is flushed, into reused buffers (fresh memory costs a page fault per 4 KiB"
-  echo "  on this VM: sealing into a new buffer per batch was 10% of the CPU at pipeline 16). Sealing on a worker"
-  echo "  thread was tried and measured slower here: the cores are shared, so the hand-off only added CPU."
-  echo "- failMode closed: each reply waits for the group commit's fsync, so at pipeline 16 throughput is bounded by"
-  echo "  in-flight commands / fsync latency rather than by CPU."
+  cat <<'TXT'
+## Where the time goes
+
+Measured with `node --cpu-prof bench/redis/profile.ts` (dgf prints its CPU time per request, by thread) and the
+processes' CPU counters in /proc, analyst role, failMode open. The machine has 2 cores shared by redis-benchmark,
+Redis and the proxy. CPU per request, user + system:
+
+| | pipeline 1 | pipeline 16 |
+| --- | ---: | ---: |
+| twemproxy (one thread) | ~10 us (1.4 + 8.5) | ~2.3 us, its core saturated |
+| bare Node forwarder | ~10 us (3.5-4 + 6-7) | ~1.2 us |
+| dgf, event loop | ~18.5 us | ~3.3 us |
+| dgf, whole process | ~20 us | ~3.9 us |
+
+dgf before this round: ~20 and ~4.3 us on the event loop (on an older, slower VM: ~30 and ~6; ~55 and ~21).
+- Pipeline 1: direct runs are bound by redis-benchmark itself (~90k/s); twemproxy and the bare forwarder reach
+  that bound. dgf's event loop runs at 100% of one core: a third of it is the kernel's write(2) per reply
+  (loopback delivery wakes the client), ~8-12% the upstream write, ~10% the audit record's HMAC (two SHA-256
+  one-shots: OpenSSL's per-call cost, not the hashing, is most of it), the rest the record's canonical JSON,
+  parsing, the cached decision, the reply scan and GC, each a few percent. 0.7 of twemproxy here needs ~64k/s,
+  i.e. at most ~16 us on one event loop.
+- Pipeline 16: one audit record per batch (16 entries). ~29% of the event loop is that record (entries' JSON,
+  UTF-8 encoding, sealing), ~9% the client writes, ~7% GC, the rest parsing, the decision cache (ids in key names
+  like key:000000012345 do not change a decision, checked against the snapshot's rules and name globs), the byte
+  prefilter before any value is decoded. 0.7 of twemproxy needs ~2.9-3.1 us on one event loop.
+- Audit: a record's canonical body is built and encoded when the command completes; the batch is sealed (seq,
+  prev, HMAC, line) on bytes when it is flushed, into reused buffers (fresh memory costs a page fault per 4 KiB
+  on this VM). Sealing on a worker thread was tried and measured slower at pipeline 1: the cores are shared, so
+  the hand-off only added CPU.
+- failMode closed: each reply waits for the group commit's fsync, so throughput is bounded by in-flight commands
+  / fsync latency rather than by CPU.
+TXT
 } >"$OUT"
 cat "$OUT"

@@ -3,7 +3,6 @@
  * are audited as one record (Batch). Replies are held as zero-copy spans of upstream chunks until the batch's
  * audit record is kept (failMode closed), then written in request order.
  */
-import type { AuditEntry } from '../../src/audit/types.js';
 import type { Operation } from '../../src/governance/operation.js';
 import { MaskTally } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, OperationKind } from '../../src/policy/types.js';
@@ -37,25 +36,6 @@ export class CommandTally extends MaskTally {
   ) {
     super(labels);
   }
-}
-
-/**
- * One command's entry in a batch record. A class rather than an object literal: entries live until the audit
- * writer serializes them, and V8's allocation-site tracking of such a literal (mementos, pretenuring) showed up
- * in profiles as a tenth of the batch path. Same own keys, in the same order, as the AuditEntry literal.
- */
-export class BatchEntry implements AuditEntry {
-  constructor(
-    readonly operation: string,
-    readonly object: string | null,
-    readonly statement: string | null,
-    readonly labels: string[],
-    readonly masked: Record<string, number>,
-    readonly rows: number | null,
-    readonly decision: 'allow' | 'deny',
-    readonly rules: string[],
-    readonly error: string | null,
-  ) {}
 }
 
 export class Slot implements ReplyTarget {
@@ -97,10 +77,11 @@ export class Slot implements ReplyTarget {
     return this;
   }
 
-  onReplyBytes(chunk: Buffer, start: number, end: number, complete: boolean): void {
+  onReplyBytes(chunk: Buffer, start: number, end: number, complete: boolean, receivedAt: number): void {
     if (!this.discard) this.owner.slotReplyBytes(this, chunk, start, end);
     if (complete) {
       this.done = true;
+      if (this.sentAt > 0) this.upstreamMs = receivedAt - this.sentAt;
       this.owner.slotDone(this);
     }
   }

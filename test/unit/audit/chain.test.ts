@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GENESIS, canonicalBody, canonicalJson, chainKey, expectedHash, fieldsOf, recordOf, seal } from '../../../src/audit/chain.js';
+import { CanonicalEntry } from '../../../src/audit/entry.js';
 import { sealBatch, sealedBytes, type SealRequest } from '../../../src/audit/seal-batch.js';
 import type { AuditEvent, AuditRecord } from '../../../src/audit/types.js';
 
@@ -51,6 +52,55 @@ test('records without entries and with repeated identities seal identically to t
     const r = recordOf(e, i, '2026-11-24T00:00:00.000Z', GENESIS);
     const { line } = seal(key, r);
     assert.equal(line, canonicalJson(JSON.parse(line) as AuditRecord).slice(0, -1) + line.slice(line.lastIndexOf(',"hash"')));
+  }
+});
+
+test('canonical entries serialize exactly as JSON.stringify does, whatever their strings and numbers', () => {
+  const rulesA = ['ISO-001'];
+  const rulesB = ['GDPR-001', 'ISO-001'];
+  const tricky = ['key:000000012345', 'a"b', 'back\\slash', 'tab\tnew\nline\u0001', 'clé:😀', 'lone \ud800 surrogate', '\u2028sep', ''];
+  const entries: CanonicalEntry[] = [];
+  for (const s of tricky) {
+    entries.push(new CanonicalEntry('get', s, `GET ${s}`, [], {}, 0, 'allow', rulesA, null));
+    entries.push(new CanonicalEntry(s || 'op', null, null, [], {}, 3, 'allow', rulesA, null));
+  }
+  // Tails that differ in one part each, back to back (the memo of the last tail must not leak).
+  entries.push(
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, 0, 'allow', rulesB, null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, 0, 'deny', rulesB, null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, null, 'deny', rulesB, null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, -0, 'deny', [], null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, Number.NaN, 'deny', [], null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, 1.5e21, 'deny', [], null),
+    new CanonicalEntry('get', 'k', 'GET k', ['pii.email'], { 'pii.email': 2 }, 1, 'allow', rulesA, null),
+    new CanonicalEntry('get', 'k', 'GET k', [], {}, 1, 'allow', rulesA, 'NOPERM "quoted"'),
+    new CanonicalEntry('get', 'k', 'GET k', [], { 'pii.email': 1 }, 1, 'allow', rulesA, null),
+  );
+  const fields = fieldsOf(event(entries), '2026-11-24T00:00:00.000Z');
+  const plain = JSON.parse(JSON.stringify(entries)) as NonNullable<AuditEvent['entries']>;
+  assert.equal(canonicalBody(fields), canonicalBody({ ...fields, entries: plain }));
+  assert.ok(canonicalBody(fields).endsWith(',"entries":' + JSON.stringify(entries)));
+});
+
+test('durations serialize exactly as JSON.stringify does', () => {
+  const ts = '2026-11-24T00:00:00.000Z';
+  const samples = [0, 0.001, 0.005, 0.01, 0.02, 0.1, 0.25, 0.257, 1, 1.2, 9.999, 10.05, 123.456, 999_999_999.999, 1e9, 2e9, 0.0001, 1 / 3, -1, -0, Number.NaN, Infinity];
+  for (let us = 0; us < 20_000; us += 7) samples.push(us / 1000);
+  for (const ms of samples) {
+    const fields = { ...fieldsOf(event(undefined), ts), duration_ms: ms };
+    const body = canonicalBody(fields);
+    assert.ok(body.includes(',"duration_ms":' + JSON.stringify(ms) + ','), `${ms}: ${body.slice(body.indexOf('duration_ms'), body.indexOf(',"error"'))}`);
+  }
+});
+
+test('a chain key longer than the hash block is hashed first, as HMAC requires; a long record grows the scratch', () => {
+  const longKey = chainKey('k'.repeat(100));
+  const ts = '2026-11-24T00:00:00.000Z';
+  for (const e of [event(undefined), { ...event(undefined), statement: 'x'.repeat(10_000) }, event(undefined)]) {
+    const body = Buffer.from(canonicalBody(fieldsOf(e, ts)), 'utf8');
+    const req: SealRequest = { key: longKey, firstSeq: 1, prev: GENESIS, data: body, ends: Uint32Array.of(body.length), from: 0, count: 1 };
+    const sealed = sealBatch(req, Buffer.alloc(sealedBytes(req)));
+    assert.equal(sealed.lines.toString('utf8'), seal(longKey, recordOf(e, 1, ts, GENESIS)).line);
   }
 });
 

@@ -87,4 +87,24 @@ describe('redis decision cache', () => {
     assert.equal(get(cache, 'user:2:email').action, 'deny');
     assert.equal(asked(), 2);
   });
+
+  test('consecutive lookups reuse the last decision only for the same role, operation and key shapes', () => {
+    const denyIntern = ['  - id: deny-intern', '    match: { role: [intern], operation: [get] }', '    action: deny', '    message: no'];
+    const { gov, asked } = governance(compile([...CLASSIFIERS, ...AUDIT_RULE, ...denyIntern]));
+    const cache = new DecisionCache(gov);
+    const ask = (role: string, operation: string, key: string): string =>
+      cache.decide({ identity: { user: role }, role, operation, kind: 'read', objects: [key], statement: `${operation} ${key}` }, [classificationName(key)]).action;
+    const sequence = [
+      ['analyst', 'get', 'user:1:email', 'allow'],
+      ['intern', 'get', 'user:2:email', 'deny'],
+      ['intern', 'get', 'user:3:email', 'deny'],
+      ['analyst', 'get', 'user:4:email', 'allow'],
+      ['intern', 'strlen', 'user:5:email', 'allow'],
+      ['intern', 'get', 'user:6:email', 'deny'],
+      ['analyst', 'get', 'user:7:name', 'allow'],
+    ];
+    for (const [role, operation, key, action] of sequence) assert.equal(ask(role!, operation!, key!), action, `${role} ${operation} ${key}`);
+    // analyst/get/email, intern/get/email, intern/strlen/email, analyst/get/name: each decided once.
+    assert.equal(asked(), 4);
+  });
 });
