@@ -58,6 +58,8 @@ const SUBSCRIBE = new Set(['subscribe', 'psubscribe', 'ssubscribe']);
 const UNSUBSCRIBE = new Set(['unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const ALLOWED_SUBSCRIBED = new Set([...SUBSCRIBE, ...UNSUBSCRIBE, 'ping', 'quit', 'reset']);
 const MAX_STATEMENT = 512;
+/** Distinct commands named in a batch record's statement. */
+const MAX_STATEMENT_OPERATIONS = 16;
 // Shared by the audit entries of commands that classified and masked nothing (most of them); never mutated.
 const NO_LABELS: string[] = Object.freeze([]) as unknown as string[];
 const NO_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
@@ -885,7 +887,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   /** One audit record for a pipeline batch, with one entry per command. */
   private finishBatch(governed: Slot[]): Promise<void> {
     const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
-    const objects = new Set<string>();
+    // The record's statement names the batch's distinct commands; the keys are in the entries.
+    const operations: string[] = [];
     // What the batch's commands classified and masked, summed for the batch record.
     let all: MaskTally | null = null;
     let rows = 0;
@@ -904,7 +907,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
         if (saw.hasMasked()) counts = saw.maskedCounts();
         (all ??= new MaskTally()).add(saw);
       }
-      for (const o of s.objects) if (objects.size < 100) objects.add(o);
+      const operation = tally ? tally.operation : op!.options.operation;
+      if (operations.length < MAX_STATEMENT_OPERATIONS && !operations.includes(operation)) operations.push(operation);
       rows += s.rows ?? 0;
       if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
       const k = tally ? tally.kind : op!.options.kind;
@@ -912,7 +916,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       else if (k === 'write' && kind !== 'admin') kind = 'write';
       const decision = tally ? tally.decision : op!.decision;
       entries[i] = new CanonicalEntry(
-        tally ? tally.operation : op!.options.operation,
+        operation,
         s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
         s.statement,
         seen,
@@ -933,7 +937,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
         kind,
         objects: [],
         labels: all ? all.seenLabels() : [],
-        statement: `PIPELINE ${governed.length}: ${[...objects].join(' ')}`.slice(0, MAX_STATEMENT),
+        statement: `PIPELINE ${governed.length}: ${operations.join(' ').toUpperCase()}`.slice(0, MAX_STATEMENT),
         encrypted: this.env.clientTls && this.env.upstreamTls,
       },
       [],

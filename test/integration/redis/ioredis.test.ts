@@ -129,6 +129,10 @@ for (const protocol of [3, 2] as const) {
       assert.equal(flush?.['decision'], 'deny');
       const pipeline = records.find((x) => x['operation'] === 'pipeline');
       assert.ok(pipeline && Array.isArray(pipeline['entries']) && (pipeline['entries'] as unknown[]).length >= 2);
+      // The batch record names its distinct commands; each entry names its command's keys.
+      const entries = pipeline['entries'] as Array<Record<string, unknown>>;
+      assert.match(String(pipeline['statement']), new RegExp(`^PIPELINE ${entries.length}: [A-Z]+( [A-Z]+)*$`));
+      for (const e of entries) assert.ok(String(e['statement']).toLowerCase().startsWith(String(e['operation'])), JSON.stringify(e));
       const text = await readFile(dgf.auditFile, 'utf8');
       for (const secret of ['ann@example.com', '123-45-6789', '4111 1111 1111 1111', 'bob@example.org']) {
         assert.ok(!text.includes(secret), `audit file must not contain ${secret}`);
