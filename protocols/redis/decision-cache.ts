@@ -37,20 +37,29 @@ export class DecisionCache {
    * classification names of `options.objects` (same order), computed by the caller for the labels anyway.
    */
   begin(options: BeginOptions, shapes: readonly string[]): Operation {
-    const hit = this.lookup(options, shapes);
+    const names = this.namesFor(options, shapes);
+    const hit = this.lookup(options, names);
     if (hit !== undefined) return this.gov.beginDecided(options, hit);
     const op = this.gov.begin(options);
-    this.remember(options, shapes, op.decision);
+    this.remember(options, names, op.decision);
     return op;
   }
 
   /** Only the decision `begin` would take (for a command audited as an entry of a batch record). */
   decide(options: BeginOptions, shapes: readonly string[]): Decision {
-    const hit = this.lookup(options, shapes);
+    const names = this.namesFor(options, shapes);
+    const hit = this.lookup(options, names);
     if (hit !== undefined) return hit;
     const decision = this.gov.begin(options).decision;
-    this.remember(options, shapes, decision);
+    this.remember(options, names, decision);
     return decision;
+  }
+
+  /** The names the cache key holds under the current snapshot (a new snapshot empties the cache first). */
+  private namesFor(options: BeginOptions, shapes: readonly string[]): readonly string[] {
+    const policy = this.gov.policy();
+    if (policy !== this.policy) this.reset(policy);
+    return this.byShape ? shapes : (options.objects ?? []);
   }
 
   // The last lookup, compared field by field before any key is built: the commands of a pipeline batch mostly
@@ -59,10 +68,7 @@ export class DecisionCache {
   private lastNames: readonly string[] = [];
   private lastDecision: Decision | null = null;
 
-  private lookup(options: BeginOptions, shapes: readonly string[]): Decision | undefined {
-    const policy = this.gov.policy();
-    if (policy !== this.policy) this.reset(policy);
-    const names = this.byShape ? shapes : (options.objects ?? []);
+  private lookup(options: BeginOptions, names: readonly string[]): Decision | undefined {
     if (this.lastDecision !== null && this.sameAsLast(options, names)) return this.lastDecision;
     const hit = this.decisions.get(this.keyOf(options, names));
     if (hit !== undefined) this.setLast(options, names, hit);
@@ -99,10 +105,7 @@ export class DecisionCache {
     return key;
   }
 
-  private remember(options: BeginOptions, shapes: readonly string[], decision: Decision): void {
-    // A decision taken under a snapshot that has been replaced meanwhile is not kept.
-    if (this.gov.policy() !== this.policy) return;
-    const names = this.byShape ? shapes : (options.objects ?? []);
+  private remember(options: BeginOptions, names: readonly string[], decision: Decision): void {
     // Bounded: clients inventing key shapes cannot grow memory; a full clear is cheaper than LRU bookkeeping.
     if (this.decisions.size >= MAX_ENTRIES) this.decisions.clear();
     this.decisions.set(this.keyOf(options, names), decision);

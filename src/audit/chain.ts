@@ -151,33 +151,39 @@ function isEmptyObject(x: Record<string, unknown>): boolean {
 }
 
 /**
- * The JSON of an entry from `labels` on, for the common entry that classified nothing and failed nothing, which
- * then depends only on rows, decision and rules: remembered for the last such triple (a batch's commands mostly
+ * The JSON of an entry from `labels` on. For the common entry that classified nothing and failed nothing it
+ * depends only on rows, decision and rules, and is remembered for the last such triple (a batch's commands mostly
  * share it), so such an entry costs two string quotes and three concatenations.
  */
-let tailRows: number | null = -1;
-let tailDecision = '';
-let tailRules: unknown = null;
-let tailJson = '';
+class EntryTailMemo {
+  private rows: number | null = -1;
+  private decision = '';
+  private rules: unknown = null;
+  private json = '';
 
-function entryTail(e: AuditEntry): string {
-  if (e.labels.length === 0 && e.error === null && isEmptyObject(e.masked)) {
-    if (e.rows !== tailRows || e.decision !== tailDecision || e.rules !== tailRules) {
-      tailRows = e.rows;
-      tailDecision = e.decision;
-      tailRules = e.rules;
-      tailJson = ',"labels":[],"masked":{},"rows":' + numJson(e.rows) + ',"decision":' + strJson(e.decision) + ',"rules":' + optRules(e.rules) + ',"error":null}';
+  of(e: AuditEntry): string {
+    if (e.labels.length > 0 || e.error !== null || !isEmptyObject(e.masked)) return outcomeJson(e) + ',"error":' + opt(e.error) + '}';
+    if (e.rows !== this.rows || e.decision !== this.decision || e.rules !== this.rules) {
+      this.rows = e.rows;
+      this.decision = e.decision;
+      this.rules = e.rules;
+      this.json = outcomeJson(e) + ',"error":null}';
     }
-    return tailJson;
+    return this.json;
   }
+}
+
+const entryTail = new EntryTailMemo();
+
+/** `,"labels":` up to the rules: the run of fields a record and its entries share, in the same order. */
+function outcomeJson(x: Pick<AuditEntry, 'labels' | 'masked' | 'rows' | 'decision' | 'rules'>): string {
   return (
-    ',"labels":' + optEmpty(e.labels) +
-    ',"masked":' + optEmpty(e.masked) +
-    ',"rows":' + opt(e.rows) +
-    ',"decision":' + strJson(e.decision) +
-    ',"rules":' + optRules(e.rules) +
-    ',"error":' + opt(e.error) +
-    '}'
+    ',"labels":' + optEmpty(x.labels) +
+    ',"masked":' + optEmpty(x.masked) +
+    ',"rows":' + opt(x.rows) +
+    ',"decision":' + strJson(x.decision) +
+    // Rule lists come from policy decisions, shared by every operation the decision covers.
+    ',"rules":' + optRules(x.rules)
   );
 }
 
@@ -197,7 +203,7 @@ function entryJson(e: AuditEntry): string {
     (e.object === null ? 'null' : quote(e.object)) +
     ',"statement":' +
     (e.statement === null ? 'null' : quote(e.statement)) +
-    entryTail(e)
+    entryTail.of(e)
   );
 }
 
@@ -248,12 +254,7 @@ export function canonicalBody(r: RecordFields): string {
     ',"operation":' + strJson(r.operation) +
     ',"object":' + objectJsonMemo.of(r.object) +
     ',"statement":' + statementJsonMemo.of(r.statement) +
-    ',"labels":' + optEmpty(r.labels) +
-    ',"masked":' + optEmpty(r.masked) +
-    ',"rows":' + opt(r.rows) +
-    ',"decision":' + strJson(r.decision) +
-    // Rule lists come from policy decisions, shared by every operation the decision covers.
-    ',"rules":' + optRules(r.rules) +
+    outcomeJson(r) +
     ',"duration_ms":' + durationJson(r.duration_ms) +
     ',"error":' + opt(r.error);
   // A parsed record may hold anything in entries; only an array is built entry by entry.
