@@ -171,8 +171,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private gated = false;
   /** The name of the last command read (see dispatch). */
   private lastCommand = '';
-  /** In `process`'s dispatch loop, and the clock reading its commands share (see track). */
-  private dispatching = false;
+  /** The clock reading the commands of the dispatch run in progress share (see track); 0 outside one. */
   private dispatchAt = 0;
   private authed: boolean;
   private identity: Identity;
@@ -262,8 +261,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     const batch = new Batch(this.env.gov.policy());
     batch.single = list.length === 1;
     this.outQueue.push(batch);
-    this.dispatching = true;
-    this.dispatchAt = 0;
+    this.dispatchAt = performance.now();
     let i = 0;
     try {
       for (; i < list.length && !this.closed; i++) {
@@ -271,7 +269,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
         if (!this.dispatch(p.args, p.raw, batch)) break;
       }
     } finally {
-      this.dispatching = false;
+      this.dispatchAt = 0;
     }
     // The command that hit a barrier put itself back in the backlog; the rest follow it.
     if (i < list.length && !this.closed) {
@@ -488,7 +486,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private track(slot: Slot): Slot {
     slot.batch.waiting++;
     // The commands dispatched in one run leave in the same upstream write: one clock read for all of them.
-    slot.sentAt = this.dispatching ? (this.dispatchAt ||= performance.now()) : performance.now();
+    slot.sentAt = this.dispatchAt || performance.now();
     this.inflight++;
     return slot;
   }

@@ -95,10 +95,10 @@ interface Hit {
   labels: string[];
 }
 
-/** Run a scanner over `text`; overlapping hits resolved by detector priority. */
 /** No detector matches fewer characters. */
 const MIN_ENTITY_LENGTH = 5;
 
+/** Run a scanner over `text`; overlapping hits resolved by detector priority. */
 function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit[] | null {
   if (text.length < MIN_ENTITY_LENGTH) return null;
   const stats = textStats(text, scratchStats); // reused: scanText is synchronous and never re-entered

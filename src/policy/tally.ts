@@ -53,16 +53,6 @@ export class MaskTally implements MaskStats {
     return out;
   }
 
-  /** Labels seen or masked, sorted (reports, tooling). */
-  labels(): string[] {
-    return this.seenLabels().sort();
-  }
-
-  /** label -> values masked, sorted by label (reports, tooling). */
-  maskedRecord(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this.maskedCounts()).sort(([a], [b]) => a.localeCompare(b)));
-  }
-
   /** Whether any value was masked. */
   hasMasked(): boolean {
     return this.byLabel !== null;
