@@ -3,13 +3,15 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# A C toolchain for the native audit sealer (src/audit/native; node-gyp builds it against this Node's headers).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
-COPY scripts/build.sh ./scripts/build.sh
+COPY scripts/build.sh scripts/build-native.sh ./scripts/
 COPY src ./src
 COPY protocols ./protocols
-RUN bash scripts/build.sh && npm prune --omit=dev --no-audit --no-fund
+RUN DGF_REQUIRE_NATIVE=1 bash scripts/build.sh && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production DGF_CONFIG=/etc/dgf/dgf.yaml

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Compile to dist/ and copy the runtime data files tsc does not emit (the Redis command table).
+# Compile to dist/ and copy the runtime data files tsc does not emit (the Redis command table); build the native
+# audit sealer (optional, see build-native.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
 cp protocols/redis/commands.json dist/protocols/redis/commands.json
+bash scripts/build-native.sh

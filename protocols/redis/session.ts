@@ -358,6 +358,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       decision = this.env.decisions.decide(options, shapes);
       slot = new Slot(this, batch, info, null, statement, objects);
       slot.tally = new CommandTally(info.name, info.spec.kind, decision, labels);
+      // NAME + ' ' + key exactly (a subcommand, channel or truncation would make it longer or marked).
+      slot.plainStatement = objects.length === 1 && statement.length === info.name.length + 1 + objects[0]!.length && statement.length <= MAX_STATEMENT;
     }
     if (decision.action === 'deny') {
       if (this.multi) this.txDirty = true;
@@ -916,7 +918,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       entries[i] = new CanonicalEntry(
         operation,
         s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
-        s.statement,
+        s.plainStatement ? null : s.statement,
         seen,
         counts,
         s.rows,

@@ -58,6 +58,8 @@ export class Slot implements ReplyTarget {
   dedicated = false;
   /** For a command of a pipeline batch (audited as an entry of the batch record) instead of `op`. */
   tally: CommandTally | null = null;
+  /** The statement is just the command and its one key (`GET key:1`): the batch entry leaves it out. */
+  plainStatement = false;
 
   constructor(
     readonly owner: SlotOwner,

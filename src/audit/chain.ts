@@ -151,9 +151,9 @@ function isEmptyObject(x: Record<string, unknown>): boolean {
 }
 
 /**
- * The JSON of an entry from `labels` on. For the common entry that classified nothing and failed nothing it
- * depends only on rows, decision and rules, and is remembered for the last such triple (a batch's commands mostly
- * share it), so such an entry costs two string quotes and three concatenations.
+ * The JSON of a CanonicalEntry from `labels` on, its empty fields left out (see `entryJson`). For the common entry
+ * that classified, masked and failed nothing it depends only on rows, decision and rules, and is remembered for
+ * the last such triple (a batch's commands mostly share it).
  */
 class EntryTailMemo {
   private rows: number | null = -1;
@@ -162,49 +162,63 @@ class EntryTailMemo {
   private json = '';
 
   of(e: AuditEntry): string {
-    if (e.labels.length > 0 || e.error !== null || !isEmptyObject(e.masked)) return outcomeJson(e) + ',"error":' + opt(e.error) + '}';
+    if (e.labels.length > 0 || e.error !== null || !isEmptyObject(e.masked)) {
+      return (
+        (e.labels.length > 0 ? ',"labels":' + str(e.labels) : '') +
+        (isEmptyObject(e.masked) ? '' : ',"masked":' + str(e.masked)) +
+        entryDecisionJson(e) +
+        (e.error !== null ? ',"error":' + quote(e.error) : '') +
+        '}'
+      );
+    }
     if (e.rows !== this.rows || e.decision !== this.decision || e.rules !== this.rules) {
       this.rows = e.rows;
       this.decision = e.decision;
       this.rules = e.rules;
-      this.json = outcomeJson(e) + ',"error":null}';
+      this.json = entryDecisionJson(e) + '}';
     }
     return this.json;
   }
 }
 
+function entryDecisionJson(e: AuditEntry): string {
+  return (e.rows !== null ? ',"rows":' + numJson(e.rows) : '') + ',"decision":' + strJson(e.decision) + ',"rules":' + optRules(e.rules);
+}
+
 const entryTail = new EntryTailMemo();
 
-/** `,"labels":` up to the rules: the run of fields a record and its entries share, in the same order. */
+/** `,"labels":` up to the rules of a record (every field present, as SPEC shows it). */
 function outcomeJson(x: Pick<AuditEntry, 'labels' | 'masked' | 'rows' | 'decision' | 'rules'>): string {
   return (
     ',"labels":' + optEmpty(x.labels) +
     ',"masked":' + optEmpty(x.masked) +
     ',"rows":' + opt(x.rows) +
     ',"decision":' + strJson(x.decision) +
-    // Rule lists come from policy decisions, shared by every operation the decision covers.
     ',"rules":' + optRules(x.rules)
   );
 }
 
-/** `{"operation":<op>,"object":` per operation. */
+/** `{"operation":<op>` per operation. */
 const entryHeads = new Map<string, string>();
 
+/**
+ * An entry's JSON. A CanonicalEntry is written compactly: the AuditEntry keys in order, leaving out `object`,
+ * `statement`, `rows` and `error` when null and `labels`, `masked` when empty (a pipeline's entries mostly
+ * classified, masked and failed nothing; a batch record of 16 GETs was half that boilerplate, and its bytes are
+ * what the audit path costs). `operation`, `decision` and `rules` are always there. Equal byte for byte to
+ * JSON.stringify of the entry without those fields (a unit test pins it). Any other entry object, e.g. one parsed
+ * back by verification, is serialized as it is, so records written before or after verify alike.
+ */
 function entryJson(e: AuditEntry): string {
-  // Anything else (a parsed record's entries, which may hold any keys in any order) is serialized as it is.
   if (!(e instanceof CanonicalEntry)) return str(e);
-  let head = entryHeads.get(e.operation);
-  if (head === undefined) {
-    head = '{"operation":' + quote(e.operation) + ',"object":';
-    if (entryHeads.size < MAX_MEMO_STRINGS) entryHeads.set(e.operation, head);
+  let s = entryHeads.get(e.operation);
+  if (s === undefined) {
+    s = '{"operation":' + quote(e.operation);
+    if (entryHeads.size < MAX_MEMO_STRINGS) entryHeads.set(e.operation, s);
   }
-  return (
-    head +
-    (e.object === null ? 'null' : quote(e.object)) +
-    ',"statement":' +
-    (e.statement === null ? 'null' : quote(e.statement)) +
-    entryTail.of(e)
-  );
+  if (e.object !== null) s += ',"object":' + quote(e.object);
+  if (e.statement !== null) s += ',"statement":' + quote(e.statement);
+  return s + entryTail.of(e);
 }
 
 function entriesJson(entries: AuditEntry[]): string {

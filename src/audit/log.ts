@@ -22,7 +22,7 @@ import type { AuditConfig } from '../config/types.js';
 import { AuditUnavailableError } from '../errors.js';
 import { auditQueueDepth, auditRecords } from '../metrics/index.js';
 import { GENESIS, canonicalBody, chainKey, fieldsOf, type ChainKey } from './chain.js';
-import { sealBatch, sealedBytes, type SealRequest } from './seal-batch.js';
+import { sealBatch, sealedBytes, sealerKind, type SealRequest } from './seal-batch.js';
 import { FileSink } from './sinks/file.js';
 import { StdoutSink } from './sinks/stdout.js';
 import type { AuditLogger, AuditSink, ChainHead } from './sinks/types.js';
@@ -277,13 +277,24 @@ class GroupCommitLog implements AuditLog {
   }
 
   private outFor(bytes: number): Buffer {
-    const spare = this.spareOuts.pop();
-    if (spare && spare.length >= bytes) return spare;
-    return Buffer.allocUnsafe(Math.max(bytes, BATCH_BYTES));
+    for (let i = this.spareOuts.length - 1; i >= 0; i--) {
+      if (this.spareOuts[i]!.length >= bytes) return this.spareOuts.splice(i, 1)[0]!;
+    }
+    // With headroom: batch sizes wander with the load, and a batch a little bigger than the spares would
+    // otherwise be sealed into fresh memory every time (measured: 4% of the event loop at pipeline 16).
+    return Buffer.allocUnsafe(Math.max(BATCH_BYTES, bytes + (bytes >> 1)));
   }
 
   private recycle(out: Buffer): void {
-    if (this.spareOuts.length < SPARE_OUTS && out.length <= MAX_SPARE_BYTES) this.spareOuts.push(out);
+    if (out.length > MAX_SPARE_BYTES) return;
+    if (this.spareOuts.length < SPARE_OUTS) {
+      this.spareOuts.push(out);
+      return;
+    }
+    // Full: keep the bigger buffers, the small ones are the ones that stop fitting.
+    let smallest = 0;
+    for (let i = 1; i < this.spareOuts.length; i++) if (this.spareOuts[i]!.length < this.spareOuts[smallest]!.length) smallest = i;
+    if (this.spareOuts[smallest]!.length < out.length) this.spareOuts[smallest] = out;
   }
 
   private remember(out: Buffer, lines: Buffer, count: number): void {
@@ -361,6 +372,9 @@ function sinksOf(config: AuditConfig, logger?: AuditLogger): AuditSink[] {
  */
 export async function createAuditLog(config: AuditConfig, opts: AuditLogOptions): Promise<AuditLog> {
   const sinks = opts.sinks ?? sinksOf(config, opts.logger);
+  if (sealerKind === 'js' && process.env.DGF_NATIVE_SEAL !== '0') {
+    opts.logger?.warn({ sealer: sealerKind }, 'the native audit sealer is not built (npm run build); sealing audit records in JavaScript, slower');
+  }
   const fileSinks = config.sinks.filter((s) => s.type === 'file');
   const fsyncMs = fileSinks.length ? Math.min(...fileSinks.map((s) => s.fsyncMs ?? DEFAULT_FSYNC_MS)) : DEFAULT_FSYNC_MS;
   const durable = sinks.some((s) => s.durable);
