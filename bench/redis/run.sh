@@ -115,7 +115,7 @@ bench() {
 for port in "$REDIS_PORT" "$NUT_PORT" "$BARE_PORT"; do bench "$port" 16 >/dev/null; done
 for port in "$DGF_PORT" $((DGF_PORT + 1)); do bench "$port" 16 --user "$ROLE_USER" -a benchpw >/dev/null; bench "$port" 1 --user "$ROLE_USER" -a benchpw >/dev/null; done
 
-declare -A RPS
+declare -A RPS BY_ROUND
 for round in $(seq 1 "$ROUNDS"); do
   for P in 1 16; do
     for target in direct twemproxy bare dgf dgf-open; do
@@ -128,6 +128,7 @@ for round in $(seq 1 "$ROUNDS"); do
       esac
       while read -r cmd rps; do
         key="$target/$cmd/$P"
+        BY_ROUND[$key/$round]=$rps
         # Keep the best round (the machine is shared and noisy).
         if [[ -z "${RPS[$key]:-}" ]] || awk "BEGIN{exit !($rps > ${RPS[$key]})}"; then RPS[$key]=$rps; fi
       done < <(bench "$port" "$P" "${auth[@]}")
@@ -138,6 +139,14 @@ done
 records=$(cat "$WORK"/audit-closed/* | wc -l | tr -d ' ')
 records_open=$(cat "$WORK"/audit-open/* | wc -l | tr -d ' ')
 ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
+# Median over rounds of dgf (open) / twemproxy measured in the same round, minutes apart: less sensitive than the
+# best-of ratio to a machine whose speed drifts between runs (twemproxy's pipeline-1 runs varied 64k-98k here).
+paired_median() {
+  local cmd=$1 P=$2 r
+  for r in $(seq 1 "$ROUNDS"); do
+    awk "BEGIN{print ${BY_ROUND[dgf-open/$cmd/$P/$r]:-0} / ${BY_ROUND[twemproxy/$cmd/$P/$r]:-1}}"
+  done | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
 {
   echo "# Redis benchmark: direct vs twemproxy vs dgf"
   echo
@@ -147,13 +156,14 @@ ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
   echo "once with failMode closed (default: a reply waits until its audit record is fsynced; $records records written) and once with failMode open"
   echo "($records_open records); clients logged in as \`$ROLE_USER\` (role $ROLE_USER: a masked role, every bulk reply is scanned by the value detectors)."
   echo "One audit record per command, or one per pipeline batch with per-command entries."
+  echo "Requests/s are each target's best round; the median column pairs dgf (open) with the twemproxy run of the same round."
   echo
-  echo "| command | pipeline | direct req/s | twemproxy req/s | dgf (closed) req/s | dgf (open) req/s | dgf closed / twemproxy | dgf open / twemproxy | bare Node forwarder / twemproxy |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| command | pipeline | direct req/s | twemproxy req/s | dgf (closed) req/s | dgf (open) req/s | dgf closed / twemproxy | dgf open / twemproxy | dgf open / twemproxy, median of rounds | bare Node forwarder / twemproxy |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for P in 1 16; do
     for cmd in SET GET; do
       d=${RPS[direct/$cmd/$P]:-0}; t=${RPS[twemproxy/$cmd/$P]:-0}; g=${RPS[dgf/$cmd/$P]:-0}; o=${RPS[dgf-open/$cmd/$P]:-0}; b=${RPS[bare/$cmd/$P]:-0}
-      echo "| $cmd | $P | $d | $t | $g | $o | $(ratio "$g" "$t") | $(ratio "$o" "$t") | $(ratio "$b" "$t") |"
+      echo "| $cmd | $P | $d | $t | $g | $o | $(ratio "$g" "$t") | $(ratio "$o" "$t") | $(paired_median "$cmd" "$P") | $(ratio "$b" "$t") |"
     done
   done
   echo
@@ -169,26 +179,27 @@ Redis and the proxy. CPU per request, user + system:
 
 | | pipeline 1 | pipeline 16 |
 | --- | ---: | ---: |
-| twemproxy (one thread) | ~10 us (1.4 + 8.5) | ~2.3 us, its core saturated |
+| twemproxy (one thread) | ~9-10 us (1.3-1.7 + 7.7-8.5) | ~2.3 us, its core saturated |
 | bare Node forwarder | ~10 us (3.5-4 + 6-7) | ~1.2 us |
-| dgf, event loop | ~18.5 us | ~3.3 us |
-| dgf, whole process | ~20 us | ~3.9 us |
+| dgf, event loop | ~16.5-17.5 us | ~3.0-3.1 us |
+| dgf, whole process | ~17.5-18.5 us (7.5-8.5 + ~10) | ~3.5 us |
 
-dgf before this round: ~20 and ~4.3 us on the event loop (on an older, slower VM: ~30 and ~6; ~55 and ~21).
-- Pipeline 1: direct runs are bound by redis-benchmark itself (~90k/s); twemproxy and the bare forwarder reach
-  that bound. dgf's event loop runs at 100% of one core: a third of it is the kernel's write(2) per reply
-  (loopback delivery wakes the client), ~8-12% the upstream write, ~10% the audit record's HMAC (two SHA-256
-  one-shots: OpenSSL's per-call cost, not the hashing, is most of it), the rest the record's canonical JSON,
-  parsing, the cached decision, the reply scan and GC, each a few percent. 0.7 of twemproxy here needs ~64k/s,
-  i.e. at most ~16 us on one event loop.
-- Pipeline 16: one audit record per batch (16 entries). ~29% of the event loop is that record (entries' JSON,
-  UTF-8 encoding, sealing), ~9% the client writes, ~7% GC, the rest parsing, the decision cache (ids in key names
-  like key:000000012345 do not change a decision, checked against the snapshot's rules and name globs), the byte
-  prefilter before any value is decoded. 0.7 of twemproxy needs ~2.9-3.1 us on one event loop.
+dgf before this round: ~18.5 and ~3.3 us on the event loop (~20 and ~4.3 before the one before; on an older,
+slower VM: ~30 and ~6; ~55 and ~21).
+- Pipeline 1: direct runs are bound by redis-benchmark itself (~90k/s); twemproxy reaches that bound in its good
+  runs (its runs vary 64k-98k here). dgf's event loop runs at 100% of one core: about 10 us of it is system calls,
+  mostly the kernel's write(2) per reply (loopback delivery wakes the client; twemproxy pays ~8 us of the same),
+  the rest the command's decision and record, parsing, the reply scan and GC, each a few percent. 0.7 of a
+  90k twemproxy needs ~63k/s, i.e. at most ~15.5 us on one event loop.
+- Pipeline 16: one audit record per batch (16 entries), written compactly (null and empty entry fields and a
+  statement that is only the command and its key are left out: half the bytes) and sealed natively; the client
+  writes (~12%), the command dispatch, GC (~6%) and the record's JSON are the largest items left.
 - Audit: a record's canonical body is built and encoded when the command completes; the batch is sealed (seq,
-  prev, HMAC, line) on bytes when it is flushed, into reused buffers (fresh memory costs a page fault per 4 KiB
-  on this VM). Sealing on a worker thread was tried and measured slower at pipeline 1: the cores are shared, so
-  the hand-off only added CPU.
+  prev, HMAC, line) at the group commit by `src/audit/native/seal.c` in one call (OpenSSL's SHA-256 linked into
+  Node, HMAC resumed from precomputed ipad/opad states: ~0.45 us a record where JavaScript took 2.4-3.8 us, two
+  crypto.hash calls' fixed cost and the Buffer calls around them), into reused buffers with headroom (fresh memory
+  costs a page fault per 4 KiB on this VM). Sealing on a worker thread was tried and measured slower at pipeline
+  1: the cores are shared, so the hand-off only added CPU.
 - failMode closed: each reply waits for the group commit's fsync, so throughput is bounded by in-flight commands
   / fsync latency rather than by CPU.
 TXT
