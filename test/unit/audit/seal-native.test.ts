@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { GENESIS, canonicalBody, chainKey, fieldsOf } from '../../../src/audit/chain.js';
 import { sealBatch, sealBatchJs, sealedBytes, sealerKind, type SealRequest } from '../../../src/audit/seal-batch.js';
 import type { AuditEvent } from '../../../src/audit/types.js';
+import { event } from './helpers.js';
 
 // `npm run build` (run by npm ci) builds the native sealer; DGF_NATIVE_SEAL=0 is the only way to run without it.
 const expectNative = process.env.DGF_NATIVE_SEAL !== '0';
@@ -11,27 +12,18 @@ test('the native sealer is built and used (scripts/build-native.sh), unless turn
   assert.equal(sealerKind, expectNative ? 'native' : 'js');
 });
 
-function event(i: number): AuditEvent {
-  return {
-    listener: 'cache',
-    protocol: 'redis',
-    identity: { user: 'analyst', address: '127.0.0.1' },
-    role: 'analyst',
-    operation: 'get',
+/** Records of varied sizes and labels, some with multi-byte object names. */
+function varied(i: number): AuditEvent {
+  return event(i, {
     object: i % 3 === 0 ? `clé:ünï:${i}` : `key:${i}`,
-    statement: `GET ${'x'.repeat(i * 37 % 900)}`,
+    statement: `GET ${'x'.repeat((i * 37) % 900)}`,
     labels: i % 2 ? ['pii.email'] : [],
-    masked: {},
-    rows: 1,
-    decision: 'allow',
-    rules: ['ISO-001'],
     duration_ms: i / 7,
-    error: null,
-  };
+  });
 }
 
 function queue(n: number): { data: Buffer; ends: Uint32Array } {
-  const bodies = Array.from({ length: n }, (_, i) => Buffer.from(canonicalBody(fieldsOf(event(i), '2026-11-24T00:00:00.000Z')), 'utf8'));
+  const bodies = Array.from({ length: n }, (_, i) => Buffer.from(canonicalBody(fieldsOf(varied(i), '2026-11-24T00:00:00.000Z')), 'utf8'));
   const ends = new Uint32Array(n);
   bodies.reduce((at, b, i) => (ends[i] = at + b.length), 0);
   return { data: Buffer.concat(bodies), ends };
