@@ -22,7 +22,7 @@ import type { AuditConfig } from '../config/types.js';
 import { AuditUnavailableError } from '../errors.js';
 import { auditQueueDepth, auditRecords } from '../metrics/index.js';
 import { GENESIS, canonicalBody, chainKey, fieldsOf, type ChainKey } from './chain.js';
-import { sealBatch, sealedBytes, sealerKind, type SealRequest } from './seal-batch.js';
+import { nativeSealerMissing, sealBatch, sealedBytes, type SealRequest } from './seal-batch.js';
 import { FileSink } from './sinks/file.js';
 import { StdoutSink } from './sinks/stdout.js';
 import type { AuditLogger, AuditSink, ChainHead } from './sinks/types.js';
@@ -372,8 +372,8 @@ function sinksOf(config: AuditConfig, logger?: AuditLogger): AuditSink[] {
  */
 export async function createAuditLog(config: AuditConfig, opts: AuditLogOptions): Promise<AuditLog> {
   const sinks = opts.sinks ?? sinksOf(config, opts.logger);
-  if (sealerKind === 'js' && process.env.DGF_NATIVE_SEAL !== '0') {
-    opts.logger?.warn({ sealer: sealerKind }, 'the native audit sealer is not built (npm run build); sealing audit records in JavaScript, slower');
+  if (nativeSealerMissing) {
+    opts.logger?.warn({ sealer: 'js' }, 'the native audit sealer is not built (npm run build); sealing audit records in JavaScript, slower');
   }
   const fileSinks = config.sinks.filter((s) => s.type === 'file');
   const fsyncMs = fileSinks.length ? Math.min(...fileSinks.map((s) => s.fsyncMs ?? DEFAULT_FSYNC_MS)) : DEFAULT_FSYNC_MS;

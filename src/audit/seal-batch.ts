@@ -108,7 +108,7 @@ interface NativeSealer {
  * file (dist/). Null when it is missing; DGF_NATIVE_SEAL=0 turns it off (measurements, tests of the fallback).
  */
 function loadNative(): NativeSealer | null {
-  if (process.env.DGF_NATIVE_SEAL === '0') return null;
+  if (nativeTurnedOff) return null;
   const require = createRequire(import.meta.url);
   for (const path of ['./native/build/Release/seal.node', './native/seal.node']) {
     try {
@@ -120,10 +120,14 @@ function loadNative(): NativeSealer | null {
   return null;
 }
 
+const nativeTurnedOff = process.env.DGF_NATIVE_SEAL === '0';
 const native = loadNative();
 
-/** Which implementation seals (logged at startup). */
+/** Which implementation seals. */
 export const sealerKind: 'native' | 'js' = native ? 'native' : 'js';
+
+/** The native sealer was wanted but could not be loaded (not built here): worth a warning at startup. */
+export const nativeSealerMissing = native === null && !nativeTurnedOff;
 
 /** Native sealer handles by chain key (each holds the key's padded SHA-256 states). */
 const nativeSealers = new WeakMap<Uint8Array, object>();

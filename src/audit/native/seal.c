@@ -37,17 +37,17 @@ static void free_sealer(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static int get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
+/* The elements of a typed array of the `want` type (their count in `length`); 0 for anything else. */
+static int get_typed(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
   napi_typedarray_type type;
-  size_t count;
-  void *raw;
   napi_value buffer;
   size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, &count, &raw, &buffer, &offset) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = raw;
-  *length = count;
-  return 1;
+  if (napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) != napi_ok) return 0;
+  return type == want;
+}
+
+static int get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *length) {
+  return get_typed(env, value, napi_uint8_array, (void **)data, length);
 }
 
 /* createSealer(key: Uint8Array): an opaque handle holding the key's padded SHA-256 states. */
@@ -109,14 +109,9 @@ static napi_value seal(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[2], &first_seq) != napi_ok || !(first_seq >= 0 && first_seq <= 9007199254740991.0))
     return throw_error(env, "seal: bad firstSeq");
   if (!get_bytes(env, argv[3], &data, &data_length)) return throw_error(env, "seal: data must be a Uint8Array");
-  napi_typedarray_type ends_type;
   size_t ends_count;
   void *ends_raw;
-  napi_value ignored;
-  size_t ignored_offset;
-  if (napi_get_typedarray_info(env, argv[4], &ends_type, &ends_count, &ends_raw, &ignored, &ignored_offset) != napi_ok ||
-      ends_type != napi_uint32_array)
-    return throw_error(env, "seal: ends must be a Uint32Array");
+  if (!get_typed(env, argv[4], napi_uint32_array, &ends_raw, &ends_count)) return throw_error(env, "seal: ends must be a Uint32Array");
   const uint32_t *ends = ends_raw;
   uint32_t from, count;
   if (napi_get_value_uint32(env, argv[5], &from) != napi_ok || napi_get_value_uint32(env, argv[6], &count) != napi_ok)
