@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json
 cp protocols/redis/commands.json dist/protocols/redis/commands.json
+# The package's bin (`npx dgf`): tsc writes files without the execute bit.
+chmod +x dist/src/cli/main.js
 bash scripts/build-native.sh
