@@ -103,12 +103,12 @@ export const start: ListenerFactory = async ({ config, governance: gov, logger }
   const sessions = new Set<RedisSession>();
   const tcp = new TcpListener(
     config.listen,
-    (socket) => {
-      const s = new RedisSession(socket, env);
+    (socket, reads) => {
+      const s = new RedisSession(socket, env, reads);
       sessions.add(s);
       socket.once('close', () => sessions.delete(s));
     },
-    config.tls ? { tls: config.tls } : {},
+    config.tls ? { tls: config.tls } : { pooledReads: true },
   );
   const address = await tcp.start();
 

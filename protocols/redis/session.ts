@@ -17,6 +17,7 @@ import type { BeginOptions, Operation } from '../../src/governance/operation.js'
 import { MaskTally } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
 import { ProtocolError } from '../shared/errors.js';
+import type { ChunkInbox } from '../shared/slab-reader.js';
 import { RequestParser, type CommandSink } from './codec/request-parser.js';
 import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
 import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode.js';
@@ -209,6 +210,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   constructor(
     private readonly socket: net.Socket,
     private readonly env: SessionEnv,
+    reads: ChunkInbox | null = null,
   ) {
     this.parser = new RequestParser(env.maxMessageBytes);
     this.authed = env.trust;
@@ -216,7 +218,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     this.role = env.gov.roleOf(this.identity);
     this.db = env.defaultDb;
     env.gov.clientOpened();
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (reads) reads.deliver = (chunk: Buffer) => this.onData(chunk);
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onClientDrain());
     socket.on('error', () => this.teardown());
     socket.on('close', () => this.teardown());

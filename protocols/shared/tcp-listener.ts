@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { TlsConfig } from '../../src/config/types.js';
+import { pooledReader, type ChunkInbox } from './slab-reader.js';
 
 /** Split 'host:port' ('[::1]:6432' too). */
 export function parseHostPort(listen: string): { host: string; port: number } {
@@ -29,6 +30,56 @@ export function createServerTlsContext(config: TlsConfig): tls.SecureContext {
   return tls.createSecureContext(serverTlsOptions(config));
 }
 
+/** Options of a TcpListener. */
+export interface TcpListenerOptions {
+  /** TLS from the first byte (rediss, HTTPS). Default: plain TCP. */
+  tls?: TlsConfig;
+  /**
+   * Plain sockets read through `pooledReader` (slab-reader.ts) instead of 'data' events: the connection
+   * callback then gets a ChunkInbox whose `deliver` it must set before it returns. Ignored with `tls`.
+   * Default false.
+   */
+  pooledReads?: boolean;
+}
+
+/** Called for each accepted client; `reads` is the inbox to read from when the listener has pooled reads. */
+export type ConnectionHandler = (socket: net.Socket, reads: ChunkInbox | null) => void;
+
+/** Node's private socket fields that `withPooledReads` moves from one socket object to another. */
+interface SocketInternals {
+  _handle?: object | null;
+  _server?: net.Server | null;
+  server?: net.Server | null;
+}
+
+/** The inbox's placeholder until the handler sets `deliver`; a socket whose handler did not is closed. */
+function noDelivery(): void {}
+
+/**
+ * The accepted connection as a socket that reads through `pooledReader`, or null where this Node does not
+ * expose what that needs (the caller then keeps the accepted socket and its 'data' events).
+ *
+ * Why this way: net.Server creates the sockets it accepts itself and cannot pass `onread` to them. The server is
+ * created with `pauseOnConnect`, so the accepted socket has not started reading; its libuv handle is taken over
+ * by a socket created with `onread`, which also takes over the server's bookkeeping (its connection count is
+ * decremented by whichever socket object is destroyed with `_server` set: only the new one is).
+ */
+function withPooledReads(accepted: net.Socket, inbox: ChunkInbox): net.Socket | null {
+  const old = accepted as unknown as SocketInternals;
+  const handle = old._handle;
+  if (!handle || typeof handle !== 'object' || !('readStart' in handle)) return null;
+  const server = old._server ?? null;
+  old._handle = null;
+  old._server = null;
+  old.server = null;
+  const options = { handle, onread: pooledReader(inbox), readable: true, writable: true };
+  const socket = new net.Socket(options as net.SocketConstructorOpts);
+  const taken = socket as unknown as SocketInternals;
+  taken._server = server;
+  taken.server = server;
+  return socket;
+}
+
 export class TcpListener {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -36,20 +87,34 @@ export class TcpListener {
 
   constructor(
     private readonly listen: string,
-    onConnection: (socket: net.Socket) => void,
-    options: { tls?: TlsConfig } = {},
+    onConnection: ConnectionHandler,
+    options: TcpListenerOptions = {},
   ) {
-    const track = (socket: net.Socket): void => {
+    const track = (socket: net.Socket, reads: ChunkInbox | null): void => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       // Latency over throughput: proxies forward small request/response frames.
       socket.setNoDelay(true);
-      onConnection(socket);
+      onConnection(socket, reads);
     };
-    this.server = options.tls
-      ? // tls.createServer ignores a `secureContext` option: the key material must be passed directly.
-        tls.createServer(serverTlsOptions(options.tls), track)
-      : net.createServer(track);
+    if (options.tls) {
+      // tls.createServer ignores a `secureContext` option: the key material must be passed directly.
+      this.server = tls.createServer(serverTlsOptions(options.tls), (socket) => track(socket, null));
+    } else if (options.pooledReads) {
+      this.server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+        const inbox: ChunkInbox = { deliver: noDelivery };
+        const socket = withPooledReads(accepted, inbox);
+        if (socket) {
+          track(socket, inbox);
+          if (inbox.deliver === noDelivery) socket.destroy();
+        } else {
+          accepted.resume();
+          track(accepted, null);
+        }
+      });
+    } else {
+      this.server = net.createServer((socket) => track(socket, null));
+    }
     this.server.maxConnections = 100_000;
   }
 
