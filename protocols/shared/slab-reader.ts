@@ -53,6 +53,8 @@ const POOLED_READ_BYTES = 64 * 1024;
 const pooledReadBuffer = Buffer.allocUnsafe(POOLED_READ_BYTES);
 /** Chunks at least this big get a buffer of their own instead of a piece of the shared chunk slab. */
 const OWN_BUFFER_BYTES = 16 * 1024;
+/** Chunks up to this size are copied byte by byte. */
+const SMALL_COPY_BYTES = 128;
 let chunkSlab = Buffer.allocUnsafe(SLAB_BYTES);
 let chunkUsed = 0;
 
@@ -64,7 +66,13 @@ function takeChunk(bytes: number): Buffer {
     chunkUsed = 0;
   }
   const start = chunkUsed;
-  pooledReadBuffer.copy(chunkSlab, start, 0, bytes);
+  if (bytes <= SMALL_COPY_BYTES) {
+    // A command of a few dozen bytes: a loop beats Buffer#copy's typed-array view and call into C++.
+    const slab = chunkSlab;
+    for (let i = 0; i < bytes; i++) slab[start + i] = pooledReadBuffer[i]!;
+  } else {
+    pooledReadBuffer.copy(chunkSlab, start, 0, bytes);
+  }
   // 8-byte aligned, as Buffer's pool does.
   chunkUsed = (start + bytes + 7) & ~7;
   return chunkSlab.subarray(start, start + bytes);
