@@ -38,12 +38,12 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
  * JSON of a string, equal to JSON.stringify's: most strings here (key names, statements) need no escaping, and
  * a regex test plus concatenation is cheaper than the builtin's call for them.
  */
-function quote(s: string): string {
+export function quote(s: string): string {
   return NEEDS_ESCAPE.test(s) ? str(s) : '"' + s + '"';
 }
 
 /** JSON of a number or null, equal to JSON.stringify's (non-finite numbers are null). */
-function numJson(x: number | null | undefined): string {
+export function numJson(x: number | null | undefined): string {
   return typeof x === 'number' ? (Number.isFinite(x) ? '' + x : 'null') : 'null';
 }
 
@@ -55,7 +55,7 @@ const stringJson = new Map<string, string>();
 const MAX_MEMO_STRING = 512;
 const MAX_MEMO_STRINGS = 8192;
 
-function strJson(s: string): string {
+export function strJson(s: string): string {
   let j = stringJson.get(s);
   if (j === undefined) {
     j = str(s);
@@ -92,7 +92,8 @@ const MAX_RECENT_OBJECTS = 512;
 
 const identityJson = new RecentJson();
 const rulesJson = new RecentJson();
-const sharedExtraJson = new RecentJson();
+/** JSON of a frozen `extra` (one that callers share). */
+export const sharedExtraJson = new RecentJson();
 
 /**
  * JSON of a field that is often the same as in the previous record (a statement shape, an object) but can also be
@@ -129,7 +130,7 @@ const POINT_AND_ZEROS = ['.', '.0', '.00'];
  * integer count of microseconds, because a double's shortest round-trip digits were 2% of a record's cost at
  * pipeline 1. Anything else (a parsed record's arbitrary number) goes the generic way.
  */
-function durationJson(ms: unknown): string {
+export function durationJson(ms: unknown): string {
   if (typeof ms !== 'number' || !(ms >= 0 && ms < 1e9)) return opt(ms);
   const us = Math.round(ms * 1000);
   if (us / 1000 !== ms) return numJson(ms);
@@ -228,12 +229,12 @@ function entriesJson(entries: AuditEntry[]): string {
   return s + ']';
 }
 
-function optIdentity(x: object | null | undefined): string {
+export function optIdentity(x: object | null | undefined): string {
   return x === null || x === undefined ? 'null' : identityJson.of(x);
 }
 
 /** A parsed (possibly tampered) record may hold anything here; a sealed one holds a decision's shared list. */
-function optRules(x: unknown): string {
+export function optRules(x: unknown): string {
   if (!Array.isArray(x)) return opt(x);
   return x.length === 0 ? '[]' : rulesJson.of(x);
 }
@@ -295,7 +296,7 @@ export function lineOf(canonical: string, hash: string): string {
 }
 
 /** Round to microseconds so a duration survives a JSON round trip unchanged and stays short. */
-function duration(ms: number): number {
+export function duration(ms: number): number {
   return Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : 0;
 }
 

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { AuditConfig } from '../config/types.js';
 import { AuditUnavailableError } from '../errors.js';
 import { auditQueueDepth, auditRecords } from '../metrics/index.js';
+import { hasCommonShape, writeBody } from './body-bytes.js';
 import { GENESIS, canonicalBody, chainKey, fieldsOf, type ChainKey } from './chain.js';
 import { nativeSealerMissing, sealBatch, sealedBytes, type SealRequest } from './seal-batch.js';
 import { FileSink } from './sinks/file.js';
@@ -152,7 +153,9 @@ class GroupCommitLog implements AuditLog {
       for (const s of this.sinks) auditRecords.inc({ sink: s.name, outcome: this.failMode === 'closed' ? 'failed' : 'dropped' });
       return this.failMode === 'closed' ? Promise.reject(new AuditUnavailableError(why)) : RESOLVED;
     }
-    this.put(canonicalBody(fieldsOf(event, this.now())));
+    const ts = this.now();
+    if (hasCommonShape(event)) this.putCommon(event, ts);
+    else this.put(canonicalBody(fieldsOf(event, ts)));
     // Closed mode under load: start writing once a batch is worth an fsync instead of waiting for the end of the
     // turn, so queueing the rest of the burst overlaps with this batch's fsync.
     const queued = this.queued;
@@ -177,7 +180,24 @@ class GroupCommitLog implements AuditLog {
 
   /** Queue one record's body. */
   private put(body: string): void {
-    const max = body.length * 3;
+    this.reserve(body.length * 3);
+    this.pos += this.buf.write(body, this.pos, 'utf8');
+    this.endRecord();
+  }
+
+  /** Queue the body of a record of the common shape, written as bytes (body-bytes.ts). */
+  private putCommon(event: AuditEvent, ts: string): void {
+    let end = writeBody(this.buf, this.pos, event, ts);
+    if (end < 0) {
+      this.reserve(-end);
+      end = writeBody(this.buf, this.pos, event, ts);
+    }
+    this.pos = end;
+    this.endRecord();
+  }
+
+  /** Make room for `max` more bytes of bodies. */
+  private reserve(max: number): void {
     if (this.pos + max > this.buf.length) {
       this.compact();
       if (this.pos + max > this.buf.length) {
@@ -186,7 +206,10 @@ class GroupCommitLog implements AuditLog {
         this.buf = bigger;
       }
     }
-    this.pos += this.buf.write(body, this.pos, 'utf8');
+  }
+
+  /** Close the record whose body ends at `pos`. */
+  private endRecord(): void {
     if (this.count === this.ends.length) this.compact();
     if (this.count === this.ends.length) {
       const more = new Uint32Array(this.ends.length * 2);
