@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CanonicalEntry } from '../../src/audit/entry.js';
+import { QUEUED } from '../../src/audit/index.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { BeginOptions, Operation } from '../../src/governance/operation.js';
@@ -845,24 +846,28 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private maybeComplete(batch: Batch): void {
     if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written) return;
     for (const s of batch.slots) if (!s.done) return;
-    const governed = batch.slots.filter((s) => s.op !== null || s.tally !== null);
-    if (governed.length === 0) {
+    // Most batches hold one command: find whether more than one is governed before building the list.
+    let first: Slot | null = null;
+    let several = false;
+    for (const s of batch.slots) {
+      if (s.op === null && s.tally === null) continue;
+      if (first === null) first = s;
+      else {
+        several = true;
+        break;
+      }
+    }
+    if (first === null) {
       batch.ready = true;
       this.flushOut();
       return;
     }
-    let done: Promise<void>;
-    const only = governed.length === 1 ? governed[0]!.op : null;
-    if (only) {
-      const s = governed[0]!;
-      done = only.finish({ rows: s.rows, error: s.error, upstreamMs: s.upstreamMs });
-    } else {
-      done = this.finishBatch(governed);
-    }
+    const only = several ? null : first.op;
+    const done = only ? only.finish({ rows: first.rows, error: first.error, upstreamMs: first.upstreamMs }) : this.finishBatch(governedSlots(batch));
     if (this.env.gov.audit.failMode === 'open') {
       // failMode open: the record is queued and the promise resolves at once (never rejects), so the reply need
       // not wait for a microtask; writing now also saves a promise and two closures per batch.
-      done.catch(ignoreAuditError);
+      if (done !== QUEUED) done.catch(ignoreAuditError);
       batch.ready = true;
       scheduleFlush(this);
       return;
@@ -875,7 +880,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       (err: Error) => {
         // The audit record could not be kept: withhold every governed result.
         const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
-        for (const s of governed) {
+        for (const s of governedSlots(batch)) {
           this.heldBytes -= s.size;
           s.parts = [e];
           s.size = e.length;
@@ -1168,6 +1173,11 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       this.socket.end();
     }
   }
+}
+
+/** The batch's commands that are audited (by an Operation of their own or as entries). */
+function governedSlots(batch: Batch): Slot[] {
+  return batch.slots.filter((s) => s.op !== null || s.tally !== null);
 }
 
 /** Rows of a reply for the audit record: aggregate length, 0 for nulls, 1 for a scalar. */

@@ -63,7 +63,11 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-const RESOLVED = Promise.resolve();
+/**
+ * What `append` returns in failMode open, always (it never rejects there: a record that cannot be kept is counted
+ * as dropped). Callers may compare with it to skip attaching a rejection handler, a promise and a microtask each.
+ */
+export const QUEUED: Promise<void> = Promise.resolve();
 
 /** Queued records that start a closed-mode batch at once rather than at the end of the event-loop turn. */
 const EARLY_BATCH = 256;
@@ -151,7 +155,7 @@ class GroupCommitLog implements AuditLog {
     if (this.closing || this.queued >= this.maxQueue) {
       const why = this.closing ? 'audit log is closed' : `audit queue is full (${this.maxQueue} records waiting)`;
       for (const s of this.sinks) auditRecords.inc({ sink: s.name, outcome: this.failMode === 'closed' ? 'failed' : 'dropped' });
-      return this.failMode === 'closed' ? Promise.reject(new AuditUnavailableError(why)) : RESOLVED;
+      return this.failMode === 'closed' ? Promise.reject(new AuditUnavailableError(why)) : QUEUED;
     }
     const ts = this.now();
     if (hasCommonShape(event)) this.putCommon(event, ts);
@@ -161,7 +165,7 @@ class GroupCommitLog implements AuditLog {
     const queued = this.queued;
     if (queued >= EARLY_BATCH && !this.flushing && this.failMode === 'closed') this.runFlush();
     else this.schedule();
-    if (this.failMode === 'open') return RESOLVED;
+    if (this.failMode === 'open') return QUEUED;
     return (this.waiting[Math.floor((queued - 1) / SEAL_CHUNK)] ??= deferred()).promise;
   }
 

@@ -94,6 +94,9 @@ function listenerMetricsOf(listener: string, protocol: string): ListenerMetrics 
 }
 
 const NO_LABELS: readonly string[] = [];
+// The labels and masked counts of the many operations that classified nothing, shared (never mutated).
+const NONE_SEEN: string[] = Object.freeze([]) as unknown as string[];
+const NONE_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /** The `extra` of most records, shared (the audit chain memoizes the JSON of shared objects). */
 const TLS_EXTRA: Record<string, unknown> = Object.freeze({ tls: true });
@@ -149,8 +152,8 @@ export class Operation extends MaskTally {
       operation: this.options.operation,
       object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
       statement: this.options.statement ?? null,
-      labels: this.seenLabels(),
-      masked: this.maskedCounts(),
+      labels: this.hasLabels() ? this.seenLabels() : NONE_SEEN,
+      masked: this.hasMasked() ? this.maskedCounts() : NONE_MASKED,
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
       // Shared, never mutated: the audit chain memoizes its JSON per decision.
