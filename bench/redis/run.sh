@@ -167,6 +167,22 @@ paired_median() {
     done
   done
   echo
+  echo "Every round (requests/s of twemproxy and dgf open, and their ratio), to show how far this machine's speed moves:"
+  echo
+  echo "| command | pipeline | $(for r in $(seq 1 "$ROUNDS"); do printf 'round %s | ' "$r"; done)"
+  echo "| --- | --- | $(for r in $(seq 1 "$ROUNDS"); do printf -- '--- | '; done)"
+  for P in 1 16; do
+    for cmd in SET GET; do
+      row="| $cmd | $P |"
+      for r in $(seq 1 "$ROUNDS"); do
+        t=${BY_ROUND[twemproxy/$cmd/$P/$r]:-0}; o=${BY_ROUND[dgf-open/$cmd/$P/$r]:-0}
+        if [[ $t == 0 ]]; then row+=" - |"; continue; fi
+        row+=" $(printf '%.0f' "$t") / $(printf '%.0f' "$o") = $(ratio "$o" "$t") |"
+      done
+      echo "$row"
+    done
+  done
+  echo
   echo "The last column is a reference, not a proxy: \`bench/redis/bare-forwarder.ts\` is dgf's batching with nothing"
   echo "else (no auth, policy, audit or masking): what Node's own per-read and per-write cost allows on this machine."
   echo
