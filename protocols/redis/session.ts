@@ -28,6 +28,7 @@ import { MaxConnectionsError, type UpstreamPool } from './multiplexer.js';
 import { PlanCache, classificationName, maskPush, maskReply, type MaskTarget } from './reply-masking.js';
 import { After, Batch, CommandTally, Slot, type SlotOwner } from './slot.js';
 import type { DecisionCache } from './decision-cache.js';
+import { KeyShapeMemo } from './key-shape.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
 /** Listener-wide settings and services a session uses. */
@@ -204,6 +205,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private pushParts: Buffer[] = [];
   private drainWaiter: (() => void) | null = null;
   private readonly plans = new PlanCache();
+  private readonly keyShapes = new KeyShapeMemo();
   /** Waiting in the end-of-turn flush queue. */
   flushQueued = false;
   private torn = false;
@@ -343,7 +345,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     }
     const keyBufs = extractKeys(info.spec, args);
     const objects = keyBufs.map((k) => k.toString('latin1'));
-    const shapes = objects.map(classificationName);
+    const shapes = this.keyShapes.shapes(keyBufs, objects);
     const statement = this.statementOf(info, args, objects);
     let labels: string[] | undefined;
     for (const shape of shapes) {
