@@ -24,6 +24,8 @@ export interface CommandSink {
 
 export const MAX_ARGS = 1024 * 1024;
 export const MAX_INLINE_BYTES = 64 * 1024;
+/** Commands with more arguments than this take the state machine (their args array grows anyway). */
+const WHOLE_MAX_ARGS = 4096;
 
 const S_START = 0;
 const S_COUNT = 1;
@@ -60,6 +62,11 @@ export class RequestParser {
           frameStart = pos;
           this.size = 0;
           if (chunk[pos] === 0x2a) {
+            const end = this.whole(chunk, pos, sink);
+            if (end > 0) {
+              pos = frameStart = end;
+              break;
+            }
             pos++;
             this.state = S_COUNT;
             this.num = 0;
@@ -182,6 +189,43 @@ export class RequestParser {
       this.size += len - frameStart;
       if (this.size > this.maxCommandBytes) throw new MessageTooLargeError(this.size, this.maxCommandBytes, 'ERR');
     }
+  }
+
+  /**
+   * Fast path for a command that lies whole in the chunk from `start` (the common case): parsed with locals in
+   * one pass, without the state machine's per-byte dispatch and field writes. Returns its end, or -1 with nothing
+   * changed when anything is incomplete or unusual (empty or huge counts, bad or long lengths, limits), which the
+   * state machine then parses (and refuses) from the same byte.
+   */
+  private whole(chunk: Buffer, start: number, sink: CommandSink): number {
+    const len = chunk.length;
+    let p = start + 1;
+    let count = 0;
+    let c = 0;
+    while (p < len && (c = chunk[p]!) >= 48 && c <= 57 && p - start <= 7) {
+      count = count * 10 + (c - 48);
+      p++;
+    }
+    if (count === 0 || count > WHOLE_MAX_ARGS || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+    p += 2;
+    const args: Buffer[] = [];
+    for (let k = 0; k < count; k++) {
+      if (p >= len || chunk[p] !== 0x24) return -1;
+      const digitsAt = ++p;
+      let n = 0;
+      while (p < len && (c = chunk[p]!) >= 48 && c <= 57 && p - digitsAt < 15) {
+        n = n * 10 + (c - 48);
+        p++;
+      }
+      if (p === digitsAt || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+      p += 2;
+      if (p + n + 2 > len || p - start + n > this.maxCommandBytes) return -1;
+      args.push(chunk.subarray(p, p + n));
+      p += n + 2;
+    }
+    this.size = p - start;
+    sink.onCommand(args, [chunk.subarray(start, p)], this.size);
+    return p;
   }
 
   /** True between commands. */
