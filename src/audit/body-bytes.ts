@@ -1,7 +1,7 @@
 /**
  * A record's canonical body (chain.ts `canonicalBody`) written as UTF-8 straight into the audit queue's buffer,
- * for the shape nearly every record has: no entries, nothing classified or masked, no error, no extra or a shared
- * (frozen) one. Any other record is built by `canonicalBody` as a string; a unit test pins that both give the same
+ * for the shape nearly every record has: nothing classified or masked, no error, no extra or a shared (frozen) one,
+ * and no entries or only batch entries (CanonicalEntry) that classified, masked and failed nothing. Any other record is built by `canonicalBody` as a string; a unit test pins that both give the same
  * bytes for the same event.
  *
  * Why: at one record per command (Redis at pipeline 1) the body string was a rope of ~30 pieces, flattened and
@@ -10,7 +10,8 @@
  * decision and rules; its timestamp, per millisecond) are kept as bytes and copied, and the few variable fields
  * (object, statement, rows, duration) are written in place.
  */
-import type { AuditEvent } from './types.js';
+import type { AuditEntry, AuditEvent } from './types.js';
+import { CanonicalEntry } from './entry.js';
 import { duration, durationJson, numJson, optIdentity, optRules, quote, sharedExtraJson, strJson } from './chain.js';
 
 /** `,"ts":"<ts>` for the last timestamp (records of one millisecond share it). */
@@ -82,31 +83,78 @@ function decisionOf(e: AuditEvent): Buffer {
   return bytes;
 }
 
-/** `,"error":null` and the shared extra's JSON, by extra object (frozen, so its JSON never changes). */
-const tails = new Map<object | undefined, Buffer>();
+/** The shared extra's JSON (`,"extra":...`, or nothing), by extra object (frozen, so its JSON never changes). */
+const extras = new Map<object | undefined, Buffer>();
 
-function tailOf(e: AuditEvent): Buffer {
-  let bytes = tails.get(e.extra);
+function extraOf(e: AuditEvent): Buffer {
+  let bytes = extras.get(e.extra);
   if (bytes === undefined) {
-    if (tails.size >= MAX_RULE_LISTS) tails.clear();
-    bytes = Buffer.from(',"error":null' + (e.extra === undefined ? '' : ',"extra":' + sharedExtraJson.of(e.extra)), 'utf8');
-    tails.set(e.extra, bytes);
+    if (extras.size >= MAX_RULE_LISTS) extras.clear();
+    bytes = Buffer.from(e.extra === undefined ? '' : ',"extra":' + sharedExtraJson.of(e.extra), 'utf8');
+    extras.set(e.extra, bytes);
+  }
+  return bytes;
+}
+
+/** `{"operation":..` of a batch entry, by operation. */
+const entryHeads = new Map<string, Buffer>();
+
+function entryHeadOf(operation: string): Buffer {
+  let bytes = entryHeads.get(operation);
+  if (bytes === undefined) {
+    if (entryHeads.size >= MAX_RULE_LISTS) entryHeads.clear();
+    bytes = Buffer.from('{"operation":' + quote(operation), 'utf8');
+    entryHeads.set(operation, bytes);
+  }
+  return bytes;
+}
+
+/** `,"decision":..,"rules":..}` closing a batch entry, by rule list, then decision. */
+const entryEnds = new Map<unknown, { allow?: Buffer; deny?: Buffer }>();
+
+function entryEndOf(e: AuditEntry): Buffer {
+  let byDecision = entryEnds.get(e.rules);
+  if (byDecision === undefined) {
+    if (entryEnds.size >= MAX_RULE_LISTS) entryEnds.clear();
+    entryEnds.set(e.rules, (byDecision = {}));
+  }
+  let bytes = byDecision[e.decision];
+  if (bytes === undefined) {
+    bytes = byDecision[e.decision] = Buffer.from(',"decision":' + strJson(e.decision) + ',"rules":' + optRules(e.rules) + '}', 'utf8');
   }
   return bytes;
 }
 
 const STATEMENT_KEY = Buffer.from(',"statement":');
 const OUTCOME_KEYS = Buffer.from(',"labels":[],"masked":{},"rows":');
+const ERROR_NULL = Buffer.from(',"error":null');
+const ENTRIES_KEY = Buffer.from(',"entries":[');
+const OBJECT_KEY = Buffer.from(',"object":');
+const ROWS_KEY = Buffer.from(',"rows":');
+/** Bytes of an entry besides its head, end, object and statement: keys, quotes, rows, separator. */
+const ENTRY_FIXED_BYTES = 64;
 
 function isEmpty(o: Record<string, unknown>): boolean {
   for (const _ in o) return false;
   return true;
 }
 
+/** A batch entry that classified, masked and failed nothing, in the class chain.ts writes compactly. */
+function isPlainEntry(e: AuditEntry): boolean {
+  return e instanceof CanonicalEntry && e.labels.length === 0 && e.error === null && isEmpty(e.masked);
+}
+
+function plainEntries(entries: AuditEntry[] | undefined): boolean {
+  if (entries === undefined) return true;
+  if (!Array.isArray(entries)) return false;
+  for (let i = 0; i < entries.length; i++) if (!isPlainEntry(entries[i]!)) return false;
+  return true;
+}
+
 /** Whether `writeBody` can write this event (else: `canonicalBody(fieldsOf(e, ts))`). */
 export function hasCommonShape(e: AuditEvent): boolean {
   return (
-    e.entries === undefined &&
+    plainEntries(e.entries) &&
     (e.error === null || e.error === undefined) &&
     (e.labels === undefined || e.labels.length === 0) &&
     (e.masked === undefined || isEmpty(e.masked)) &&
@@ -153,14 +201,22 @@ export function writeBody(out: Buffer, pos: number, e: AuditEvent, ts: string): 
   }
   const head = headOf(e);
   const decision = decisionOf(e);
-  const tail = tailOf(e);
+  const extra = extraOf(e);
   const object = typeof e.object === 'string' ? e.object : null;
   const statement = typeof e.statement === 'string' ? e.statement : null;
+  const entries = e.entries;
   // A JSON string takes at most 6 bytes per UTF-16 unit (an escape, or up to 3 bytes of UTF-8), plus quotes;
   // rows and duration take at most 24 each.
-  const most =
-    tsBytes.length + head.length + decision.length + tail.length + STATEMENT_KEY.length + OUTCOME_KEYS.length + 52 +
+  let most =
+    tsBytes.length + head.length + decision.length + ERROR_NULL.length + extra.length + STATEMENT_KEY.length + OUTCOME_KEYS.length + 52 +
     6 * ((object?.length ?? 0) + (statement?.length ?? 0)) + 4;
+  if (entries !== undefined) {
+    most += ENTRIES_KEY.length + 1;
+    for (let i = 0; i < entries.length; i++) {
+      const en = entries[i]!;
+      most += entryHeadOf(en.operation).length + entryEndOf(en).length + ENTRY_FIXED_BYTES + 6 * ((en.object?.length ?? 0) + (en.statement?.length ?? 0));
+    }
+  }
   if (pos + most > out.length) return -most;
   let p = writeBytes(out, pos, tsBytes);
   p = writeBytes(out, p, head);
@@ -171,5 +227,23 @@ export function writeBody(out: Buffer, pos: number, e: AuditEvent, ts: string): 
   p = writeAscii(out, p, typeof e.rows === 'number' ? numJson(e.rows) : 'null');
   p = writeBytes(out, p, decision);
   p = writeAscii(out, p, durationJson(duration(e.duration_ms)));
-  return writeBytes(out, p, tail);
+  p = writeBytes(out, p, ERROR_NULL);
+  if (entries !== undefined) p = writeEntries(out, p, entries);
+  return writeBytes(out, p, extra);
+}
+
+/** `,"entries":[...]` of plain entries, as chain.ts's entryJson writes each (null fields left out). */
+function writeEntries(out: Buffer, pos: number, entries: AuditEntry[]): number {
+  let p = writeBytes(out, pos, ENTRIES_KEY);
+  for (let i = 0; i < entries.length; i++) {
+    const en = entries[i]!;
+    if (i > 0) out[p++] = 0x2c;
+    p = writeBytes(out, p, entryHeadOf(en.operation));
+    if (en.object !== null) p = writeQuoted(out, writeBytes(out, p, OBJECT_KEY), en.object);
+    if (en.statement !== null) p = writeQuoted(out, writeBytes(out, p, STATEMENT_KEY), en.statement);
+    if (en.rows !== null) p = writeAscii(out, writeBytes(out, p, ROWS_KEY), numJson(en.rows));
+    p = writeBytes(out, p, entryEndOf(en));
+  }
+  out[p++] = 0x5d;
+  return p;
 }

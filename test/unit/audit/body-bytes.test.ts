@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasCommonShape, writeBody } from '../../../src/audit/body-bytes.js';
 import { canonicalBody, fieldsOf } from '../../../src/audit/chain.js';
+import { CanonicalEntry } from '../../../src/audit/entry.js';
 import type { AuditEvent } from '../../../src/audit/types.js';
 
 const TS = '2026-12-07T10:00:00.123Z';
@@ -34,6 +35,14 @@ function identity(i: number): AuditEvent['identity'] {
   return i % 3 === 0 ? { user: 'analyst', address: '127.0.0.1', database: '0' } : i % 3 === 1 ? { user: 'app', application: 'billing-"x"', address: '::1' } : { user: '' };
 }
 
+/** Plain batch entries (nothing classified, masked or failed): null and non-null fields, odd strings. */
+function entries(i: number): CanonicalEntry[] {
+  return Array.from({ length: i % 5 }, (_, k) => {
+    const s = STRINGS[(i + k) % STRINGS.length]!;
+    return new CanonicalEntry(k % 2 ? 'get' : 'set', k % 3 ? s : null, k % 4 ? null : 'SET ' + s, [], {}, k % 3 === 1 ? null : k, k % 5 === 4 ? 'deny' : 'allow', k % 2 ? RULES : NO_RULES, null);
+  });
+}
+
 function events(): AuditEvent[] {
   const out: AuditEvent[] = [];
   const ids = [identity(0), identity(1), identity(2)];
@@ -57,6 +66,7 @@ function events(): AuditEvent[] {
         duration_ms: [0.443, 0, 12.3456789, 1e10, Number.POSITIVE_INFINITY, 0.0004, 3][i % 7]!,
         error: i % 9 ? null : (undefined as unknown as null),
         ...(i % 3 === 0 ? {} : { extra: i % 3 === 1 ? PLAIN : TLS }),
+        ...(i % 4 === 3 ? { entries: entries(i) } : {}),
       });
     }
   }
@@ -96,6 +106,11 @@ test('records of another shape are left to canonicalBody', () => {
   assert.equal(hasCommonShape({ ...base, labels: ['pii.email'] }), false);
   assert.equal(hasCommonShape({ ...base, masked: { 'pii.email': 1 } }), false);
   assert.equal(hasCommonShape({ ...base, error: 'NOPERM' }), false);
-  assert.equal(hasCommonShape({ ...base, entries: [] }), false);
   assert.equal(hasCommonShape({ ...base, extra: { ru: 1 } }), false, 'an unshared extra may change: not memoized');
+  const plain = new CanonicalEntry('get', 'k', null, [], {}, 1, 'allow', RULES, null);
+  assert.equal(hasCommonShape({ ...base, entries: [plain] }), true);
+  assert.equal(hasCommonShape({ ...base, entries: [plain, new CanonicalEntry('get', 'k', null, ['pii.email'], {}, 1, 'allow', RULES, null)] }), false);
+  assert.equal(hasCommonShape({ ...base, entries: [new CanonicalEntry('get', 'k', null, [], { 'pii.email': 1 }, 1, 'allow', RULES, null)] }), false);
+  assert.equal(hasCommonShape({ ...base, entries: [new CanonicalEntry('get', 'k', null, [], {}, null, 'deny', RULES, 'NOPERM')] }), false);
+  assert.equal(hasCommonShape({ ...base, entries: [{ ...plain }] }), false, 'an entry literal (e.g. parsed back) keeps the string path');
 });
