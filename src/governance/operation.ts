@@ -160,10 +160,11 @@ export class Operation extends MaskTally {
       rules: this.decision.rules as string[],
       duration_ms: Math.round(totalMs * 1000) / 1000,
       error,
+      // Always present (undefined when absent): one object shape for every event, so the audit log's reads of it
+      // stay monomorphic.
+      entries: result.entries,
+      extra: extraOf(this.options.encrypted, result.extra),
     };
-    if (result.entries) event.entries = result.entries;
-    const extra = extraOf(this.options.encrypted, result.extra);
-    if (extra) event.extra = extra;
     this.finished = this.audit.append(event);
     return this.finished;
   }
