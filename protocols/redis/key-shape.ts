@@ -33,6 +33,39 @@ function segmentEnd(a: Buffer, start: number): number {
  * all digits in both (ids, which classify as `0`) or the same bytes in both.
  */
 export function sameShape(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length ? sameShapeSameLength(a, b) : sameShapeBySegments(a, b);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Keys of one length (fixed-width ids, the common case) in one pass: they can only differ where both hold digits,
+ * and only inside segments that are all digits in both. The colons, being no digits, then stand at the same places.
+ */
+function sameShapeSameLength(a: Buffer, b: Buffer): boolean {
+  const n = a.length;
+  let segment = 0;
+  let checked = -1;
+  for (let k = 0; k < n; k++) {
+    const x = a[k]!;
+    const y = b[k]!;
+    if (x !== y) {
+      if (!isDigit(x) || !isDigit(y)) return false;
+      if (checked !== segment) {
+        for (let t = segment; t < n && a[t] !== COLON; t++) if (!isDigit(a[t]!) || !isDigit(b[t]!)) return false;
+        checked = segment;
+      }
+    } else if (x === COLON) {
+      segment = k + 1;
+    }
+  }
+  return true;
+}
+
+/** Keys of different lengths, segment by segment. */
+function sameShapeBySegments(a: Buffer, b: Buffer): boolean {
   let i = 0;
   let j = 0;
   for (;;) {

@@ -99,7 +99,20 @@ function extraOf(e: AuditEvent): Buffer {
 /** `{"operation":..` of a batch entry, by operation. */
 const entryHeads = new Map<string, Buffer>();
 
+// The last entry's pieces: a batch's entries mostly repeat one operation and decision.
+let lastEntryOperation = '';
+let lastEntryHead: Buffer = Buffer.alloc(0);
+let lastEntryRules: unknown = null;
+let lastEntryDecision = '';
+let lastEntryEnd: Buffer = Buffer.alloc(0);
+
 function entryHeadOf(operation: string): Buffer {
+  if (operation === lastEntryOperation && lastEntryHead.length > 0) return lastEntryHead;
+  lastEntryOperation = operation;
+  return (lastEntryHead = entryHeadLookup(operation));
+}
+
+function entryHeadLookup(operation: string): Buffer {
   let bytes = entryHeads.get(operation);
   if (bytes === undefined) {
     if (entryHeads.size >= MAX_RULE_LISTS) entryHeads.clear();
@@ -113,6 +126,13 @@ function entryHeadOf(operation: string): Buffer {
 const entryEnds = new Map<unknown, { allow?: Buffer; deny?: Buffer }>();
 
 function entryEndOf(e: AuditEntry): Buffer {
+  if (e.rules === lastEntryRules && e.decision === lastEntryDecision && lastEntryEnd.length > 0) return lastEntryEnd;
+  lastEntryRules = e.rules;
+  lastEntryDecision = e.decision;
+  return (lastEntryEnd = entryEndLookup(e));
+}
+
+function entryEndLookup(e: AuditEntry): Buffer {
   let byDecision = entryEnds.get(e.rules);
   if (byDecision === undefined) {
     if (entryEnds.size >= MAX_RULE_LISTS) entryEnds.clear();
