@@ -19,6 +19,7 @@ import { MaskTally } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
 import { ProtocolError } from '../shared/errors.js';
 import type { ChunkInbox } from '../shared/slab-reader.js';
+import { view } from '../shared/buffer-view.js';
 import { RequestParser, type CommandSink } from './codec/request-parser.js';
 import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
 import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode.js';
@@ -768,7 +769,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   }
 
   slotReplyBytes(slot: Slot, chunk: Buffer, start: number, end: number): void {
-    slot.parts.push(chunk.subarray(start, end));
+    slot.parts.push(view(chunk, start, end));
     slot.size += end - start;
     this.heldBytes += end - start;
     if (this.heldBytes > this.env.clientOutputLimit) {

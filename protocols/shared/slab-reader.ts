@@ -14,6 +14,7 @@
  *   client holds no memory at all.
  */
 import type net from 'node:net';
+import { view } from './buffer-view.js';
 
 const SLAB_BYTES = 256 * 1024;
 /** Hand out a fresh slab once less than this is left, so one read is never starved into many small ones. */
@@ -75,7 +76,7 @@ function takeChunk(bytes: number): Buffer {
   }
   // 8-byte aligned, as Buffer's pool does.
   chunkUsed = (start + bytes + 7) & ~7;
-  return chunkSlab.subarray(start, start + bytes);
+  return view(chunkSlab, start, start + bytes);
 }
 
 /** `onread` options for a client socket that deliver each read to `inbox` as its own Buffer (see above). */

@@ -11,6 +11,7 @@
  */
 import { MessageTooLargeError, ProtocolError } from '../../shared/errors.js';
 import { CR, LF } from './resp-types.js';
+import { view } from '../../shared/buffer-view.js';
 
 /** Receives each complete command. */
 export interface CommandSink {
@@ -133,7 +134,7 @@ export class RequestParser {
           }
           // Fast path: the whole body and its CRLF are in this chunk.
           if (pos + n + 2 <= len) {
-            this.args.push(chunk.subarray(pos, pos + n));
+            this.args.push(view(chunk, pos, pos + n));
             pos += n + 2;
             this.bodyLeft = 0;
             if (this.argDone()) {
@@ -220,11 +221,11 @@ export class RequestParser {
       if (p === digitsAt || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
       p += 2;
       if (p + n + 2 > len || p - start + n > this.maxCommandBytes) return -1;
-      args.push(chunk.subarray(p, p + n));
+      args.push(view(chunk, p, p + n));
       p += n + 2;
     }
     this.size = p - start;
-    sink.onCommand(args, [chunk.subarray(start, p)], this.size);
+    sink.onCommand(args, [view(chunk, start, p)], this.size);
     return p;
   }
 
@@ -250,10 +251,10 @@ export class RequestParser {
     if (this.size > this.maxCommandBytes) throw new MessageTooLargeError(this.size, this.maxCommandBytes, 'ERR');
     let raw: Buffer[];
     if (this.raw.length === 0) {
-      raw = [chunk.subarray(start, end)];
+      raw = [view(chunk, start, end)];
     } else {
       raw = this.raw;
-      raw.push(chunk.subarray(start, end));
+      raw.push(view(chunk, start, end));
       this.raw = [];
     }
     const args = this.args;
