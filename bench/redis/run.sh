@@ -189,35 +189,36 @@ paired_median() {
   cat <<'TXT'
 ## Where the time goes
 
-Measured with `node --cpu-prof bench/redis/profile.ts` (dgf prints its CPU time per request, by thread) and the
-processes' CPU counters in /proc, analyst role, failMode open. The machine has 2 cores shared by redis-benchmark,
-Redis and the proxy. CPU per request, user + system:
+Measured on this VM with the processes' CPU counters in /proc, `perf record` of the running proxy (node
+--perf-basic-prof), /proc/stat for the whole machine and `strace -c`; analyst role, failMode open, GET. CPU per
+request, user + system (the VM's speed drifts by a fifth within minutes; ranges over interleaved runs):
 
 | | pipeline 1 | pipeline 16 |
 | --- | ---: | ---: |
-| twemproxy (one thread) | ~9-10 us (1.3-1.7 + 7.7-8.5) | ~2.3 us, its core saturated |
-| bare Node forwarder | ~10 us (3.5-4 + 6-7) | ~1.2 us |
-| dgf, event loop | ~16.5-17.5 us | ~3.0-3.1 us |
-| dgf, whole process | ~17.5-18.5 us (7.5-8.5 + ~10) | ~3.5 us |
+| twemproxy (one thread) | ~12.5-16.5 us (2-3 + 10.5-13.5) | ~2.8-3.8 us (1.2-1.9 + 1.5-2) |
+| bare Node forwarder, pooled reads | ~17-20 us (5-7 + 11-14) | |
+| dgf, before this round | ~26-32 us (14-18.5 + 11.5-14) | ~3.7-6 us (2.9-5 + 0.75-1.1) |
+| dgf | ~19-27 us (8.5-13.5 + 10-14.5) | ~3.4-4.6 us (2.7-3.7 + 0.6-1) |
+| redis-benchmark itself | ~17-21 us (2 + 15-19) | |
 
-dgf before this round: ~18.5 and ~3.3 us on the event loop (~20 and ~4.3 before the one before; on an older,
-slower VM: ~30 and ~6; ~55 and ~21).
-- Pipeline 1: direct runs are bound by redis-benchmark itself (~90k/s); twemproxy reaches that bound in its good
-  runs (its runs vary 64k-98k here). dgf's event loop runs at 100% of one core: about 10 us of it is system calls,
-  mostly the kernel's write(2) per reply (loopback delivery wakes the client; twemproxy pays ~8 us of the same),
-  the rest the command's decision and record, parsing, the reply scan and GC, each a few percent. 0.7 of a
-  90k twemproxy needs ~63k/s, i.e. at most ~15.5 us on one event loop.
-- Pipeline 16: one audit record per batch (16 entries), written compactly (null and empty entry fields and a
-  statement that is only the command and its key are left out: half the bytes) and sealed natively; the client
-  writes (~12%), the command dispatch, GC (~6%) and the record's JSON are the largest items left.
-- Audit: a record's canonical body is built and encoded when the command completes; the batch is sealed (seq,
-  prev, HMAC, line) at the group commit by `src/audit/native/seal.c` in one call (OpenSSL's SHA-256 linked into
-  Node, HMAC resumed from precomputed ipad/opad states: ~0.45 us a record where JavaScript took 2.4-3.8 us, two
-  crypto.hash calls' fixed cost and the Buffer calls around them), into reused buffers with headroom (fresh memory
-  costs a page fault per 4 KiB on this VM). Sealing on a worker thread was tried and measured slower at pipeline
-  1: the cores are shared, so the hand-off only added CPU.
-- failMode closed: each reply waits for the group commit's fsync, so throughput is bounded by in-flight commands
-  / fsync latency rather than by CPU.
+- Pipeline 1 is bound by the whole machine, not one process: during a run the 2 cores are 87-95% busy whichever
+  proxy is in the path, 50-80% of it in the kernel (loopback TCP: the write of each reply runs the client's receive
+  path and wakes it). Requests/s follow the CPU all processes spend per request. dgf makes one read and one write
+  per request (`strace -c`: 1.04 reads, 1.05 writes, 0.04 epoll waits per request; twemproxy ~5 calls: it adds two
+  epoll_ctl and a getpeername), so its system time matches twemproxy's; the gap is user time.
+- Where dgf's user time goes at pipeline 1 (share of dgf's CPU): the audit record ~10% (its body written as bytes,
+  the native seal, metrics), the command's parse, key shape and decision ~8%, the reply scan and slots ~4%, Node's
+  Writable machinery around each reply's write ~4%, the rest Node's read path and the event loop. The write system
+  call itself is ~40%.
+- Pipeline 16: one audit record per batch with an entry per command (written as bytes), the parse, dispatch and
+  decision per command, the client writes and the batch concatenations are the largest items.
+- Audit: a record's canonical body is written as bytes when the command completes (`src/audit/body-bytes.ts`); the
+  batch is sealed (seq, prev, HMAC, line) at the group commit by `src/audit/native/seal.c` (OpenSSL's SHA-256 linked
+  into Node, HMAC resumed from precomputed ipad/opad states). Sealing on a worker thread, and writing the client
+  replies from a worker thread, were both measured slower: the 2 cores are shared, so a hand-off only adds CPU and
+  latency.
+- failMode closed: each reply waits for the group commit's fdatasync, so throughput is bounded by in-flight
+  commands / fsync latency rather than by CPU.
 TXT
 } >"$OUT"
 cat "$OUT"
