@@ -62,25 +62,42 @@ function headOf(e: AuditEvent): Buffer {
   return bytes;
 }
 
-/**
- * `,"decision":..,"rules":..,"duration_ms":` by rule list (a decision's list is shared by every record it
- * decided), then decision; bounded like the heads.
- */
 const MAX_RULE_LISTS = 512;
-const decisionPieces = new Map<unknown, { allow?: Buffer; deny?: Buffer }>();
+
+/**
+ * `,"decision":..,"rules":..` and a fixed suffix, by rule list (a decision's list is shared by every record it
+ * decided), then decision; bounded like the heads. `absentRules` is what chain.ts writes for a missing list there.
+ */
+class DecisionBytes {
+  private readonly byRules = new Map<unknown, { allow?: Buffer; deny?: Buffer }>();
+
+  constructor(
+    private readonly suffix: string,
+    private readonly absentRules: string,
+  ) {}
+
+  of(rules: unknown, decision: 'allow' | 'deny'): Buffer {
+    let byDecision = this.byRules.get(rules);
+    if (byDecision === undefined) {
+      if (this.byRules.size >= MAX_RULE_LISTS) this.byRules.clear();
+      this.byRules.set(rules, (byDecision = {}));
+    }
+    let bytes = byDecision[decision];
+    if (bytes === undefined) {
+      const json = rules === undefined ? this.absentRules : optRules(rules);
+      bytes = byDecision[decision] = Buffer.from(',"decision":' + strJson(decision) + ',"rules":' + json + this.suffix, 'utf8');
+    }
+    return bytes;
+  }
+}
+
+/** A record's decision and rules, up to its duration's value (fieldsOf turns absent rules into []). */
+const recordDecisions = new DecisionBytes(',"duration_ms":', '[]');
+/** A batch entry's decision and rules, closing the entry (chain.ts's optRules writes absent rules as null). */
+const entryDecisions = new DecisionBytes('}', 'null');
 
 function decisionOf(e: AuditEvent): Buffer {
-  let byDecision = decisionPieces.get(e.rules);
-  if (byDecision === undefined) {
-    if (decisionPieces.size >= MAX_RULE_LISTS) decisionPieces.clear();
-    decisionPieces.set(e.rules, (byDecision = {}));
-  }
-  let bytes = byDecision[e.decision];
-  if (bytes === undefined) {
-    const rules = e.rules === undefined ? '[]' : optRules(e.rules);
-    bytes = byDecision[e.decision] = Buffer.from(',"decision":' + strJson(e.decision) + ',"rules":' + rules + ',"duration_ms":', 'utf8');
-  }
-  return bytes;
+  return recordDecisions.of(e.rules, e.decision);
 }
 
 /** The shared extra's JSON (`,"extra":...`, or nothing), by extra object (frozen, so its JSON never changes). */
@@ -122,27 +139,11 @@ function entryHeadLookup(operation: string): Buffer {
   return bytes;
 }
 
-/** `,"decision":..,"rules":..}` closing a batch entry, by rule list, then decision. */
-const entryEnds = new Map<unknown, { allow?: Buffer; deny?: Buffer }>();
-
 function entryEndOf(e: AuditEntry): Buffer {
   if (e.rules === lastEntryRules && e.decision === lastEntryDecision && lastEntryEnd.length > 0) return lastEntryEnd;
   lastEntryRules = e.rules;
   lastEntryDecision = e.decision;
-  return (lastEntryEnd = entryEndLookup(e));
-}
-
-function entryEndLookup(e: AuditEntry): Buffer {
-  let byDecision = entryEnds.get(e.rules);
-  if (byDecision === undefined) {
-    if (entryEnds.size >= MAX_RULE_LISTS) entryEnds.clear();
-    entryEnds.set(e.rules, (byDecision = {}));
-  }
-  let bytes = byDecision[e.decision];
-  if (bytes === undefined) {
-    bytes = byDecision[e.decision] = Buffer.from(',"decision":' + strJson(e.decision) + ',"rules":' + optRules(e.rules) + '}', 'utf8');
-  }
-  return bytes;
+  return (lastEntryEnd = entryDecisions.of(e.rules, e.decision));
 }
 
 const STATEMENT_KEY = Buffer.from(',"statement":');
