@@ -11,13 +11,14 @@ import { classificationName } from './reply-masking.js';
 
 const COLON = 58;
 
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /** Whether `a[start, end)` is one or more ASCII digits. */
 function allDigits(a: Buffer, start: number, end: number): boolean {
   if (end <= start) return false;
-  for (let i = start; i < end; i++) {
-    const c = a[i]!;
-    if (c < 48 || c > 57) return false;
-  }
+  for (let i = start; i < end; i++) if (!isDigit(a[i]!)) return false;
   return true;
 }
 
@@ -34,10 +35,6 @@ function segmentEnd(a: Buffer, start: number): number {
  */
 export function sameShape(a: Buffer, b: Buffer): boolean {
   return a.length === b.length ? sameShapeSameLength(a, b) : sameShapeBySegments(a, b);
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
 }
 
 /**

@@ -15,7 +15,7 @@ import { QUEUED } from '../../src/audit/index.js';
 import type { AuditEntry } from '../../src/audit/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { BeginOptions, Operation } from '../../src/governance/operation.js';
-import { MaskTally } from '../../src/policy/tally.js';
+import { MaskTally, NO_LABELS_SEEN, NO_VALUES_MASKED } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
 import { ProtocolError } from '../shared/errors.js';
 import type { ChunkInbox } from '../shared/slab-reader.js';
@@ -64,9 +64,6 @@ const ALLOWED_SUBSCRIBED = new Set([...SUBSCRIBE, ...UNSUBSCRIBE, 'ping', 'quit'
 const MAX_STATEMENT = 512;
 /** Distinct commands named in a batch record's statement. */
 const MAX_STATEMENT_OPERATIONS = 16;
-// Shared by the audit entries of commands that classified and masked nothing (most of them); never mutated.
-const NO_LABELS: string[] = Object.freeze([]) as unknown as string[];
-const NO_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 let nextClientId = 0;
 
@@ -911,8 +908,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       const tally = s.tally;
       // A command is tallied as an entry, or (an unknown command) governed by an Operation of its own.
       const saw: MaskTally = tally ?? op!;
-      let seen: string[] = NO_LABELS;
-      let counts: Record<string, number> = NO_MASKED;
+      let seen: string[] = NO_LABELS_SEEN;
+      let counts: Record<string, number> = NO_VALUES_MASKED;
       if (saw.hasLabels()) {
         seen = saw.seenLabels();
         if (saw.hasMasked()) counts = saw.maskedCounts();

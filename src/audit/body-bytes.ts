@@ -1,8 +1,9 @@
 /**
  * A record's canonical body (chain.ts `canonicalBody`) written as UTF-8 straight into the audit queue's buffer,
  * for the shape nearly every record has: nothing classified or masked, no error, no extra or a shared (frozen) one,
- * and no entries or only batch entries (CanonicalEntry) that classified, masked and failed nothing. Any other record is built by `canonicalBody` as a string; a unit test pins that both give the same
- * bytes for the same event.
+ * and no entries or only batch entries (CanonicalEntry) that classified, masked and failed nothing. Any other
+ * record is built by `canonicalBody` as a string; a unit test pins that both give the same bytes for the same
+ * event.
  *
  * Why: at one record per command (Redis at pipeline 1) the body string was a rope of ~30 pieces, flattened and
  * transcoded to UTF-8 by the queue's `Buffer#write`: with the memo look-ups behind its pieces, ~9% of the proxy's

@@ -5,7 +5,7 @@
  * audit record is kept, so the client never sees a result whose record could be lost).
  */
 import type { AuditEntry, AuditEvent, AuditLog } from '../audit/types.js';
-import { MaskTally } from '../policy/tally.js';
+import { MaskTally, NO_LABELS_SEEN, NO_VALUES_MASKED } from '../policy/tally.js';
 import type { Decision, Identity, OperationKind } from '../policy/types.js';
 import { maskedValues, policyDenials, queriesTotal, queryDuration } from '../metrics/index.js';
 import type { CounterChild, HistogramChild } from '../metrics/labelled.js';
@@ -94,9 +94,6 @@ function listenerMetricsOf(listener: string, protocol: string): ListenerMetrics 
 }
 
 const NO_LABELS: readonly string[] = [];
-// The labels and masked counts of the many operations that classified nothing, shared (never mutated).
-const NONE_SEEN: string[] = Object.freeze([]) as unknown as string[];
-const NONE_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
 
 /** The `extra` of most records, shared (the audit chain memoizes the JSON of shared objects). */
 const TLS_EXTRA: Record<string, unknown> = Object.freeze({ tls: true });
@@ -152,8 +149,8 @@ export class Operation extends MaskTally {
       operation: this.options.operation,
       object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
       statement: this.options.statement ?? null,
-      labels: this.hasLabels() ? this.seenLabels() : NONE_SEEN,
-      masked: this.hasMasked() ? this.maskedCounts() : NONE_MASKED,
+      labels: this.hasLabels() ? this.seenLabels() : NO_LABELS_SEEN,
+      masked: this.hasMasked() ? this.maskedCounts() : NO_VALUES_MASKED,
       rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
       decision: this.decision.action,
       // Shared, never mutated: the audit chain memoizes its JSON per decision.

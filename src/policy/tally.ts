@@ -5,6 +5,13 @@
  */
 import type { MaskMethod, MaskStats } from './types.js';
 
+/**
+ * The audit `labels` and `masked` of a tally that saw nothing (most operations), shared by every such record and
+ * entry, never mutated (frozen).
+ */
+export const NO_LABELS_SEEN: string[] = Object.freeze([]) as unknown as string[];
+export const NO_VALUES_MASKED: Record<string, number> = Object.freeze({}) as Record<string, number>;
+
 interface MaskedCount {
   total: number;
   byMethod: Map<MaskMethod, number>;
