@@ -7,6 +7,7 @@
  * plan cache then hashed and compared that fresh string again (at pipeline 16, ~5% of dgf's CPU). The reused string
  * is the same object, so those look-ups hash nothing and compare by identity.
  */
+import { Buffer } from 'node:buffer';
 import { classificationName } from './reply-masking.js';
 
 const COLON = 58;

@@ -7,6 +7,7 @@
  * Names that are not values are never masked: key names (SCAN, KEYS, the key element of BLPOP/XREAD replies),
  * hash and stream field names, stream ids, sorted-set scores, cursors.
  */
+import { Buffer } from 'node:buffer';
 import type { CompiledPolicy, FieldPlan, MaskStats } from '../../src/policy/types.js';
 import type { ReplyShape } from './command-table.js';
 import { decodeFrame, isStringNode, nodeText, stringBytes, textEncoding, type RespNode } from './codec/decode.js';

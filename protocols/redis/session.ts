@@ -8,6 +8,8 @@
  * dedicated connection for MULTI/WATCH/blocking/pub-sub/SELECT/tracking, or back), it waits until the previous
  * connection has answered everything it was sent (a drain barrier), so commands also execute in order.
  */
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CanonicalEntry } from '../../src/audit/entry.js';
@@ -30,6 +32,7 @@ import { PlanCache, classificationName, maskPush, maskReply, type MaskTarget } f
 import { After, Batch, CommandTally, Slot, type SlotOwner } from './slot.js';
 import type { DecisionCache } from './decision-cache.js';
 import { KeyShapeMemo } from './key-shape.js';
+import { clientWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
 /** Listener-wide settings and services a session uses. */
@@ -95,31 +98,6 @@ class CommandTarget implements MaskTarget {
   ) {}
 }
 
-/**
- * Client writes of one event-loop turn, made together at its end (check phase) rather than one by one between
- * reply parsing: back-to-back writes find the reading clients already awake, as twemproxy writes its clients in
- * one pass over the writable ones. One setImmediate per turn for all sessions.
- */
-const flushQueue: RedisSession[] = [];
-
-function scheduleFlush(session: RedisSession): void {
-  if (session.flushQueued) return;
-  session.flushQueued = true;
-  if (flushQueue.push(session) === 1) setImmediate(flushAll);
-}
-
-function flushAll(): void {
-  // Sessions queued while flushing (none expected: flushOut does not complete batches) wait for the next turn.
-  const n = flushQueue.length;
-  for (let i = 0; i < n; i++) {
-    const s = flushQueue[i]!;
-    s.flushQueued = false;
-    s.flushNow();
-  }
-  flushQueue.splice(0, n);
-  if (flushQueue.length > 0) setImmediate(flushAll);
-}
-
 /** failMode open never rejects; a handler anyway, so a broken sink can never crash the process. */
 function ignoreAuditError(): void {}
 
@@ -164,7 +142,7 @@ function sha(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export class RedisSession implements CommandSink, SlotOwner, PushHandler {
+export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEndWriter {
   readonly id = ++nextClientId;
   private readonly parser: RequestParser;
   private incoming: Pending[] = [];
@@ -204,8 +182,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
   private drainWaiter: (() => void) | null = null;
   private readonly plans = new PlanCache();
   private readonly keyShapes = new KeyShapeMemo();
-  /** Waiting in the end-of-turn flush queue. */
-  flushQueued = false;
+  queuedForTurnEnd = false;
   private torn = false;
 
   constructor(
@@ -869,7 +846,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       // not wait for a microtask; writing now also saves a promise and two closures per batch.
       if (done !== QUEUED) done.catch(ignoreAuditError);
       batch.ready = true;
-      scheduleFlush(this);
+      clientWriteAtTurnEnd(this);
       return;
     }
     done.then(
@@ -954,20 +931,21 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
     return record.finish({ rows, entries, upstreamMs });
   }
 
-  /** The end-of-turn flush (see scheduleFlush). */
-  flushNow(): void {
+  /** Replies completed during the turn are written at its end, after the upstream writes (turn-end.ts). */
+  writeAtTurnEnd(): void {
     this.flushOut();
   }
 
   /** Write every ready batch (and pushes queued behind them) in order, as one write when small. */
   private flushOut(): void {
     if (this.socket.destroyed) return;
+    if (this.outQueue.length === 1 && this.flushLoneReply()) return;
     const out: Buffer[] = [];
     let bytes = 0;
     let close = false;
     while (this.outQueue.length > 0) {
       const head = this.outQueue[0]!;
-      if (Buffer.isBuffer(head)) {
+      if (!(head instanceof Batch)) {
         out.push(head);
         bytes += head.length;
         this.outQueue.shift();
@@ -1008,6 +986,23 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       return;
     }
     this.applyOutputBackpressure();
+  }
+
+  /**
+   * The common case at pipeline 1: the only queued batch is ready and holds one reply in one span, written as it
+   * is (no list of spans, no copy). False when the queue holds anything else.
+   */
+  private flushLoneReply(): boolean {
+    const head = this.outQueue[0]!;
+    if (!(head instanceof Batch) || !head.ready || head.closeAfter || head.slots.length !== 1) return false;
+    const slot = head.slots[0]!;
+    if (slot.parts.length !== 1) return false;
+    this.outQueue.pop();
+    head.written = true;
+    this.heldBytes -= slot.size;
+    this.socket.write(slot.parts.pop()!);
+    this.applyOutputBackpressure();
+    return true;
   }
 
   /** When the client does not read: stop reading its commands, and stop reading a dedicated upstream for it. */
@@ -1149,7 +1144,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler {
       if (this.socket.writableLength > 0 && !this.socket.writableEnded) this.socket.destroy();
       else this.socket.destroy();
     }
-    for (const item of this.outQueue) if (!Buffer.isBuffer(item)) for (const s of item.slots) s.discard = true;
+    for (const item of this.outQueue) if (item instanceof Batch) for (const s of item.slots) s.discard = true;
     this.outQueue.length = 0;
     this.heldBytes = 0;
     if (this.pausedUpstream) {

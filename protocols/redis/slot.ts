@@ -3,6 +3,7 @@
  * are audited as one record (Batch). Replies are held as zero-copy spans of upstream chunks until the batch's
  * audit record is kept (failMode closed), then written in request order.
  */
+import { Buffer } from 'node:buffer';
 import type { Operation } from '../../src/governance/operation.js';
 import { MaskTally } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, OperationKind } from '../../src/policy/types.js';

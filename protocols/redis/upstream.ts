@@ -4,6 +4,8 @@
  * reply scanner hands each reply's bytes to the waiter at the head of the queue. RESP3 pushes (pub/sub messages,
  * invalidations) and, in "pipe" mode (RESP2 subscriptions, MONITOR), every frame go to the push handler instead.
  */
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { command } from './codec/encode.js';
 import { decodeFrame, toJs } from './codec/decode.js';
 import { RespType } from './codec/resp-types.js';
 import { Fifo } from './fifo.js';
+import { upstreamWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 import { slabReader } from '../shared/slab-reader.js';
 
 /** Where a reply goes. */
@@ -94,7 +97,7 @@ class InternalReply implements ReplyTarget {
 
 let nextId = 0;
 
-export class UpstreamConnection implements FrameSink {
+export class UpstreamConnection implements FrameSink, TurnEndWriter {
   readonly id = ++nextId;
   readonly socket: net.Socket;
   readonly ready: Promise<ServerInfo>;
@@ -171,7 +174,7 @@ export class UpstreamConnection implements FrameSink {
     if (target) this.queue.push(target);
     // Coalesce: every command written during this turn of the event loop (from every client sharing the
     // connection) leaves in one write when the loop reaches its check phase, as twemproxy batches its writes.
-    if (Buffer.isBuffer(data)) {
+    if (data instanceof Uint8Array) {
       this.out.push(data);
       this.outBytes += data.length;
     } else {
@@ -180,18 +183,16 @@ export class UpstreamConnection implements FrameSink {
         this.outBytes += b.length;
       }
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushOut);
-    }
+    upstreamWriteAtTurnEnd(this);
     return !this.socket.writableNeedDrain;
   }
 
   private out: Buffer[] = [];
   private outBytes = 0;
-  private flushScheduled = false;
-  private readonly flushOut = (): void => {
-    this.flushScheduled = false;
+  queuedForTurnEnd = false;
+
+  /** Every command sent during the turn, in one write (turn-end.ts). */
+  writeAtTurnEnd(): void {
     const out = this.out;
     const bytes = this.outBytes;
     this.out = [];
@@ -207,7 +208,7 @@ export class UpstreamConnection implements FrameSink {
       for (const b of out) this.socket.write(b);
       this.socket.uncork();
     }
-  };
+  }
 
   /** Send an internal command (not from a client) and get its reply frame. */
   internal(commands: string[][]): Promise<Buffer> {

@@ -13,6 +13,7 @@
  *   buffer, and each read is copied into a shared append-only chunk slab (like Buffer's own pool), so an idle
  *   client holds no memory at all.
  */
+import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import { view } from './buffer-view.js';
 

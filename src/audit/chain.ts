@@ -10,6 +10,7 @@
  * prev and computes the hash over bytes (seal-batch.ts). `seal` below is the same computation on strings, which
  * verification and the tests use; a unit test pins that both produce the same lines.
  */
+import { Buffer } from 'node:buffer';
 import { createHmac } from 'node:crypto';
 import { CanonicalEntry } from './entry.js';
 import type { AuditEntry, AuditEvent, AuditRecord } from './types.js';

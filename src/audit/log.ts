@@ -16,6 +16,7 @@
  * last kept record and the file's chain stays intact (the lost records are simply absent, and their callers were
  * told).
  */
+import { Buffer } from 'node:buffer';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditConfig } from '../config/types.js';

@@ -10,6 +10,7 @@
  * `{"v":1,"seq":N<body>,"prev":"<hex>","hash":"<hex>"}\n` where hash = HMAC-SHA256(key, prev + the line up to and
  * including `"prev":"<hex>"}`), i.e. exactly what `seal` in chain.ts computes for the same record.
  */
+import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
 import { createRequire } from 'node:module';
 

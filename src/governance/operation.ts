@@ -4,6 +4,7 @@
  * and `finish` it before sending the final reply (with failMode closed, `finish` resolves only once the
  * audit record is kept, so the client never sees a result whose record could be lost).
  */
+import { performance } from 'node:perf_hooks';
 import type { AuditEntry, AuditEvent, AuditLog } from '../audit/types.js';
 import { MaskTally, NO_LABELS_SEEN, NO_VALUES_MASKED } from '../policy/tally.js';
 import type { Decision, Identity, OperationKind } from '../policy/types.js';

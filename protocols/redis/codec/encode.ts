@@ -1,4 +1,5 @@
 /** RESP encoders for the replies dgf answers itself and for commands it sends upstream. */
+import { Buffer } from 'node:buffer';
 import { RespType } from './resp-types.js';
 import type { RespNode } from './decode.js';
 

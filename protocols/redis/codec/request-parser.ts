@@ -9,6 +9,7 @@
  * most `maxCommandBytes` (the listener's `maxMessageBytes`); a bulk length larger than that is refused while
  * its header is read, before any byte of the body is buffered.
  */
+import { Buffer } from 'node:buffer';
 import { MessageTooLargeError, ProtocolError } from '../../shared/errors.js';
 import { CR, LF } from './resp-types.js';
 import { view } from '../../shared/buffer-view.js';
