@@ -61,6 +61,18 @@ export class ReplyScanner {
     while (pos < len) {
       switch (this.state) {
         case ST_TYPE: {
+          if (this.atFrameStart) {
+            // Here frameStart === pos: the previous frame ended where this one starts.
+            const end = this.wholeScalar(chunk, pos);
+            if (end > 0) {
+              this.frameBytes = 0;
+              this.frameType = chunk[pos]!;
+              this.frameCount = -1;
+              this.completeFrame(chunk, pos, end, sink);
+              pos = frameStart = end;
+              break;
+            }
+          }
           const t = chunk[pos++]!;
           if (this.atFrameStart) {
             this.atFrameStart = false;
@@ -159,6 +171,37 @@ export class ReplyScanner {
       }
       sink.onFrameBytes(chunk, frameStart, len, false);
     }
+  }
+
+  /**
+   * Fast path for a top-level frame that lies whole in the chunk from `start` and is a bulk string, a null bulk
+   * string or a simple string, error or integer (most replies: `$5\r\nhello\r\n`, `$-1`, `+OK`, `:1`): found
+   * with locals in one pass, without the state machine's per-byte steps. Returns its end, or -1 with nothing
+   * changed for anything else or anything unusual, which the state machine then scans (and refuses) from the
+   * same byte.
+   */
+  private wholeScalar(chunk: Buffer, start: number): number {
+    const len = chunk.length;
+    const t = chunk[start]!;
+    if (t === RespType.SimpleString || t === RespType.SimpleError || t === RespType.Integer) {
+      const nl = chunk.indexOf(LF, start + 1);
+      return nl < 0 || nl + 1 - start > this.maxFrameBytes ? -1 : nl + 1;
+    }
+    if (t !== RespType.BulkString) return -1;
+    let p = start + 1;
+    if (p < len && chunk[p] === 45) {
+      return p + 3 < len && chunk[p + 1] === 49 && chunk[p + 2] === CR && chunk[p + 3] === LF ? p + 4 : -1;
+    }
+    const digitsAt = p;
+    let n = 0;
+    let c = 0;
+    while (p < len && (c = chunk[p]!) >= 48 && c <= 57 && p - digitsAt < 15) {
+      n = n * 10 + (c - 48);
+      p++;
+    }
+    if (p === digitsAt || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+    const end = p + 2 + n + 2;
+    return end > len || end - start > this.maxFrameBytes ? -1 : end;
   }
 
   /** True between frames (no partial frame pending). */
