@@ -190,33 +190,40 @@ paired_median() {
 ## Where the time goes
 
 Measured on this VM with the processes' CPU counters in /proc, `perf record` of the running proxy (node
---perf-basic-prof), /proc/stat for the whole machine and `strace -c`; analyst role, failMode open, GET. CPU per
-request, user + system (the VM's speed drifts by a fifth within minutes; ranges over interleaved runs):
+--perf-basic-prof), /proc/stat for the whole machine and `strace`; analyst role, failMode open, GET. CPU per
+request, user + system (the VM's speed drifts by a fifth or more within minutes; ranges over interleaved runs):
 
 | | pipeline 1 | pipeline 16 |
 | --- | ---: | ---: |
-| twemproxy (one thread) | ~12.5-16.5 us (2-3 + 10.5-13.5) | ~2.8-3.8 us (1.2-1.9 + 1.5-2) |
-| bare Node forwarder, pooled reads | ~17-20 us (5-7 + 11-14) | |
-| dgf, before this round | ~26-32 us (14-18.5 + 11.5-14) | ~3.7-6 us (2.9-5 + 0.75-1.1) |
-| dgf | ~19-27 us (8.5-13.5 + 10-14.5) | ~3.4-4.6 us (2.7-3.7 + 0.6-1) |
-| redis-benchmark itself | ~17-21 us (2 + 15-19) | |
+| twemproxy (one thread) | ~12.5-18.5 us (2-3.5 + 10.5-15) | ~3.1-4 us (1.5-1.9 + 1.6-2.1) |
+| bare Node forwarder, pooled reads | ~17-20 us (5-7.5 + 11-14) | |
+| dgf | ~17.5-23 us (8.4-12 user + 9-12 system) | ~3.3-6.5 us (2.6-5.2 + 0.7-1.3) |
+| redis-benchmark itself | ~13-17 us (1-2 + 11.5-15.5) | |
 
-- Pipeline 1 is bound by the whole machine, not one process: during a run the 2 cores are 87-95% busy whichever
-  proxy is in the path, 50-80% of it in the kernel (loopback TCP: the write of each reply runs the client's receive
-  path and wakes it). Requests/s follow the CPU all processes spend per request. dgf makes one read and one write
-  per request (`strace -c`: 1.04 reads, 1.05 writes, 0.04 epoll waits per request; twemproxy ~5 calls: it adds two
-  epoll_ctl and a getpeername), so its system time matches twemproxy's; the gap is user time.
-- Where dgf's user time goes at pipeline 1 (share of dgf's CPU): the audit record ~10% (its body written as bytes,
-  the native seal, metrics), the command's parse, key shape and decision ~8%, the reply scan and slots ~4%, Node's
-  Writable machinery around each reply's write ~4%, the rest Node's read path and the event loop. The write system
-  call itself is ~40%.
+- Pipeline 1: dgf's event loop is the limit. During a dgf run its one thread is 81-96% busy while the 2 cores are
+  82-90% busy; during a twemproxy run twemproxy's thread is 75-80% busy and the cores 91-94%. So twemproxy's rounds
+  move with the machine's speed (45,000-72,000 requests/s in one run) while dgf's stay near 1 / (its CPU per
+  request), 32,000-41,000 in the same run: the ratio of a round is mostly the VM's speed at that moment.
+- dgf's CPU at pipeline 1 (perf, share of dgf's CPU): kernel ~49%: the reply write system calls ~30% (on loopback
+  the sender's write runs the client's receive path and wakes it; ~7.6 bytes a reply), the upstream writes ~6%
+  (one per event-loop turn, ~25 commands each), reads and epoll ~8%. User ~51%: the audit record ~12% (event and
+  metrics, body as bytes, native seal), the command's dispatch, key shape and decision ~7.5%, Node's write path
+  around each reply ~6.5%, Node's read path ~6% plus dgf's read glue ~4%, the reply scan and slots ~5%, the parse
+  ~3%. dgf makes one read and one write system call per request (twemproxy ~5: it adds two epoll_ctl and a
+  getpeername), so its system time matches twemproxy's; the gap is user time.
+- Writes at the end of the turn, upstream first (`protocols/redis/turn-end.ts`): the commands read during a turn
+  go to Redis before the turn's replies go to the clients, so Redis works on the next batch while dgf writes.
+  Measured interleaved against the previous commit: pipeline 16 +13% requests/s (253,000 vs 225,000, every pair
+  ahead), pipeline 1 +2.5% (44,200 vs 43,100) with 0.6 us less user CPU per request.
 - Pipeline 16: one audit record per batch with an entry per command (written as bytes), the parse, dispatch and
   decision per command, the client writes and the batch concatenations are the largest items.
 - Audit: a record's canonical body is written as bytes when the command completes (`src/audit/body-bytes.ts`); the
   batch is sealed (seq, prev, HMAC, line) at the group commit by `src/audit/native/seal.c` (OpenSSL's SHA-256 linked
   into Node, HMAC resumed from precomputed ipad/opad states). Sealing on a worker thread, and writing the client
   replies from a worker thread, were both measured slower: the 2 cores are shared, so a hand-off only adds CPU and
-  latency.
+  latency. Writing each reply with `fs.writeSync` on the socket's descriptor from the event loop (skipping the
+  Writable stream when its queue is empty) saved ~0.3% of dgf's CPU: fs.writeSync has its own per-call costs; not
+  kept.
 - failMode closed: each reply waits for the group commit's fdatasync, so throughput is bounded by in-flight
   commands / fsync latency rather than by CPU.
 TXT
