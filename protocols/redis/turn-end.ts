@@ -41,12 +41,13 @@ function queue(list: TurnEndWriter[], writer: TurnEndWriter): void {
 }
 
 function runTurnEnd(): void {
+  // Cleared first: a writer queued while the lists are drained schedules the next turn's run through `queue`.
   scheduled = false;
   drain(upstreams);
   drain(clients);
 }
 
-/** Call the writers queued so far; any queued while this runs wait for the next turn. */
+/** Call the writers queued so far; any queued while this runs stay for the next turn. */
 function drain(list: TurnEndWriter[]): void {
   const n = list.length;
   if (n === 0) return;
@@ -56,8 +57,4 @@ function drain(list: TurnEndWriter[]): void {
     w.writeAtTurnEnd();
   }
   list.splice(0, n);
-  if (list.length > 0 && !scheduled) {
-    scheduled = true;
-    setImmediate(runTurnEnd);
-  }
 }

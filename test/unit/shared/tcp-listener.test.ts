@@ -92,8 +92,10 @@ test('pooled reads: many clients share one read buffer and every chunk keeps its
       [0, 1, 2].map((j) => Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 31 + k * 7 + j) & 0xff))),
     );
     const echoed = await Promise.all(payloads.map((p, i) => roundTrip(port, p, 1 + (i % 5))));
+    // Each echo is the client's chunks joined after its last read: chunks handed out earlier were not overwritten
+    // by later reads of other sockets.
     echoed.forEach((e, i) => assert.ok(e.equals(payloads[i]!), `client ${i} (${payloads[i]!.length} bytes) got its own bytes back`));
-    // Chunks handed out earlier were not overwritten by later reads of other sockets.
+    // Every byte was delivered exactly once.
     const total = chunksSeen.reduce((n, c) => n + c.length, 0);
     assert.equal(total, payloads.reduce((n, p) => n + p.length, 0));
   } finally {
