@@ -22,6 +22,7 @@ import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../sr
 import { ProtocolError } from '../shared/errors.js';
 import type { ChunkInbox } from '../shared/slab-reader.js';
 import { view } from '../shared/buffer-view.js';
+import { writeSpans } from '../shared/write-spans.js';
 import { RequestParser, type CommandSink } from './codec/request-parser.js';
 import { command as encodeCommand, errorReply, integer, bulk, OK, plain, RESET_REPLY } from './codec/encode.js';
 import { decodeFrame, isStringNode, nodeInteger, nodeText } from './codec/decode.js';
@@ -939,7 +940,6 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   /** Write every ready batch (and pushes queued behind them) in order, as one write when small. */
   private flushOut(): void {
     if (this.socket.destroyed) return;
-    if (this.outQueue.length === 1 && this.flushLoneReply()) return;
     const out: Buffer[] = [];
     let bytes = 0;
     let close = false;
@@ -967,18 +967,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
         break;
       }
     }
-    if (out.length === 1) {
-      this.socket.write(out[0]!);
-    } else if (out.length > 1) {
-      if (bytes <= 64 * 1024) {
-        // One copy of small replies is cheaper than a writev entry (and a stream request object) per reply.
-        this.socket.write(Buffer.concat(out, bytes));
-      } else {
-        this.socket.cork();
-        for (const b of out) this.socket.write(b);
-        this.socket.uncork();
-      }
-    }
+    writeSpans(this.socket, out, bytes, 64 * 1024);
     if (close) {
       // end() flushes the final reply before the FIN; 'close' tears the session down, a timer if it never comes.
       this.socket.end();
@@ -986,23 +975,6 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       return;
     }
     this.applyOutputBackpressure();
-  }
-
-  /**
-   * The common case at pipeline 1: the only queued batch is ready and holds one reply in one span, written as it
-   * is (no list of spans, no copy). False when the queue holds anything else.
-   */
-  private flushLoneReply(): boolean {
-    const head = this.outQueue[0]!;
-    if (!(head instanceof Batch) || !head.ready || head.closeAfter || head.slots.length !== 1) return false;
-    const slot = head.slots[0]!;
-    if (slot.parts.length !== 1) return false;
-    this.outQueue.pop();
-    head.written = true;
-    this.heldBytes -= slot.size;
-    this.socket.write(slot.parts.pop()!);
-    this.applyOutputBackpressure();
-    return true;
   }
 
   /** When the client does not read: stop reading its commands, and stop reading a dedicated upstream for it. */

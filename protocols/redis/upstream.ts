@@ -16,6 +16,7 @@ import { RespType } from './codec/resp-types.js';
 import { Fifo } from './fifo.js';
 import { upstreamWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 import { slabReader } from '../shared/slab-reader.js';
+import { writeSpans } from '../shared/write-spans.js';
 
 /** Where a reply goes. */
 export interface ReplyTarget {
@@ -197,17 +198,7 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    if (this.closed || out.length === 0) return;
-    if (out.length === 1) {
-      this.socket.write(out[0]!);
-    } else if (bytes <= 256 * 1024) {
-      // One copy of small commands is cheaper than a writev entry (and a stream request object) per command.
-      this.socket.write(Buffer.concat(out, bytes));
-    } else {
-      this.socket.cork();
-      for (const b of out) this.socket.write(b);
-      this.socket.uncork();
-    }
+    if (!this.closed) writeSpans(this.socket, out, bytes, 256 * 1024);
   }
 
   /** Send an internal command (not from a client) and get its reply frame. */
