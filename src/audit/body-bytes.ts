@@ -208,46 +208,6 @@ function writeAscii(out: Buffer, pos: number, s: string): number {
   return pos + s.length;
 }
 
-/** Write a whole number below 1e9 at `pos` (as `'' + n` would). */
-function writeWhole(out: Buffer, pos: number, n: number): number {
-  let digits = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
-  for (let i = pos + digits - 1; i >= pos; i--) {
-    out[i] = 48 + (n % 10);
-    n = Math.floor(n / 10);
-  }
-  return pos + digits;
-}
-
-/** `numJson(rows)` at `pos`: small whole numbers digit by digit, anything else through the string. */
-function writeRows(out: Buffer, pos: number, rows: unknown): number {
-  if (typeof rows === 'number' && Number.isInteger(rows) && rows >= 0 && rows < 1e9) return writeWhole(out, pos, rows);
-  return writeAscii(out, pos, typeof rows === 'number' ? numJson(rows) : 'null');
-}
-
-/**
- * `durationJson(duration(ms))` at `pos` without building its strings: up to three decimals, trailing zeros
- * dropped. Values durationJson would not write this way go through it.
- */
-function writeDuration(out: Buffer, pos: number, raw: number): number {
-  const ms = duration(raw);
-  if (!(ms >= 0 && ms < 1e9)) return writeAscii(out, pos, durationJson(ms));
-  const us = Math.round(ms * 1000);
-  if (us / 1000 !== ms) return writeAscii(out, pos, durationJson(ms));
-  const whole = Math.floor(us / 1000);
-  const fraction = us - whole * 1000;
-  let p = writeWhole(out, pos, whole);
-  if (fraction === 0) return p;
-  out[p++] = 0x2e;
-  out[p++] = 48 + Math.floor(fraction / 100);
-  const rest = fraction % 100;
-  if (rest !== 0) {
-    out[p++] = 48 + Math.floor(rest / 10);
-    if (rest % 10 !== 0) out[p++] = 48 + (rest % 10);
-  }
-  return p;
-}
-
 function writeBytes(out: Buffer, pos: number, b: Buffer): number {
   out.set(b, pos);
   return pos + b.length;
@@ -287,9 +247,9 @@ export function writeBody(out: Buffer, pos: number, e: AuditEvent, ts: string): 
   p = writeBytes(out, p, STATEMENT_KEY);
   p = statement !== null ? writeQuoted(out, p, statement) : writeAscii(out, p, 'null');
   p = writeBytes(out, p, OUTCOME_KEYS);
-  p = writeRows(out, p, e.rows);
+  p = writeAscii(out, p, typeof e.rows === 'number' ? numJson(e.rows) : 'null');
   p = writeBytes(out, p, decision);
-  p = writeDuration(out, p, e.duration_ms);
+  p = writeAscii(out, p, durationJson(duration(e.duration_ms)));
   p = writeBytes(out, p, ERROR_NULL);
   if (entries !== undefined) p = writeEntries(out, p, entries);
   return writeBytes(out, p, extra);
@@ -304,7 +264,7 @@ function writeEntries(out: Buffer, pos: number, entries: AuditEntry[]): number {
     p = writeBytes(out, p, entryHeadOf(en.operation));
     if (en.object !== null) p = writeQuoted(out, writeBytes(out, p, OBJECT_KEY), en.object);
     if (en.statement !== null) p = writeQuoted(out, writeBytes(out, p, STATEMENT_KEY), en.statement);
-    if (en.rows !== null) p = writeRows(out, writeBytes(out, p, ROWS_KEY), en.rows);
+    if (en.rows !== null) p = writeAscii(out, writeBytes(out, p, ROWS_KEY), numJson(en.rows));
     p = writeBytes(out, p, entryEndOf(en));
   }
   out[p++] = 0x5d;

@@ -90,7 +90,7 @@ test('common-shape bodies written as bytes equal canonicalBody, byte for byte', 
   }
 });
 
-test('durations and row counts written digit by digit equal canonicalBody', () => {
+test('durations and row counts across their range equal canonicalBody', () => {
   const durations = [0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.105, 0.12, 0.5, 0.999, 1, 1.5, 9.99, 10, 99.909, 123456.789, 999999999.999, 1e9, 0.0005, 0.0015, 1e-7, -0, -1, 2 ** 31, Number.NaN];
   for (let k = 0; k < 3000; k++) durations.push(Math.random() * 10 ** (k % 10));
   const rows = [0, -0, 1, 9, 10, 99, 100, 12345, 999999999, 1e9, 1e15, -1, 0.5, Number.NaN, null];
