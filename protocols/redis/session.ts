@@ -33,6 +33,7 @@ import { PlanCache, classificationName, maskPush, maskReply, type MaskTarget } f
 import { After, Batch, CommandTally, Slot, type SlotOwner } from './slot.js';
 import type { DecisionCache } from './decision-cache.js';
 import { KeyShapeMemo } from './key-shape.js';
+import { recordBatchAtTurnEnd, type BatchRecorder } from './turn-records.js';
 import { clientWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
@@ -143,7 +144,7 @@ function sha(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEndWriter {
+export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEndWriter, BatchRecorder {
   readonly id = ++nextClientId;
   private readonly parser: RequestParser;
   private incoming: Pending[] = [];
@@ -240,10 +241,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       list = this.incoming;
     }
     this.incoming = [];
-    const batch = new Batch(this.env.gov.policy());
+    this.dispatchAt = performance.now();
+    const batch = new Batch(this.env.gov.policy(), this.dispatchAt);
     batch.single = list.length === 1;
     this.outQueue.push(batch);
-    this.dispatchAt = performance.now();
     let i = 0;
     try {
       for (; i < list.length && !this.closed; i++) {
@@ -340,9 +341,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       decision = this.env.decisions.decide(options, shapes);
       slot = new Slot(this, batch, info, null, statement, objects);
       slot.tally = new CommandTally(info.name, info.spec.kind, decision, labels);
-      // NAME + ' ' + key exactly (a subcommand, channel or truncation would make it longer or marked).
-      slot.plainStatement = objects.length === 1 && statement.length === info.name.length + 1 + objects[0]!.length && statement.length <= MAX_STATEMENT;
     }
+    // NAME + ' ' + key exactly (a subcommand, channel or truncation would make it longer or marked): as an entry of
+    // a batch record, the command leaves its statement out.
+    slot.plainStatement = objects.length === 1 && statement.length === info.name.length + 1 + objects[0]!.length && statement.length <= MAX_STATEMENT;
     if (decision.action === 'deny') {
       if (this.multi) this.txDirty = true;
       return this.local(batch, errorReply(`NOPERM ${decision.message ?? 'command refused by policy'}`), slot, decision.message ?? 'denied');
@@ -555,7 +557,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
           // Every waiting command gets the error, in order.
           const waiting = this.backlog;
           this.backlog = [];
-          const batch = new Batch(this.env.gov.policy());
+          const batch = new Batch(this.env.gov.policy(), performance.now());
           this.outQueue.push(batch);
           for (let k = 0; k < waiting.length; k++) batch.slots.push(new Slot(this, batch, null, null, null, []).local(errorReply(msg)));
           batch.sealed = true;
@@ -822,57 +824,90 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   }
 
   private maybeComplete(batch: Batch): void {
-    if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written) return;
+    if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written || batch.identity !== null) return;
     for (const s of batch.slots) if (!s.done) return;
-    // Most batches hold one command: find whether more than one is governed before building the list.
-    let first: Slot | null = null;
-    let several = false;
+    let governed = false;
     for (const s of batch.slots) {
-      if (s.op === null && s.tally === null) continue;
-      if (first === null) first = s;
-      else {
-        several = true;
+      if (s.op !== null || s.tally !== null) {
+        governed = true;
         break;
       }
     }
-    if (first === null) {
+    if (!governed) {
       batch.ready = true;
       this.flushOut();
       return;
     }
-    const only = several ? null : first.op;
-    const done = only ? only.finish({ rows: first.rows, error: first.error, upstreamMs: first.upstreamMs }) : this.finishBatch(governedSlots(batch));
+    // Recorded at the end of the turn, with the batches of other clients of the same subject (turn-records.ts).
+    batch.identity = this.identity;
+    batch.role = this.role;
+    recordBatchAtTurnEnd(this, batch);
+  }
+
+  get recordScope(): object {
+    return this.env;
+  }
+
+  /** The record of `batches` (this session's first; the others' owners share its listener and subject). */
+  recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void {
+    let done: Promise<void>;
+    const first = batches[0]!;
+    if (batches.length === 1) {
+      const governed = governedSlots(first);
+      const only = governed.length === 1 ? governed[0]!.op : null;
+      const slot = governed[0]!;
+      done = only ? only.finish({ rows: slot.rows, error: slot.error, upstreamMs: slot.upstreamMs }) : this.finishBatch(governed, batches, 1);
+    } else {
+      const governed: Slot[] = [];
+      for (let i = 0; i < batches.length; i++) {
+        for (const s of batches[i]!.slots) if (s.op !== null || s.tally !== null) governed.push(s);
+      }
+      done = this.finishBatch(governed, batches, new Set(owners).size);
+    }
     if (this.env.gov.audit.failMode === 'open') {
-      // failMode open: the record is queued and the promise resolves at once (never rejects), so the reply need
+      // failMode open: the record is queued and the promise resolves at once (never rejects), so the replies need
       // not wait for a microtask; writing now also saves a promise and two closures per batch.
       if (done !== QUEUED) done.catch(ignoreAuditError);
-      batch.ready = true;
-      clientWriteAtTurnEnd(this);
+      for (let i = 0; i < batches.length; i++) (owners[i] as RedisSession).recordKept(batches[i]!, null);
       return;
     }
+    // The lists are reused once this returns.
+    const keptOwners = owners.slice();
+    const keptBatches = batches.slice();
     done.then(
       () => {
-        batch.ready = true;
-        this.flushOut();
+        for (let i = 0; i < keptBatches.length; i++) (keptOwners[i] as RedisSession).recordKept(keptBatches[i]!, null);
       },
       (err: Error) => {
-        // The audit record could not be kept: withhold every governed result.
-        const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
-        for (const s of governedSlots(batch)) {
-          this.heldBytes -= s.size;
-          s.parts = [e];
-          s.size = e.length;
-          this.heldBytes += e.length;
-        }
-        batch.ready = true;
-        this.flushOut();
+        for (let i = 0; i < keptBatches.length; i++) (keptOwners[i] as RedisSession).recordKept(keptBatches[i]!, err);
       },
     );
   }
 
+  /** The batch's record is kept (or, `err`, could not be kept: every governed result is withheld); write it. */
+  private recordKept(batch: Batch, err: Error | null): void {
+    if (err !== null) {
+      const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
+      for (const s of governedSlots(batch)) {
+        this.heldBytes -= s.size;
+        s.parts = [e];
+        s.size = e.length;
+        this.heldBytes += e.length;
+      }
+    }
+    batch.ready = true;
+    if (this.env.gov.audit.failMode === 'open') clientWriteAtTurnEnd(this);
+    else this.flushOut();
+  }
+
   /** One audit record for a pipeline batch, with one entry per command. */
-  private finishBatch(governed: Slot[]): Promise<void> {
+  private finishBatch(governed: Slot[], batches: readonly Batch[], clients: number): Promise<void> {
+    const now = performance.now();
     const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
+    const entryMs: number[] = new Array<number>(governed.length);
+    const entryUpstreamMs: number[] = new Array<number>(governed.length);
+    let startedAt = now;
+    for (let i = 0; i < batches.length; i++) if (batches[i]!.startedAt < startedAt) startedAt = batches[i]!.startedAt;
     // The record's statement names the batch's distinct commands; the keys are in the entries.
     const operations: string[] = [];
     // What the batch's commands classified and masked, summed for the batch record.
@@ -897,6 +932,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       if (operations.length < MAX_STATEMENT_OPERATIONS && !operations.includes(operation)) operations.push(operation);
       rows += s.rows ?? 0;
       if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
+      entryMs[i] = now - s.batch.startedAt;
+      entryUpstreamMs[i] = s.upstreamMs;
       const k = tally ? tally.kind : op!.options.kind;
       if (k === 'admin') kind = 'admin';
       else if (k === 'write' && kind !== 'admin') kind = 'write';
@@ -915,21 +952,23 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     }
     // The batch record's own decision is not used (each command was decided on its own), so its keys are not
     // handed to the policy again: they are in the statement and in the entries.
+    const from = clients > 1 ? ` FROM ${clients} CLIENTS` : '';
+    const first = batches[0]!;
     const record: Operation = this.env.decisions.begin(
       {
-        identity: this.identity,
-        role: this.role,
+        identity: first.identity!,
+        role: first.role,
         operation: 'pipeline',
         kind,
         objects: [],
         labels: all ? all.seenLabels() : [],
-        statement: `PIPELINE ${governed.length}: ${operations.join(' ').toUpperCase()}`.slice(0, MAX_STATEMENT),
+        statement: `PIPELINE ${governed.length}${from}: ${operations.join(' ').toUpperCase()}`.slice(0, MAX_STATEMENT),
         encrypted: this.env.clientTls && this.env.upstreamTls,
       },
       [],
     );
     if (all) record.add(all);
-    return record.finish({ rows, entries, upstreamMs });
+    return record.finish({ rows, entries, upstreamMs, entryMs, entryUpstreamMs, startedAt });
   }
 
   /** Replies completed during the turn are written at its end, after the upstream writes (turn-end.ts). */
@@ -1097,7 +1136,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     if (this.closed) return;
     this.closed = true;
     this.socket.pause();
-    const batch = new Batch(this.env.gov.policy());
+    const batch = new Batch(this.env.gov.policy(), performance.now());
     batch.slots.push(new Slot(this, batch, null, null, null, []).local(errorReply(message)));
     batch.sealed = true;
     batch.closeAfter = true;

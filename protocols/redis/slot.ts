@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer';
 import type { Operation } from '../../src/governance/operation.js';
 import { MaskTally } from '../../src/policy/tally.js';
-import type { CompiledPolicy, Decision, OperationKind } from '../../src/policy/types.js';
+import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
 import type { CommandInfo } from './command-table.js';
 import type { MaskTarget } from './reply-masking.js';
 import type { ReplyTarget } from './upstream.js';
@@ -112,6 +112,13 @@ export class Batch {
   closeAfter = false;
   /** Read as a lone command: audited by its own Operation (else each command is an entry of one batch record). */
   single = false;
+  /** Who the batch's record names, set when its commands are done (a later AUTH or SETNAME does not change it). */
+  identity: Identity | null = null;
+  role = '';
 
-  constructor(readonly policy: CompiledPolicy) {}
+  constructor(
+    readonly policy: CompiledPolicy,
+    /** performance.now() when the batch was read: the start of its record's duration. */
+    readonly startedAt: number,
+  ) {}
 }

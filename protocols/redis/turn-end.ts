@@ -1,8 +1,8 @@
 /**
  * The Redis proxy's writes, made at the end of each event-loop turn (check phase) in a fixed order: first the
  * commands read during the turn go upstream (one write per upstream connection, as twemproxy batches its server
- * writes), then the replies completed during the turn go to their clients (one pass, as twemproxy writes its
- * writable clients).
+ * writes), then the audit records of the commands completed during the turn are appended (turn-records.ts), then
+ * the replies go to their clients (one pass, as twemproxy writes its writable clients).
  *
  * Why this order: at pipeline 1 the proxy's one thread is nearly always busy, and every microsecond Redis waits for
  * its next batch is lost. Sending upstream first lets Redis work on the next batch while the proxy writes the
@@ -17,12 +17,18 @@ export interface TurnEndWriter {
 }
 
 const upstreams: TurnEndWriter[] = [];
+const records: TurnEndWriter[] = [];
 const clients: TurnEndWriter[] = [];
 let scheduled = false;
 
 /** Queue an upstream connection's write for the end of this turn. */
 export function upstreamWriteAtTurnEnd(writer: TurnEndWriter): void {
   queue(upstreams, writer);
+}
+
+/** Queue audit records for the end of this turn (after the upstream writes, before the client writes). */
+export function recordAtTurnEnd(writer: TurnEndWriter): void {
+  queue(records, writer);
 }
 
 /** Queue a client's write for the end of this turn (after every upstream write). */
@@ -44,6 +50,8 @@ function runTurnEnd(): void {
   // Cleared first: a writer queued while the lists are drained schedules the next turn's run through `queue`.
   scheduled = false;
   drain(upstreams);
+  // Records first: a client whose reply waited for its record is queued by the records' writer, and written below.
+  drain(records);
   drain(clients);
 }
 

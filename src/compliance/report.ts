@@ -5,7 +5,7 @@
  * Score: 100 - 25 per violated critical rule - 15 per high - 10 per medium - 5 per low, floor 0. A rule violated
  * in the period deducts once (the validate API's formula applied to rule findings); `count` says how often.
  */
-import type { AuditRecord } from '../audit/types.js';
+import type { AuditEntry, AuditRecord } from '../audit/types.js';
 import { fileLines } from '../audit/lines.js';
 import { RULES, SEVERITIES, normalizeFramework, scoreOf, type ComplianceRule, type Framework, type Severity } from './rules.js';
 
@@ -142,6 +142,23 @@ function clearLabels(r: AuditRecord, family: string[]): string[] {
   return (r.labels ?? []).filter((l) => inFamily(l, family) && !((masked[l] ?? 0) > 0));
 }
 
+/** One entry of a batch record as a record of its own (the audit file leaves an entry's empty fields out). */
+function entryRecord(r: AuditRecord, e: AuditEntry): AuditRecord {
+  return {
+    ...r,
+    operation: e.operation,
+    object: e.object ?? null,
+    statement: e.statement ?? null,
+    labels: Array.isArray(e.labels) ? e.labels : [],
+    masked: e.masked && typeof e.masked === 'object' ? e.masked : {},
+    rows: typeof e.rows === 'number' ? e.rows : null,
+    decision: e.decision,
+    rules: Array.isArray(e.rules) ? e.rules : [],
+    error: e.error ?? null,
+    entries: undefined,
+  };
+}
+
 /** Accumulates one framework's report, record by record. */
 class ReportBuilder {
   private readonly family: string[];
@@ -194,12 +211,23 @@ class ReportBuilder {
     this.inPeriod++;
     if (this.first === null || r.ts < this.first) this.first = r.ts;
     if (this.last === null || r.ts > this.last) this.last = r.ts;
+    const entries = r.entries;
+    if (Array.isArray(entries) && entries.length > 0) {
+      // A batch record (a pipeline, or commands of one subject recorded together): each entry is one operation,
+      // under the record's identity, role, time and connection facts.
+      for (const e of entries) if (e && typeof e === 'object') this.addOperation(entryRecord(r, e));
+    } else {
+      this.addOperation(r);
+    }
+  }
 
+  private addOperation(r: AuditRecord): void {
     const user = userOf(r);
     const denied = r.decision === 'deny';
     if (denied) {
       this.denials.total++;
-      const rule = r.rules?.[0] ?? '(none)';
+      // The policy engine stops at the denying rule: it is the last of the matched rules.
+      const rule = (Array.isArray(r.rules) ? r.rules[r.rules.length - 1] : undefined) ?? '(none)';
       this.denials.by_rule[rule] = (this.denials.by_rule[rule] ?? 0) + 1;
       const u = user ?? '(no user)';
       this.denials.by_user[u] = (this.denials.by_user[u] ?? 0) + 1;

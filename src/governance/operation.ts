@@ -38,6 +38,11 @@ export interface FinishOptions {
   extra?: Record<string, unknown>;
   /** Milliseconds spent waiting for the upstream, to compute the time dgf itself added. */
   upstreamMs?: number;
+  /** With `entries`: each entry's total and upstream milliseconds (same order), for the per-command metrics. */
+  entryMs?: readonly number[];
+  entryUpstreamMs?: readonly number[];
+  /** performance.now() at the start of what the record covers, when it began before this Operation. */
+  startedAt?: number;
 }
 
 /** The metric children of one listener, resolved once (label hashing per call was a measurable cost). */
@@ -132,14 +137,18 @@ export class Operation extends MaskTally {
    */
   finish(result: FinishOptions = {}): Promise<void> {
     if (this.finished) return this.finished;
-    const totalMs = performance.now() - this.startedAt;
+    const totalMs = performance.now() - (result.startedAt ?? this.startedAt);
     const error = result.error ?? null;
-    const outcome = this.denied ? 'denied' : error ? 'error' : 'ok';
     const metrics = metricsOf(this.listener, this.protocol);
-    metrics.query(this.options.operation, outcome).inc();
-    metrics.total.observe(totalMs / 1000);
-    if (result.upstreamMs !== undefined) metrics.proxy.observe(Math.max(0, totalMs - result.upstreamMs) / 1000);
-    if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
+    if (result.entries !== undefined) {
+      // A batch record: the metrics count its commands, not the record.
+      this.countEntries(metrics, result.entries, result.entryMs, result.entryUpstreamMs);
+    } else {
+      metrics.query(this.options.operation, this.denied ? 'denied' : error ? 'error' : 'ok').inc();
+      metrics.total.observe(totalMs / 1000);
+      if (result.upstreamMs !== undefined) metrics.proxy.observe(Math.max(0, totalMs - result.upstreamMs) / 1000);
+      if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
+    }
     if (this.hasMasked()) this.forEachMasked((label, method, count) => metrics.maskedBy(label, method).inc(count));
     const objects = this.options.objects ?? NO_LABELS;
     const event: AuditEvent = {
@@ -165,5 +174,37 @@ export class Operation extends MaskTally {
     };
     this.finished = this.audit.append(event);
     return this.finished;
+  }
+
+  private countEntries(
+    metrics: ListenerMetrics,
+    entries: readonly AuditEntry[],
+    totalMs: readonly number[] | undefined,
+    upstreamMs: readonly number[] | undefined,
+  ): void {
+    // Runs of one operation and outcome (a batch mostly repeats one command) are counted with one increment.
+    let runOperation = '';
+    let runOutcome = '';
+    let run = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const outcome = e.decision === 'deny' ? 'denied' : e.error !== null ? 'error' : 'ok';
+      if (e.operation !== runOperation || outcome !== runOutcome) {
+        if (run > 0) metrics.query(runOperation, runOutcome).inc(run);
+        runOperation = e.operation;
+        runOutcome = outcome;
+        run = 0;
+      }
+      run++;
+      // The engine stops at the denying rule: it is the last of the matched rules.
+      if (outcome === 'denied') policyDenials.inc({ listener: this.listener, rule: e.rules[e.rules.length - 1] ?? 'unknown' });
+      const ms = totalMs?.[i];
+      if (ms !== undefined) {
+        metrics.total.observe(ms / 1000);
+        const up = upstreamMs?.[i];
+        if (up !== undefined) metrics.proxy.observe(Math.max(0, ms - up) / 1000);
+      }
+    }
+    if (run > 0) metrics.query(runOperation, runOutcome).inc(run);
   }
 }

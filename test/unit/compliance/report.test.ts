@@ -135,6 +135,42 @@ describe('compliance report from audit records', () => {
     assert.ok(!html.includes('<script'));
     assert.deepEqual(JSON.parse(renderReport(r, 'json')), JSON.parse(JSON.stringify(r)));
   });
+
+  it('a batch record counts each entry as an operation: its labels, masking, denial and rows, not the union', () => {
+    seq = 0;
+    const ts = '2026-11-24T10:00:00.000Z';
+    // As the audit file holds them: an entry leaves its empty fields out.
+    const entries = [
+      { operation: 'get', object: 'user:1:email', labels: ['pii.email'], masked: { 'pii.email': 1 }, rows: 1, decision: 'allow', rules: ['GDPR-001'] },
+      { operation: 'hget', object: 'customer:7', labels: ['pii.phone'], rows: 1, decision: 'allow', rules: ['GDPR-001'] },
+      { operation: 'flushall', rows: 0, decision: 'deny', rules: ['ISO-001', 'deny-destructive'], error: 'denied' },
+      { operation: 'get', object: 'counter', rows: 1, decision: 'allow', rules: ['ISO-001'] },
+    ] as unknown as AuditRecord['entries'];
+    const batch = rec({
+      ts,
+      protocol: 'redis',
+      operation: 'pipeline',
+      statement: 'PIPELINE 4 FROM 3 CLIENTS: GET HGET FLUSHALL',
+      labels: ['pii.email', 'pii.phone'],
+      masked: { 'pii.email': 1 },
+      rows: 3,
+      rules: ['ISO-001'],
+      entries,
+    });
+    const r = computeReport([batch], { framework: 'gdpr', ...period });
+    assert.equal(r.source.records_read, 1);
+    // The phone went out clear; the email was masked: one GDPR-001 finding (the record's union would hide which).
+    assert.deepEqual(r.violations_by_rule, { 'GDPR-001': 1 });
+    assert.deepEqual(r.denials, { total: 1, by_rule: { 'deny-destructive': 1 }, by_user: { alice: 1 } });
+    assert.equal(r.errors, 1);
+    assert.deepEqual(r.data_touched, [
+      { label: 'pii.email', operations: 1, masked_operations: 1, clear_operations: 0, masked_values: 1, rows: 1 },
+      { label: 'pii.phone', operations: 1, masked_operations: 0, clear_operations: 1, masked_values: 0, rows: 1 },
+    ]);
+    assert.deepEqual(r.who.map((w) => [w.user, w.role, w.operations]), [['alice', 'analyst', 2]]);
+    const iso = computeReport([batch], { framework: 'iso27001', ...period });
+    assert.equal(iso.denials.total, 1);
+  });
 });
 
 describe('reading audit files and the report command', () => {
