@@ -884,6 +884,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     );
   }
 
+  recordsAppended(): void {
+    this.env.gov.audit.appendedAtTurnEnd();
+  }
+
   /** The batch's record is kept (or, `err`, could not be kept: every governed result is withheld); write it. */
   private recordKept(batch: Batch, err: Error | null): void {
     if (err !== null) {

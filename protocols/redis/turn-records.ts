@@ -28,6 +28,8 @@ export interface BatchRecorder {
    * lone command's own record, then let each owner write its batch. Both lists are reused after the call.
    */
   recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void;
+  /** Every record of the turn is appended (called once per turn on one recorder of each listener). */
+  recordsAppended(): void;
 }
 
 /** Whether two identities are the same audit subject (the record names one identity). */
@@ -41,6 +43,8 @@ const batches: Batch[] = [];
 const groupOwners: BatchRecorder[] = [];
 const groupBatches: Batch[] = [];
 const taken: boolean[] = [];
+/** One recorder per listener of the turn, told when the turn's records are appended. */
+const scopes: BatchRecorder[] = [];
 
 const writer: TurnEndWriter = {
   queuedForTurnEnd: false,
@@ -81,8 +85,11 @@ function recordTurn(): void {
         groupOwners.length = 0;
         groupBatches.length = 0;
       }
+      if (!scopes.some((r) => r.recordScope === lead.recordScope)) scopes.push(lead);
     }
+    for (let i = 0; i < scopes.length; i++) scopes[i]!.recordsAppended();
   } finally {
+    scopes.length = 0;
     // Batches queued while recording (none today) wait for the next turn's run.
     owners.splice(0, n);
     batches.splice(0, n);

@@ -52,6 +52,12 @@ export interface AuditLog {
    * resolves at once; a record that cannot be kept is counted as dropped.
    */
   append(event: AuditEvent): Promise<void>;
+  /**
+   * The caller appended its records for this event-loop turn from the check phase (after the turn's I/O): with
+   * failMode closed, start the group commit now rather than in the next turn, where a setImmediate queued from the
+   * check phase would run (after another poll phase).
+   */
+  appendedAtTurnEnd(): void;
   /** Most recent records (for GET /api/v1/audit), newest last. */
   recent(limit: number, since?: Date): AuditRecord[];
   /** Records waiting to be written. */
