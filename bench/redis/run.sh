@@ -155,7 +155,7 @@ paired_median() {
   echo "dgf: \`dgf start --config\` with the shipped packs (default, gdpr, hipaa, sox, iso27001), audit to a file (fsync group commit) and $DGF_SHARED shared upstream connection(s) (twemproxy: server_connections 1),"
   echo "once with failMode closed (default: a reply waits until its audit record is fsynced; $records records written) and once with failMode open"
   echo "($records_open records); clients logged in as \`$ROLE_USER\` (role $ROLE_USER: a masked role, every bulk reply is scanned by the value detectors)."
-  echo "One audit record per command, or one per pipeline batch with per-command entries."
+  echo "Audit: one record per upstream pipeline batch and subject (listener, role, identity): a command alone in its event-loop turn has its own record; a client's pipeline, or the commands of clients with one identity completed in one turn (all 50 here log in as \`$ROLE_USER\`), share one record with an entry per command."
   echo "Requests/s are each target's best round; the median column pairs dgf (open) with the twemproxy run of the same round."
   echo
   echo "| command | pipeline | direct req/s | twemproxy req/s | dgf (closed) req/s | dgf (open) req/s | dgf closed / twemproxy | dgf open / twemproxy | dgf open / twemproxy, median of rounds | bare Node forwarder / twemproxy |"
@@ -204,13 +204,17 @@ request, user + system (the VM's speed drifts by a fifth or more within minutes;
   82-90% busy; during a twemproxy run twemproxy's thread is 75-80% busy and the cores 91-94%. So twemproxy's rounds
   move with the machine's speed (45,000-72,000 requests/s in one run) while dgf's stay near 1 / (its CPU per
   request), 32,000-41,000 in the same run: the ratio of a round is mostly the VM's speed at that moment.
-- dgf's CPU at pipeline 1 (perf, share of dgf's CPU): kernel ~49%: the reply write system calls ~30% (on loopback
-  the sender's write runs the client's receive path and wakes it; ~7.6 bytes a reply), the upstream writes ~6%
-  (one per event-loop turn, ~25 commands each), reads and epoll ~8%. User ~51%: the audit record ~12% (event and
-  metrics, body as bytes, native seal), the command's dispatch, key shape and decision ~7.5%, Node's write path
-  around each reply ~6.5%, Node's read path ~6% plus dgf's read glue ~4%, the reply scan and slots ~5%, the parse
-  ~3%. dgf makes one read and one write system call per request (twemproxy ~5: it adds two epoll_ctl and a
-  getpeername), so its system time matches twemproxy's; the gap is user time.
+- dgf's CPU at pipeline 1 (perf, share of dgf's CPU), before the per-turn audit records: kernel ~49%: the reply
+  write system calls ~30% (on loopback the sender's write runs the client's receive path and wakes it; ~7.6 bytes
+  a reply), the upstream writes ~6% (one per event-loop turn, ~25 commands each), reads and epoll ~8%. User ~51%:
+  the audit record ~13% (event and metrics, body as bytes, native seal), the command's dispatch, key shape and
+  decision ~8%, Node's write path around each reply ~6.5%, Node's read path ~6% plus dgf's read glue ~4%, the
+  reply scan and slots ~5%, the parse ~3%. dgf makes one read and one write system call per request (twemproxy
+  ~5: it adds two epoll_ctl and a getpeername), so its system time matches twemproxy's; the gap is user time.
+- Audit records per turn and subject (`protocols/redis/turn-records.ts`): at pipeline 1 one command per client is
+  read per turn; the commands of clients with one identity and role completed in a turn now share one record with
+  an entry per command (~15 a record here). The audit's share of dgf's CPU fell from ~13.7% to ~5.7% (perf);
+  the pipeline-1 medians of two full runs rose to 0.77/0.74 and 0.73/0.81 (SET/GET) from 0.61-0.69/0.62-0.75.
 - Writes at the end of the turn, upstream first (`protocols/redis/turn-end.ts`): the commands read during a turn
   go to Redis before the turn's replies go to the clients, so Redis works on the next batch while dgf writes.
   Measured interleaved against the previous commit: pipeline 16 +13% requests/s (253,000 vs 225,000, every pair
