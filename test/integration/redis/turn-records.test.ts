@@ -99,3 +99,30 @@ describe('audit records grouped by subject across clients', () => {
     assert.ok(!text.includes('operation="pipeline"'), 'a batch record is not counted as a query of its own');
   });
 });
+
+describe('audit records that cannot be kept (failMode closed)', () => {
+  test('every client of a grouped record gets the error instead of its result, and dgf keeps serving', async () => {
+    // /dev/full accepts the open and fails every write with ENOSPC: no record can be kept.
+    const { dgf, port } = await startRedisDgf({}, { audit: { failMode: 'closed', sinks: [{ type: 'file', path: '/dev/full' }] } });
+    const up = direct();
+    const clients: Redis[] = [];
+    try {
+      await up.set(`${NS}:withheld`, 'secret-value');
+      // No ready check: ioredis's INFO would be withheld too, and the client would never call itself ready.
+      for (let i = 0; i < 8; i++) clients.push(client(port, 'service', { enableReadyCheck: false }));
+      const replies = await Promise.all(clients.map((c) => c.get(`${NS}:withheld`).then((v) => v, (e: Error) => e)));
+      for (const r of replies) {
+        assert.ok(r instanceof Error, `a result was released without its record: ${String(r)}`);
+        assert.match(r.message, /^ERR dgf: audit unavailable, result withheld/);
+      }
+      // The connection stays open: the next command gets the same clear error, not a hang or a close.
+      await assert.rejects(clients[0]!.ping(), /^ReplyError: ERR dgf: audit unavailable, result withheld/);
+      assert.equal(clients[0]!.status, 'ready');
+    } finally {
+      for (const c of clients) c.disconnect();
+      await up.del(`${NS}:withheld`);
+      up.disconnect();
+      await dgf.stop();
+    }
+  });
+});
