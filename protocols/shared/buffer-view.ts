@@ -7,6 +7,17 @@
  */
 import { Buffer } from 'node:buffer';
 
+// The last buffer's memory: the views of one command or one upstream read are cut from the same chunk, and
+// reading `.buffer` is a call into the runtime each time (measured at pipeline 16: ~1.7% of dgf's CPU).
+let lastBuf: Buffer | null = null;
+let lastMemory: ArrayBufferLike = new ArrayBuffer(0);
+let lastOffset = 0;
+
 export function view(buf: Buffer, start: number, end: number): Buffer {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start);
+  if (buf !== lastBuf) {
+    lastBuf = buf;
+    lastMemory = buf.buffer;
+    lastOffset = buf.byteOffset;
+  }
+  return Buffer.from(lastMemory, lastOffset + start, end - start);
 }
