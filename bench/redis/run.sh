@@ -214,7 +214,7 @@ request, user + system (the VM's speed drifts by a fifth or more within minutes;
 - Audit records per turn and subject (`protocols/redis/turn-records.ts`): at pipeline 1 one command per client is
   read per turn; the commands of clients with one identity and role completed in a turn now share one record with
   an entry per command (~15 a record here). The audit's share of dgf's CPU fell from ~13.7% to ~5.7% (perf);
-  the pipeline-1 medians of two full runs rose to 0.77/0.74 and 0.73/0.81 (SET/GET) from 0.61-0.69/0.62-0.75.
+  the pipeline-1 medians of four full runs were 0.73-0.86 (SET) and 0.74-0.81 (GET), from 0.61-0.69/0.62-0.75.
 - Writes at the end of the turn, upstream first (`protocols/redis/turn-end.ts`): the commands read during a turn
   go to Redis before the turn's replies go to the clients, so Redis works on the next batch while dgf writes.
   Measured interleaved against the previous commit: pipeline 16 +13% requests/s (253,000 vs 225,000, every pair

@@ -868,7 +868,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       // failMode open: the record is queued and the promise resolves at once (never rejects), so the replies need
       // not wait for a microtask; writing now also saves a promise and two closures per batch.
       if (done !== QUEUED) done.catch(ignoreAuditError);
-      for (let i = 0; i < batches.length; i++) (owners[i] as RedisSession).recordKept(batches[i]!, null);
+      for (let i = 0; i < batches.length; i++) owners[i]!.recordKept(batches[i]!, null);
       return;
     }
     // The lists are reused once this returns.
@@ -876,10 +876,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     const keptBatches = batches.slice();
     done.then(
       () => {
-        for (let i = 0; i < keptBatches.length; i++) (keptOwners[i] as RedisSession).recordKept(keptBatches[i]!, null);
+        for (let i = 0; i < keptBatches.length; i++) keptOwners[i]!.recordKept(keptBatches[i]!, null);
       },
       (err: Error) => {
-        for (let i = 0; i < keptBatches.length; i++) (keptOwners[i] as RedisSession).recordKept(keptBatches[i]!, err);
+        for (let i = 0; i < keptBatches.length; i++) keptOwners[i]!.recordKept(keptBatches[i]!, err);
       },
     );
   }
@@ -889,7 +889,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   }
 
   /** The batch's record is kept (or, `err`, could not be kept: every governed result is withheld); write it. */
-  private recordKept(batch: Batch, err: Error | null): void {
+  recordKept(batch: Batch, err: Error | null): void {
     if (err !== null) {
       const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
       for (const s of governedSlots(batch)) {

@@ -28,6 +28,8 @@ export interface BatchRecorder {
    * lone command's own record, then let each owner write its batch. Both lists are reused after the call.
    */
   recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void;
+  /** `batch`'s record is kept (or, `err`, could not be kept): the owner writes the batch's replies. */
+  recordKept(batch: Batch, err: Error | null): void;
   /** Every record of the turn is appended (called once per turn on one recorder of each listener). */
   recordsAppended(): void;
 }

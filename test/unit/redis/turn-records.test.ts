@@ -21,6 +21,7 @@ class FakeRecorder implements BatchRecorder {
   recordsAppended(): void {
     FakeRecorder.appended.push(this.name);
   }
+  recordKept(): void {}
 }
 
 function batch(identity: Identity, role: string): Batch {
