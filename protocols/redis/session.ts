@@ -826,14 +826,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   private maybeComplete(batch: Batch): void {
     if (!batch.sealed || batch.waiting > 0 || batch.ready || batch.written || batch.identity !== null) return;
     for (const s of batch.slots) if (!s.done) return;
-    let governed = false;
-    for (const s of batch.slots) {
-      if (s.op !== null || s.tally !== null) {
-        governed = true;
-        break;
-      }
-    }
-    if (!governed) {
+    if (!batch.slots.some(isAudited)) {
       batch.ready = true;
       this.flushOut();
       return;
@@ -850,20 +843,13 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
 
   /** The record of `batches` (this session's first; the others' owners share its listener and subject). */
   recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void {
-    let done: Promise<void>;
-    const first = batches[0]!;
-    if (batches.length === 1) {
-      const governed = governedSlots(first);
-      const only = governed.length === 1 ? governed[0]!.op : null;
-      const slot = governed[0]!;
-      done = only ? only.finish({ rows: slot.rows, error: slot.error, upstreamMs: slot.upstreamMs }) : this.finishBatch(governed, batches, 1);
-    } else {
-      const governed: Slot[] = [];
-      for (let i = 0; i < batches.length; i++) {
-        for (const s of batches[i]!.slots) if (s.op !== null || s.tally !== null) governed.push(s);
-      }
-      done = this.finishBatch(governed, batches, new Set(owners).size);
-    }
+    const governed = batches.length === 1 ? governedSlots(batches[0]!) : batches.flatMap(governedSlots);
+    // A lone command with an Operation of its own keeps its own record (every queued batch holds an audited slot).
+    const lone = governed.length === 1 ? governed[0]! : null;
+    const done =
+      lone !== null && lone.op !== null
+        ? lone.op.finish({ rows: lone.rows, error: lone.error, upstreamMs: lone.upstreamMs })
+        : this.finishBatch(governed, batches, batches.length === 1 ? 1 : new Set(owners).size);
     if (this.env.gov.audit.failMode === 'open') {
       // failMode open: the record is queued and the promise resolves at once (never rejects), so the replies need
       // not wait for a microtask; writing now also saves a promise and two closures per batch.
@@ -1185,9 +1171,14 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   }
 }
 
-/** The batch's commands that are audited (by an Operation of their own or as entries). */
+/** Whether the command is audited (by an Operation of its own or as an entry of its batch's record). */
+function isAudited(s: Slot): boolean {
+  return s.op !== null || s.tally !== null;
+}
+
+/** The batch's commands that are audited. */
 function governedSlots(batch: Batch): Slot[] {
-  return batch.slots.filter((s) => s.op !== null || s.tally !== null);
+  return batch.slots.filter(isAudited);
 }
 
 /** Rows of a reply for the audit record: aggregate length, 0 for nulls, 1 for a scalar. */
