@@ -4,8 +4,11 @@
  * - `storagePollMs` (default 30000): how often `pg_database_size` is polled for the storage quota; 0 disables.
  * - `idleTimeoutMs` (default 600000): upstream connections idle longer than this are closed.
  * - `maxWaiting` (default 10000): clients allowed to wait for an upstream connection.
+ * - `catalogRefreshMs` (default 60000): how often the catalog (tables, views' definitions, functions) is reloaded,
+ *   so objects created behind dgf's back are traced by lineage; DDL through dgf refreshes it at once. 0 disables.
  */
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
 import { ConfigError } from '../../src/errors.js';
@@ -14,6 +17,7 @@ import { scramSecret } from './auth/scram-sha-256.js';
 import * as fe from './codec/frontend-encoder.js';
 import { analyzeSql, initSqlAnalyzer } from './governance/analyze.js';
 import { CatalogCache } from './governance/catalog.js';
+import { LineageCache, VerdictCache } from './governance/lineage-plan.js';
 import type { AuthMethod, ListenerState, SharedStatement } from './listener-state.js';
 import { Pool } from './pool.js';
 import { Session } from './session.js';
@@ -44,6 +48,7 @@ export const start: ListenerFactory = async (ctx) => {
   }
   const options = config.options ?? {};
   const storagePollMs = numberOption(options, 'storagePollMs', 30_000);
+  const catalogRefreshMs = numberOption(options, 'catalogRefreshMs', 60_000);
   const max = config.upstream.maxConnections ?? gov.quota.limits('connections') ?? 10;
 
   await initSqlAnalyzer();
@@ -71,6 +76,7 @@ export const start: ListenerFactory = async (ctx) => {
 
   const shared = new Map<string, SharedStatement>();
   let nextStatement = 1;
+  const statementPrefix = randomBytes(6).toString('hex');
 
   const state: ListenerState = {
     config,
@@ -81,18 +87,22 @@ export const start: ListenerFactory = async (ctx) => {
     authMethod,
     users,
     catalog,
+    lineage: new LineageCache(catalog),
+    verdicts: new VerdictCache(),
     serverParams: new Map(),
     upstreamEncrypted: target.sslmode === 'require' || target.sslmode === 'verify-ca' || target.sslmode === 'verify-full',
     sessions: new Map(),
     closing: false,
     describeEpoch: 0,
     plainShapes: new Set(),
-    statementFor(sql, paramTypes) {
-      const key = paramTypes.length === 0 ? sql : `${paramTypes.join(',')}\u0000${sql}`;
+    statementFor(sql, paramTypes, role) {
+      // Per role: a server-side statement is never shared by clients of different roles.
+      const key = paramTypes.length === 0 ? `${role}\u0000${sql}` : `${role}\u0000${paramTypes.join(',')}\u0000${sql}`;
       let s = shared.get(key);
       if (!s) {
         if (shared.size >= MAX_SHARED_STATEMENTS) shared.clear();
-        s = { serverName: `dgf_${(nextStatement++).toString(36)}`, infos: analyzeSql(sql), validated: false, paramDesc: null, rowDesc: null, epoch: 0 };
+        // Unguessable: a random prefix per listener, so no client can name another's statement in SQL (EXECUTE).
+        s = { serverName: `dgf_${statementPrefix}_${(nextStatement++).toString(36)}`, infos: analyzeSql(sql), validated: false, paramDesc: null, rowDesc: null, epoch: 0 };
         shared.set(key, s);
       }
       return s;
@@ -133,6 +143,23 @@ export const start: ListenerFactory = async (ctx) => {
     poller.unref();
   }
 
+  let refresher: NodeJS.Timeout | null = null;
+  if (catalogRefreshMs > 0) {
+    // Only on a connection nobody waits for: the refresh is three catalog queries, never ahead of a client.
+    refresher = setInterval(() => {
+      const conn = pool.tryAcquireIdle();
+      if (!conn) return;
+      catalog.refresh((sql) => conn.run(sql)).then(
+        () => pool.release(conn, 'clean'),
+        (err: unknown) => {
+          gov.logger.warn({ err }, 'catalog refresh failed');
+          pool.release(conn, 'clean');
+        },
+      );
+    }, catalogRefreshMs);
+    refresher.unref();
+  }
+
   const running: RunningListener = {
     name: config.name,
     protocol: 'postgres',
@@ -159,6 +186,7 @@ export const start: ListenerFactory = async (ctx) => {
     async close(drainMs = 5000): Promise<void> {
       state.closing = true;
       if (poller) clearInterval(poller);
+      if (refresher) clearInterval(refresher);
       const closeIdle = (): void => {
         for (const s of sessions) s.closeIfIdle();
       };

@@ -4,6 +4,7 @@ import type { ListenerConfig } from '../../src/config/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { StatementInfo } from './governance/analyze.js';
 import type { CatalogCache } from './governance/catalog.js';
+import type { LineageCache, VerdictCache } from './governance/lineage-plan.js';
 import type { ScramSecret } from './auth/scram-sha-256.js';
 import type { Pool } from './pool.js';
 import type { UpstreamTarget } from './upstream-target.js';
@@ -33,14 +34,18 @@ export interface ListenerState {
   readonly authMethod: AuthMethod;
   readonly users: Map<string, { password: string | undefined; scram: ScramSecret | undefined }>;
   readonly catalog: CatalogCache;
+  /** Lineage of statement texts (per search_path and catalog generation), shared by every session. */
+  readonly lineage: LineageCache;
+  /** What each role may get of each traced statement, per policy snapshot. */
+  readonly verdicts: VerdictCache;
   /** Startup ParameterStatus values of the upstream, per database. */
   readonly serverParams: Map<string, Map<string, string>>;
   /** Whether the upstream leg is TLS (known after the first connection). */
   upstreamEncrypted: boolean;
   /** Sessions by the process id dgf handed them (for CancelRequest). */
   readonly sessions: Map<number, { cancel(secretKey: number): void }>;
-  /** Statement text + parameter types -> server statement name, shared by every client of the listener. */
-  statementFor(sql: string, paramTypes: readonly number[]): SharedStatement;
+  /** Role + statement text + parameter types -> server statement name, shared by the clients of one role. */
+  statementFor(sql: string, paramTypes: readonly number[], role: string): SharedStatement;
   /** Result shapes (role, policy version, catalog load, RowDescription bytes) that need no masking and carry no label. */
   readonly plainShapes: Set<string>;
   /** Bumped after every DDL statement: cached statement descriptions older than this are not trusted. */

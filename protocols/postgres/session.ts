@@ -13,7 +13,8 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { Operation } from '../../src/governance/operation.js';
-import type { Identity } from '../../src/policy/types.js';
+import { UNTRACED_LABEL, type Identity, type MaskStats } from '../../src/policy/types.js';
+import { MaskTally } from '../../src/policy/tally.js';
 import { ProtocolError } from '../shared/errors.js';
 import type { ClientAuthenticator } from './auth/authenticator.js';
 import { CleartextAuthenticator } from './auth/cleartext.js';
@@ -29,6 +30,9 @@ import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
 import type { StatementInfo } from './governance/analyze.js';
 import { analyzeStatement } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
+import { NO_VERDICT, type LineageVerdict } from './governance/lineage-plan.js';
+import { SessionLineage } from './governance/session-lineage.js';
+import { scrubBackendNotice, scrubNotification, scrubParameterStatus } from './governance/error-scrub.js';
 import type { ListenerState, SharedStatement } from './listener-state.js';
 import type { PoolRequest, ReleaseMode } from './pool.js';
 import { PipelineDrain, passTurn } from './pipeline-drain.js';
@@ -42,6 +46,9 @@ const PAUSE_BACKLOG = 1024 * 1024;
 /** Most Queries of other clients queued behind one connection's owner (bounds head-of-line waiting). */
 const MAX_FOLLOWERS = 4;
 const QUERY_CANCELED = '57014';
+/** The rule id of a refusal by lineage (an output dgf cannot trace, a masked value laundered): in the audit trail. */
+const LINEAGE_RULE = 'dgf-lineage';
+const UNTRACED_ONLY: readonly string[] = Object.freeze([UNTRACED_LABEL]);
 
 /**
  * A simple Query another client's may be queued behind on the same connection: one read-only autocommit SELECT
@@ -68,6 +75,15 @@ const NOT_SETTINGS = new Set(['user', 'database', 'replication', 'options']);
  * upstream into the same error state a real refusal would (the implicit transaction fails, messages to Sync are skipped). */
 const POISON_SQL = 'dgf refused this statement';
 
+function unknownStatement(name: string): Buffer {
+  const message = name === '' ? 'unnamed prepared statement does not exist' : `prepared statement "${name}" does not exist`;
+  return be.errorResponse({ severity: 'ERROR', code: SqlState.InvalidSqlStatementName, message });
+}
+
+function unknownPortal(name: string): Buffer {
+  return be.errorResponse({ severity: 'ERROR', code: SqlState.InvalidCursorName, message: `portal "${name}" does not exist` });
+}
+
 /** A statement the client prepared (protocol level). */
 interface ClientStatement {
   name: string;
@@ -90,6 +106,8 @@ interface Portal {
   columns: ColumnInfo[] | null;
   masker: RowMasker | null | undefined;
   copyMasker: CopyOutMasker | null;
+  /** What this role may get of the statement's outputs (lineage). */
+  verdict: LineageVerdict;
   rows: number;
   sentAt: number;
 }
@@ -119,6 +137,8 @@ class Entry {
   portal: Portal | null = null;
   ops: Operation[] | null = null;
   infos: readonly StatementInfo[] | null = null;
+  /** Lineage verdicts by statement index (null: the role has no mask). */
+  verdicts: readonly LineageVerdict[] | null = null;
   index = 0;
   masker: RowMasker | null = null;
   copyMasker: CopyOutMasker | null = null;
@@ -191,12 +211,14 @@ export class Session implements PipelineFollower {
   private runBuf: Buffer | null = null;
   private runStart = 0;
   private runEnd = 0;
+  private readonly lineage: SessionLineage;
 
   constructor(
     socket: net.Socket,
     private readonly l: ListenerState,
   ) {
     this.socket = socket;
+    this.lineage = new SessionLineage(l.lineage, l.verdicts);
     this.decoder = new FrameDecoder(l.config.maxMessageBytes, { startup: true });
     this.out = new ClientOutput(socket);
     this.attachSocket(socket);
@@ -620,8 +642,29 @@ export class Session implements PipelineFollower {
     this.l.pool.release(conn, 'clean');
   }
 
-  /** Session mode / pinned: refresh the catalog after DDL on the connection the client keeps. */
-  private async refreshInPlace(conn: UpstreamConnection): Promise<void> {
+  /** Refresh the catalog on this client's connection, holding its messages, then run `retry`. */
+  private refreshCatalogThen(retry: () => void): void {
+    this.withConn(() => {
+      void this.refreshInPlace(this.conn!, () => {
+        this.out.cork();
+        try {
+          retry();
+        } catch (err) {
+          this.fail(err);
+        }
+        // A retried statement answered by dgf itself (refused) leaves the connection unused: hand it back.
+        this.maybeRelease();
+        this.flushRun();
+        this.out.uncork();
+      });
+    }, this.extendedAcquireFailed);
+  }
+
+  /**
+   * Session mode / pinned: refresh the catalog after DDL on the connection the client keeps. `then` runs before
+   * the client's next message is read.
+   */
+  private async refreshInPlace(conn: UpstreamConnection, then?: () => void): Promise<void> {
     conn.needsCatalogRefresh = false;
     this.blocked = true;
     conn.owner = null;
@@ -632,6 +675,8 @@ export class Session implements PipelineFollower {
     }
     if (this.state === 'closed' || conn.closed) return;
     conn.owner = this;
+    this.blocked = false;
+    then?.();
     this.unblock();
   }
 
@@ -763,7 +808,7 @@ export class Session implements PipelineFollower {
     this.queue.push(e);
   }
 
-  private begin(info: StatementInfo): Operation {
+  private begin(info: StatementInfo, verdict: LineageVerdict = NO_VERDICT): Operation {
     return this.l.gov.begin({
       identity: this.identity,
       role: this.role,
@@ -772,11 +817,24 @@ export class Session implements PipelineFollower {
       objects: info.objects,
       statement: info.normalized,
       encrypted: this.tls && this.l.upstreamEncrypted,
-    }, info);
+      ...(info.tags ? { tags: info.tags } : {}),
+      ...(verdict.readsMasked ? { readsMasked: true } : {}),
+      // A decision that depends on what the statement reads is cached with its verdict, not its text alone.
+    }, verdict === NO_VERDICT ? info : verdict);
   }
 
-  /** Why this statement may not run (policy, quota, unmaskable COPY), as an ErrorResponse; null when it may. */
-  private refusal(op: Operation, info: StatementInfo): Buffer | null {
+  /** The session's search_path setting text (null: the server's default). */
+  private searchPath(): string | null {
+    return this.settings.get('search_path') ?? null;
+  }
+
+  /**
+   * Why this statement may not run (policy, lineage, quota, unmaskable COPY), as an ErrorResponse; null when it may.
+   */
+  private refusal(op: Operation, info: StatementInfo, verdict: LineageVerdict = NO_VERDICT): Buffer | null {
+    if (!op.denied && verdict.refusal !== null) {
+      op.denyBy(LINEAGE_RULE, verdict.refusal);
+    }
     if (op.denied) {
       return be.errorResponse({
         severity: 'ERROR',
@@ -798,19 +856,27 @@ export class Session implements PipelineFollower {
     return null;
   }
 
-  private onQuery(buf: Buffer, start: number, body: number, end: number): void {
+  private onQuery(buf: Buffer, start: number, body: number, end: number, afterRefresh = false): void {
     const sql = readCString(buf, body, end);
     const infos = analyzeStatement(sql);
     const ops: Operation[] = new Array(infos.length);
     let refused: Buffer | null = null;
     let copyMaskers: Array<CopyOutMasker | null> | null = null;
+    const verdicts = this.lineage.verdicts(sql, infos.length, this.l.gov.policy(), this.role, this.searchPath());
+    if (verdicts !== null && !afterRefresh && this.queue.length === 0 && verdicts.some((v) => v.catalogMiss && !this.lineage.onlyTempRelations(v))) {
+      // A relation the catalog does not know may be a view created behind dgf's back: learn what it is first.
+      const copy = Buffer.from(buf.subarray(start, end));
+      this.refreshCatalogThen(() => this.onQuery(copy, 0, body - start, copy.length, true));
+      return;
+    }
     for (let i = 0; i < infos.length; i++) {
       const info = infos[i]!;
-      const op = (ops[i] = this.begin(info));
+      const verdict = verdicts?.[i] ?? NO_VERDICT;
+      const op = (ops[i] = this.begin(info, verdict));
       if (refused) continue;
-      refused = this.refusal(op, info);
+      refused = this.refusal(op, info, verdict);
       if (!refused && info.copy?.direction === 'to') {
-        const copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        const copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov, verdict);
         (copyMaskers ??= new Array<CopyOutMasker | null>(infos.length).fill(null))[i] = copyMasker;
         if (copyMasker.refusal) {
           refused = be.errorResponse({ severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: copyMasker.refusal });
@@ -831,18 +897,21 @@ export class Session implements PipelineFollower {
       }
       return;
     }
-    for (const info of infos) if (info.session && PINNING.has(info.session)) this.pin();
+    for (const info of infos) {
+      if (info.session && PINNING.has(info.session)) this.pin();
+      if (info.session === 'temp-table') this.lineage.createdTemp(info.objects[0]);
+    }
     if (!this.conn) {
       const idle = this.l.pool.takeIdleNow(this.database);
       if (idle) this.adopt(idle);
       else this.tryFollow(infos, copyMaskers);
     }
     if (this.conn) {
-      this.forwardQuery(buf, start, end, ops, infos, copyMaskers);
+      this.forwardQuery(buf, start, end, ops, infos, copyMaskers, verdicts);
       return;
     }
     this.withConn(
-      () => this.forwardQuery(buf, start, end, ops, infos, copyMaskers),
+      () => this.forwardQuery(buf, start, end, ops, infos, copyMaskers, verdicts),
       (err) => {
         const pe = err instanceof ProtocolError ? err : new ProtocolError(`dgf: cannot reach the upstream database: ${(err as Error).message}`, SqlState.ConnectionFailure);
         for (const op of ops) this.finishQuietly(op, { error: pe.message });
@@ -859,10 +928,12 @@ export class Session implements PipelineFollower {
     ops: Operation[],
     infos: readonly StatementInfo[],
     copyMaskers: Array<CopyOutMasker | null> | null,
+    verdicts: readonly LineageVerdict[] | null,
   ): void {
     const e = new Entry('query');
     e.ops = ops;
     e.infos = infos;
+    e.verdicts = verdicts;
     e.copyMaskers = copyMaskers;
     if (this.following) {
       e.resend = Buffer.from(buf.subarray(start, end));
@@ -881,9 +952,18 @@ export class Session implements PipelineFollower {
     }
   }
 
-  private onParse(buf: Buffer, start: number, body: number, end: number): void {
+  private onParse(buf: Buffer, start: number, body: number, end: number, afterRefresh = false): void {
     const m = readParse(buf, body, end);
-    const shared = this.l.statementFor(m.query, m.paramTypes);
+    if (!afterRefresh && this.queue.length === 0) {
+      // Drivers send Parse and Bind together: a relation the catalog does not know is looked up here, before both.
+      const verdict = this.lineage.verdictOf(m.query, this.l.gov.policy(), this.role, this.searchPath());
+      if (verdict.catalogMiss && !this.lineage.onlyTempRelations(verdict)) {
+        const copy = Buffer.from(buf.subarray(start, end));
+        this.refreshCatalogThen(() => this.onParse(copy, 0, body - start, copy.length, true));
+        return;
+      }
+    }
+    const shared = this.l.statementFor(m.query, m.paramTypes, this.role);
     const stmt: ClientStatement = {
       name: m.name,
       shared,
@@ -956,7 +1036,7 @@ export class Session implements PipelineFollower {
     this.enqueue(e);
   }
 
-  private onBind(buf: Buffer, start: number, body: number, end: number): void {
+  private onBind(buf: Buffer, start: number, body: number, end: number, afterRefresh = false): void {
     const m = readBind(buf, body, end);
     const stmt = this.statements.get(m.statement) ?? null;
     const portal: Portal = {
@@ -967,36 +1047,45 @@ export class Session implements PipelineFollower {
       columns: null,
       masker: undefined,
       copyMasker: null,
+      verdict: NO_VERDICT,
       rows: 0,
       sentAt: 0,
     };
     this.closePortal(m.portal);
+    if (!stmt) {
+      // Only statements this client parsed through dgf may be bound: another client's server-side name, or a SQL
+      // PREPAREd one, would run something dgf never traced. Answered as PostgreSQL answers an unknown name.
+      this.refuseExtended(unknownStatement(m.statement));
+      return;
+    }
+    if (portal.info) {
+      const verdict = (portal.verdict = this.lineage.verdictOf(stmt.sql, this.l.gov.policy(), this.role, this.searchPath()));
+      if (verdict.catalogMiss && !afterRefresh && this.queue.length === 0 && !this.lineage.onlyTempRelations(verdict)) {
+        // As for a simple Query: a relation the catalog does not know is looked up before the statement runs.
+        const copy = Buffer.from(buf.subarray(start, end));
+        this.refreshCatalogThen(() => this.onBind(copy, 0, body - start, copy.length, true));
+        return;
+      }
+    }
     this.portals.set(m.portal, portal);
     const e = new Entry('bind');
     e.portal = portal;
-    if (!stmt) {
-      // Unknown to dgf: a SQL-level PREPAREd name on a pinned connection, or a client error the server reports.
-      this.forwardFrame(buf, start, end);
-      this.enqueue(e);
-      return;
-    }
     this.ensurePrepared(stmt);
     const info = portal.info;
     if (info) {
       if (info.session && PINNING.has(info.session)) this.pin();
-      const op = this.begin(info);
-      let refused = this.refusal(op, info);
+      const policy = this.l.gov.policy();
+      const verdict = portal.verdict;
+      const op = this.begin(info, verdict);
+      let refused = this.refusal(op, info, verdict);
       if (!refused && info.copy?.direction === 'to') {
-        portal.copyMasker = CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov);
+        portal.copyMasker = CopyOutMasker.build(info, this.l.catalog, policy, this.role, op, this.l.gov, verdict);
         if (portal.copyMasker.refusal) refused = be.errorResponse({ severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: portal.copyMasker.refusal });
       }
       if (refused) {
         this.finishQuietly(op, { error: fieldsOf(refused) });
-        const poison = new Entry('parse');
-        poison.deny = refused;
-        this.conn!.unnamed = null;
-        this.send(fe.parse('', POISON_SQL, []));
-        this.enqueue(poison);
+        this.portals.delete(m.portal);
+        this.refuseExtended(refused);
         return;
       }
       portal.op = op;
@@ -1010,25 +1099,46 @@ export class Session implements PipelineFollower {
     const m = readTarget(buf, body, end);
     const e = new Entry('describe');
     if (m.target === 'S') {
-      const stmt = this.statements.get(m.name) ?? null;
-      e.stmt = stmt;
-      if (stmt) {
-        this.ensurePrepared(stmt);
-        if (stmt.serverName === stmt.name) this.forwardFrame(buf, start, end);
-        else this.send(fe.target(FrontendCode.Describe, 'S', stmt.serverName));
-      } else {
-        this.forwardFrame(buf, start, end);
+      const stmt = this.statements.get(m.name);
+      if (!stmt) {
+        this.refuseExtended(unknownStatement(m.name));
+        return;
       }
+      e.stmt = stmt;
+      this.ensurePrepared(stmt);
+      if (stmt.serverName === stmt.name) this.forwardFrame(buf, start, end);
+      else this.send(fe.target(FrontendCode.Describe, 'S', stmt.serverName));
     } else {
-      e.portal = this.portals.get(m.name) ?? null;
+      const portal = this.portals.get(m.name);
+      if (!portal) {
+        this.refuseExtended(unknownPortal(m.name));
+        return;
+      }
+      e.portal = portal;
       this.forwardFrame(buf, start, end);
     }
     this.enqueue(e);
   }
 
+  /**
+   * Answer an extended-protocol message with `error` without running it: a poison Parse puts the upstream into the
+   * same error state (the implicit transaction fails, messages up to Sync are skipped) and dgf shows `error` instead.
+   */
+  private refuseExtended(error: Buffer): void {
+    const poison = new Entry('parse');
+    poison.deny = error;
+    this.conn!.unnamed = null;
+    this.send(fe.parse('', POISON_SQL, []));
+    this.enqueue(poison);
+  }
+
   private onExecute(buf: Buffer, start: number, body: number, end: number): void {
     const m = readExecute(buf, body, end);
     const portal = this.portals.get(m.portal) ?? null;
+    if (!portal) {
+      this.refuseExtended(unknownPortal(m.portal));
+      return;
+    }
     if (portal?.op && !portal.columns && !portal.stmt?.columns && portal.masker === undefined) {
       // The driver did not describe this result (postgres.js after a Describe of another connection's statement):
       // ask for the row description, for masking, without showing it to the client.
@@ -1126,6 +1236,20 @@ export class Session implements PipelineFollower {
   }
 
   private onReply(conn: UpstreamConnection, code: number, buf: Buffer, start: number, end: number): void {
+    if (
+      (code === BackendCode.ErrorResponse || code === BackendCode.NoticeResponse || code === BackendCode.NotificationResponse || code === BackendCode.ParameterStatus) &&
+      this.l.gov.policy().masksAnyFor(this.role)
+    ) {
+      // Errors and notices echo values (`invalid input syntax for type integer: "alice@..."`, `Key (email)=(...)`):
+      // scrubbed before anything else reads them, so the audit record keeps the scrubbed text only.
+      const frame = buf.subarray(start, end);
+      const scrubbed = this.scrub(code, frame);
+      if (scrubbed !== frame) {
+        buf = scrubbed;
+        start = 0;
+        end = scrubbed.length;
+      }
+    }
     if (code === BackendCode.NoticeResponse || code === BackendCode.NotificationResponse) {
       if (!this.queue[0]?.swallow) this.forward(buf, start, end);
       return;
@@ -1212,6 +1336,30 @@ export class Session implements PipelineFollower {
     }
   }
 
+  /** A backend error, notice, notification or parameter status as this role may see it. */
+  private scrub(code: number, frame: Buffer): Buffer {
+    const policy = this.l.gov.policy();
+    const e = this.queue[0];
+    let verdict: LineageVerdict | undefined;
+    let stats: MaskStats | undefined;
+    if (e?.kind === 'query' && e.ops && e.ops.length > 0) {
+      const i = Math.min(e.index, e.ops.length - 1);
+      verdict = e.verdicts?.[i];
+      stats = e.ops[i];
+    } else if (e?.portal) {
+      verdict = e.portal.verdict;
+      stats = e.portal.op ?? undefined;
+    }
+    const base = { policy, role: this.role, stats: stats ?? new MaskTally() };
+    if (code === BackendCode.NotificationResponse) {
+      // Not tied to any statement of this client: another session's payload may carry anything.
+      return scrubNotification(frame, { ...base, sourceLabels: UNTRACED_ONLY });
+    }
+    if (code === BackendCode.ParameterStatus) return scrubParameterStatus(frame, { ...base, sourceLabels: [] });
+    const sourceLabels = !verdict ? [] : verdict.maskedLabels.length > 0 ? verdict.maskedLabels : verdict.readsMasked ? UNTRACED_ONLY : [];
+    return scrubBackendNotice(frame, { ...base, sourceLabels, labelsOfColumn: (_table, column) => policy.labelsForName(column) });
+  }
+
   private readyForQuery(conn: UpstreamConnection, e: Entry, buf: Buffer, start: number, end: number): void {
     const status = String.fromCharCode(buf[start + 5]!) as be.TxStatus;
     conn.txStatus = status;
@@ -1227,6 +1375,7 @@ export class Session implements PipelineFollower {
 
   /** Transaction over (committed, rolled back, or implicit): portals die, setting changes become the client's. */
   private transactionEnded(): void {
+    this.lineage.transactionEnded();
     if (this.portals.size > 0) for (const name of [...this.portals.keys()]) this.closePortal(name);
     if (this.pendingSettings.length > 0) {
       for (const s of this.pendingSettings) this.applySetting(s.name, s.value);
@@ -1326,12 +1475,12 @@ export class Session implements PipelineFollower {
    * The masker of a simple query's result shape. Shapes that need nothing for this role (no masking, no label to
    * record) are remembered by their RowDescription bytes, so the common case skips decoding and planning.
    */
-  private rowMasker(op: Operation, buf: Buffer, start: number, end: number): RowMasker | null {
+  private rowMasker(op: Operation, verdict: LineageVerdict, buf: Buffer, start: number, end: number): RowMasker | null {
     const policy = this.l.gov.policy();
-    const key = `${this.role}\u0000${policy.version}\u0000${this.l.catalog.refreshedAt}\u0000${buf.toString('latin1', start + 5, end)}`;
+    const key = `${this.role}\u0000${policy.version}\u0000${this.l.catalog.refreshedAt}\u0000${verdict.outputs ? verdict.id : 0}\u0000${buf.toString('latin1', start + 5, end)}`;
     if (this.l.plainShapes.has(key)) return null;
     const labelsBefore = op.seenLabels().length;
-    const masker = RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, policy, this.role, op, this.l.gov);
+    const masker = RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, policy, this.role, op, this.l.gov, verdict);
     if (masker.passthrough && op.seenLabels().length === labelsBefore) {
       if (this.l.plainShapes.size >= 10_000) this.l.plainShapes.clear();
       this.l.plainShapes.add(key);
@@ -1348,7 +1497,7 @@ export class Session implements PipelineFollower {
       return null;
     }
     const cols = base.map((c, i) => ({ ...c, format: p.formats.length === 0 ? 0 : p.formats.length === 1 ? p.formats[0]! : (p.formats[i] ?? 0) }));
-    p.masker = RowMasker.build(cols, this.l.catalog, this.l.gov.policy(), this.role, p.op!, this.l.gov);
+    p.masker = RowMasker.build(cols, this.l.catalog, this.l.gov.policy(), this.role, p.op!, this.l.gov, p.verdict);
     return p.masker;
   }
 
@@ -1397,7 +1546,7 @@ export class Session implements PipelineFollower {
       case BackendCode.RowDescription:
         e.started = true;
         e.rows = 0;
-        e.masker = op ? this.rowMasker(op, buf, start, end) : null;
+        e.masker = op ? this.rowMasker(op, e.verdicts?.[i] ?? NO_VERDICT, buf, start, end) : null;
         this.forward(buf, start, end);
         return;
       case BackendCode.DataRow:
@@ -1442,7 +1591,7 @@ export class Session implements PipelineFollower {
       case BackendCode.CopyOutResponse:
         if (op) {
           const info = e.infos?.[i];
-          e.copyMasker = e.copyMaskers?.[i] ?? (info ? CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov) : null);
+          e.copyMasker = e.copyMaskers?.[i] ?? (info ? CopyOutMasker.build(info, this.l.catalog, this.l.gov.policy(), this.role, op, this.l.gov, e.verdicts?.[i]) : null);
         }
         this.forward(buf, start, end);
         return;

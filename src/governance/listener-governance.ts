@@ -106,6 +106,8 @@ export class ListenerGovernance {
       ...(options.fields ? { fields: options.fields } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
       ...(options.encrypted !== undefined ? { encrypted: options.encrypted } : {}),
+      ...(options.tags ? { tags: options.tags } : {}),
+      ...(options.readsMasked ? { readsMasked: true } : {}),
     });
   }
 

@@ -25,6 +25,10 @@ export interface BeginOptions {
   statement?: string | null;
   /** Whether both legs are encrypted, when the protocol knows it. */
   encrypted?: boolean;
+  /** More specific verbs (`create-view`, `do`, ...), matched by rules like the operation (OperationRequest.tags). */
+  tags?: readonly string[];
+  /** The operation reads sources this role sees masked (OperationRequest.readsMasked). */
+  readsMasked?: boolean;
 }
 
 /** What a protocol knows when an operation ends. */
@@ -122,13 +126,25 @@ export class Operation extends MaskTally {
     private readonly protocol: string,
     private readonly audit: AuditLog,
     readonly options: BeginOptions,
-    readonly decision: Decision,
+    private decided: Decision,
   ) {
     super(options.labels);
   }
 
+  get decision(): Decision {
+    return this.decided;
+  }
+
   get denied(): boolean {
-    return this.decision.action === 'deny';
+    return this.decided.action === 'deny';
+  }
+
+  /**
+   * Refuse an operation its rules allowed, for a reason only the protocol can see (an output it cannot trace, a
+   * masked value written where the role could read it back): recorded as a denial by `ruleId`.
+   */
+  denyBy(ruleId: string, message: string): void {
+    this.decided = { ...this.decided, action: 'deny', ruleId, message, rules: [...this.decided.rules, ruleId] };
   }
 
   /**

@@ -8,7 +8,7 @@ import { pointerToPath, type YamlSource } from '../config/yaml-source.js';
 import { DETECTOR_NAMES, detectorByName } from './detectors/index.js';
 import { MASK_METHODS, type MaskSpec } from './mask/index.js';
 import { globProblem } from './names.js';
-import { POLICY_SCHEMA } from './schema.js';
+import { POLICY_SCHEMA, UNKNOWN_LINEAGE_ACTIONS } from './schema.js';
 import type { MaskMethod, Requirement } from './types.js';
 
 /** Options for compiling policy sources. */
@@ -57,6 +57,10 @@ export interface RuleDef {
     kind: string[] | null;
     objects: string[] | null;
     labels: string[] | null;
+    /** true: only roles with at least one masked label; false: only roles without; null: any role. */
+    maskedRole: boolean | null;
+    /** true: only operations that read values the role sees masked; false: only those that do not; null: any. */
+    readsMasked: boolean | null;
   };
   except: string[];
   action: 'deny' | 'allow' | null;
@@ -64,11 +68,19 @@ export interface RuleDef {
   requires: Requirement[];
 }
 
+/** What to do with an output dgf cannot trace to its sources (policy setting `onUnknownLineage`). */
+export type UnknownLineageAction = (typeof UNKNOWN_LINEAGE_ACTIONS)[number];
+
 /** The validated content of a policy set, before it is turned into matchers. */
 export interface PolicyDefs {
   classifiers: ClassifierDef[];
   masks: MaskDef[];
   rules: RuleDef[];
+  /**
+   * `onUnknownLineage` of every file merged in load order: role (or `default`) -> action. A later file's mapping
+   * overrides earlier values key by key; a later file's string form stands for every role and replaces them all.
+   */
+  onUnknownLineage: Map<string, UnknownLineageAction>;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
@@ -112,7 +124,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 /** Validate every source; returns the definitions and every error found. */
 export function validateSources(sources: readonly YamlSource[], userFiles: ReadonlySet<string> = new Set()): { defs: PolicyDefs; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
-  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [] };
+  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [], onUnknownLineage: new Map() };
   const ruleIds = new Map<string, string>();
 
   for (const src of sources) {
@@ -232,6 +244,8 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
           kind: list(match.kind),
           objects: list(match.objects),
           labels: list(match.labels),
+          maskedRole: typeof match.maskedRole === 'boolean' ? match.maskedRole : null,
+          readsMasked: typeof match.readsMasked === 'boolean' ? match.readsMasked : null,
         },
         except: list(r.except) ?? [],
         action,
@@ -239,12 +253,31 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
         requires: (Array.isArray(r.require) ? r.require : []).filter((x): x is Requirement => ['identity', 'audit', 'tls', 'approval'].includes(x as string)),
       });
     });
+
+    // onUnknownLineage: the schema checked the type and a mapping's values; a string's value is checked here
+    const unknown = data.onUnknownLineage;
+    if (typeof unknown === 'string') {
+      if (isUnknownLineageAction(unknown)) {
+        defs.onUnknownLineage.clear();
+        defs.onUnknownLineage.set('default', unknown);
+      } else {
+        errors.push(src.error(`must be one of ${UNKNOWN_LINEAGE_ACTIONS.join(', ')} (or a mapping of role to ${UNKNOWN_LINEAGE_ACTIONS.join(' or ')})`, ['onUnknownLineage']));
+      }
+    } else if (isObj(unknown)) {
+      for (const [role, action] of Object.entries(unknown)) {
+        if (typeof action === 'string' && isUnknownLineageAction(action)) defs.onUnknownLineage.set(role, action);
+      }
+    }
   }
   // Report in reading order: file by file, line by line.
   const fileOrder = new Map(sources.map((s, i) => [s.file, i]));
   const order = (e: ConfigError): number => (fileOrder.get(e.file ?? '') ?? 0) * 1e7 + (e.line ?? 0);
   errors.sort((a, b) => order(a) - order(b));
   return { defs, errors };
+}
+
+function isUnknownLineageAction(v: string): v is UnknownLineageAction {
+  return (UNKNOWN_LINEAGE_ACTIONS as readonly string[]).includes(v);
 }
 
 /** Throw ConfigErrors when `errors` is not empty. */

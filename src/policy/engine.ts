@@ -6,7 +6,7 @@ import { globToRegExp } from '../glob.js';
 import { DETECTORS, anyDetectorMayMatch, anyDetectorMayMatchUtf8, detectorPriority, textStats, type Detector } from './detectors/index.js';
 import { Keyring, REDACTED, detokenizeValue, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
 import { NameMatcher, normalizeSegment } from './names.js';
-import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef } from './compile.js';
+import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef, UnknownLineageAction } from './compile.js';
 import type {
   CompiledPolicy,
   Decision,
@@ -22,12 +22,16 @@ import type {
   PolicySummary,
   Requirement,
 } from './types.js';
+import { UNTRACED_LABEL } from './types.js';
 
 /** The role of identities no mapping matched: masked for everything classified unless a mask exempts it. */
 export const DEFAULT_ROLE = 'default';
 
 /** Lower rank = stronger: when a field carries several masked labels, the strongest method wins. */
 const METHOD_RANK: Record<MaskMethod, number> = { null: 0, redact: 1, hash: 2, tokenize: 3, fake: 4, generalize: 5, email: 6, partial: 7, last4: 8 };
+
+/** The whole-value mask of a derived text or json value (see `derivedPlan`). */
+const REDACT: MaskSpec = Object.freeze({ method: 'redact' });
 
 const EMPTY_FINDINGS: Finding[] = [];
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -181,6 +185,7 @@ export class PolicyImpl implements CompiledPolicy {
   private readonly rules: CompiledRule[];
   private readonly rolePlans = new Map<string, RolePlan>();
   private readonly plans = new Map<string, FieldPlan>();
+  private readonly derivedPlans = new Map<string, FieldPlan>();
   private static readonly PLAN_CACHE_MAX = 20_000;
 
   constructor(
@@ -297,6 +302,15 @@ export class PolicyImpl implements CompiledPolicy {
     return this.rolePlan(role).scans;
   }
 
+  masksAnyFor(role: string): boolean {
+    return this.rolePlan(role).masks.size > 0;
+  }
+
+  onUnknownLineage(role: string): UnknownLineageAction {
+    const set = this.defs.onUnknownLineage;
+    return set.get(role) ?? set.get(DEFAULT_ROLE) ?? 'deny';
+  }
+
   /** Scan `text` for `role` and mask the entities whose labels the role may not see; same string when none. */
   maskText(role: string, text: string, hint?: string, stats?: MaskStats): string | null {
     const plan = this.rolePlan(role);
@@ -343,12 +357,28 @@ export class PolicyImpl implements CompiledPolicy {
   }
 
   private buildPlan(role: string, field: FieldRef): FieldPlan {
-    const rp = this.rolePlan(role);
     let labels = this.labelsForName(field.name);
     if (field.sourceName !== undefined && field.sourceName !== field.name) {
       const more = this.labelsForName(field.sourceName);
       if (more.length > 0) labels = Object.freeze([...new Set([...labels, ...more])]);
     }
+    return this.planForLabels(role, labels, field.type, field.sourceName ?? field.name);
+  }
+
+  labelPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
+    const sorted = [...new Set(labels)].sort();
+    const key = JSON.stringify(['label', role, type, ...sorted]);
+    let plan = this.derivedPlans.get(key);
+    if (plan) return plan;
+    plan = this.planForLabels(role, Object.freeze(sorted), type, undefined);
+    if (this.derivedPlans.size >= PolicyImpl.PLAN_CACHE_MAX) this.derivedPlans.clear();
+    this.derivedPlans.set(key, plan);
+    return plan;
+  }
+
+  /** The plan of a field that carries `labels`: the strongest mask the role has for them, else scan or clear. */
+  private planForLabels(role: string, labels: readonly string[], type: LogicalType, hint: string | undefined): FieldPlan {
+    const rp = this.rolePlan(role);
     let spec: MaskSpec | null = null;
     let maskedLabels: string[] = [];
     for (const l of labels) {
@@ -357,7 +387,6 @@ export class PolicyImpl implements CompiledPolicy {
       maskedLabels.push(l);
       if (spec === null || METHOD_RANK[s.method] < METHOD_RANK[spec.method]) spec = s;
     }
-    const type = field.type;
     const keys = this.keys;
     if (spec !== null) {
       const chosen = spec;
@@ -377,7 +406,11 @@ export class PolicyImpl implements CompiledPolicy {
         },
       };
     }
-    const hint = field.sourceName ?? field.name;
+    return this.unmaskedPlan(role, rp, labels, type, hint);
+  }
+
+  /** The plan of a value none of whose `labels` the role has masked: 'scan' for text/json when the role scans, else 'clear'. */
+  private unmaskedPlan(role: string, rp: RolePlan, labels: readonly string[], type: LogicalType, hint: string | undefined): FieldPlan {
     if (rp.scans && (type === 'text' || type === 'json')) {
       // Custom regex classifiers have no prefilter, and JSON text is parsed and walked: both always decode.
       const bytesPrefilter = type === 'text' && rp.scanner.regexes.length === 0;
@@ -418,6 +451,51 @@ export class PolicyImpl implements CompiledPolicy {
       apply(value, stats) {
         if (stats) for (const l of labels) stats.seen(l);
         return value;
+      },
+    };
+  }
+
+  derivedPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
+    const sorted = [...new Set(labels)].sort();
+    const key = JSON.stringify([role, type, ...sorted]);
+    let plan = this.derivedPlans.get(key);
+    if (plan) return plan;
+    plan = this.buildDerivedPlan(role, Object.freeze(sorted), type);
+    if (this.derivedPlans.size >= PolicyImpl.PLAN_CACHE_MAX) this.derivedPlans.clear();
+    this.derivedPlans.set(key, plan);
+    return plan;
+  }
+
+  private buildDerivedPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
+    const rp = this.rolePlan(role);
+    let strongest: string | null = null;
+    let rank = Infinity;
+    for (const l of labels) {
+      const s = rp.masks.get(l);
+      if (s && METHOD_RANK[s.method] < rank) {
+        strongest = l;
+        rank = METHOD_RANK[s.method];
+      }
+    }
+    // A value dgf could not trace may hold anything: masked for every role that has a masked label (counted under
+    // the untraced label only when no classified source is masked).
+    if (strongest === null && rp.masks.size > 0 && labels.includes(UNTRACED_LABEL)) strongest = UNTRACED_LABEL;
+    // No name: value detectors run without a hint, as for a computed column.
+    if (strongest === null) return this.unmaskedPlan(role, rp, labels, type, undefined);
+    const label = strongest;
+    const keys = this.keys;
+    const whole = type === 'text' || type === 'json';
+    const method: MaskMethod = whole ? 'redact' : 'null';
+    return {
+      mode: 'mask',
+      labels,
+      apply(value, stats) {
+        if (value === null || value === undefined) return value;
+        if (stats) {
+          for (const l of labels) stats.seen(l);
+          stats.masked(label, method);
+        }
+        return whole ? redactWhole(value, type, keys) : null;
       },
     };
   }
@@ -485,15 +563,20 @@ export class PolicyImpl implements CompiledPolicy {
       return labels;
     };
     const op = req.operation.toLowerCase();
+    const tags = req.tags && req.tags.length > 0 ? req.tags.map((t) => t.toLowerCase()) : null;
+    const readsMasked = req.readsMasked === true;
+    let masksAny: boolean | undefined;
     const matched: string[] = [];
     const requires = new Set<Requirement>();
     let decided: CompiledRule | null = null;
     for (const r of this.rules) {
       if (r.except.has(req.role)) continue;
       if (r.role && !anyMatch(r.role, req.role)) continue;
-      if (r.operation && !anyMatch(r.operation, op) && !anyMatch(r.operation, req.kind)) continue;
+      if (r.operation && !anyMatch(r.operation, op) && !anyMatch(r.operation, req.kind) && !(tags !== null && tags.some((t) => anyMatch(r.operation!, t)))) continue;
       if (r.kind && !anyMatch(r.kind, req.kind)) continue;
       if (r.objects && !req.objects.some((o) => objectMatches(r.objects!, o))) continue;
+      if (r.def.match.readsMasked !== null && r.def.match.readsMasked !== readsMasked) continue;
+      if (r.def.match.maskedRole !== null && r.def.match.maskedRole !== (masksAny ??= this.masksAnyFor(req.role))) continue;
       if (r.labels) {
         let hit = false;
         for (const l of labelSet()) if (anyMatch(r.labels, l)) { hit = true; break; }
@@ -536,6 +619,19 @@ export class PolicyImpl implements CompiledPolicy {
   detokenize(value: MaskableValue, type: LogicalType = 'text'): MaskableValue {
     return detokenizeValue(value, type, this.keys);
   }
+}
+
+/**
+ * A derived text or json value redacted whole: text becomes the redaction, JSON text the JSON string of the
+ * redaction (a parsed JSON value: the redaction as a JSON string value). Bytes handed for text stay bytes (the
+ * UTF-8 of the redacted text); no part of the value, not even its structure or length, survives.
+ */
+function redactWhole(value: MaskableValue, type: LogicalType, keys: Keyring): MaskableValue {
+  // The text mask of the whole value, read as text whatever it holds (JSON text included): never walked.
+  const text = typeof value === 'string' ? (maskValue(REDACT, value, 'text', keys) as string) : REDACTED;
+  const out = type === 'json' && (typeof value === 'string' || value instanceof Uint8Array) ? JSON.stringify(text) : text;
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? Buffer.from(out) : new TextEncoder().encode(out);
+  return out;
 }
 
 function objectMatches(res: RegExp[], object: string): boolean {

@@ -3,6 +3,9 @@
 const stringOrList = { type: ['string', 'array'], items: { type: 'string' } } as const;
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
+/** Values of the policy setting `onUnknownLineage`. */
+export const UNKNOWN_LINEAGE_ACTIONS = ['deny', 'mask'] as const;
+
 /** Policy file schema; semantic checks (detectors, methods, regexes, globs, ids) run after it in compile.ts. */
 export const POLICY_SCHEMA = {
   type: 'object',
@@ -73,6 +76,10 @@ export const POLICY_SCHEMA = {
               kind: stringOrList,
               objects: stringOrList,
               labels: stringOrList,
+              /** Matches when the role has (true) or has not (false) at least one masked label. */
+              maskedRole: { type: 'boolean' },
+              /** Matches when the operation reads (true) or does not read (false) values the role sees masked. */
+              readsMasked: { type: 'boolean' },
             },
           },
           except: stringList,
@@ -81,6 +88,14 @@ export const POLICY_SCHEMA = {
           require: { type: 'array', items: { enum: ['identity', 'audit', 'tls', 'approval'] } },
         },
       },
+    },
+    /**
+     * What to do with an output dgf cannot trace to its sources: `deny | mask` for every role, or a mapping of role
+     * (and `default`) to `deny | mask`. The string's values are checked in compile.ts, for a clearer message.
+     */
+    onUnknownLineage: {
+      type: ['string', 'object'],
+      additionalProperties: { enum: UNKNOWN_LINEAGE_ACTIONS },
     },
   },
 } as const;

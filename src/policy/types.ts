@@ -6,6 +6,12 @@
  *  - is this operation on this object allowed for this identity (decision).
  */
 
+/**
+ * The label of a value whose sources dgf could not trace (policy `onUnknownLineage: mask`): every role that has
+ * any masked label sees it masked, with the derived mask.
+ */
+export const UNTRACED_LABEL = 'dgf.untraced';
+
 /** Logical types a mask must preserve. A masked value is always a valid value of its type. */
 export type LogicalType =
   | 'text'
@@ -80,6 +86,17 @@ export interface OperationRequest {
   labels?: readonly string[];
   /** Whether both legs are encrypted (client TLS and upstream TLS), for HIPAA-001-style requirements. */
   encrypted?: boolean;
+  /**
+   * More specific verbs of the operation (`create-view`, `create-table-as`, `do`, `copy-to-program`, ...), matched by
+   * a rule's `operation` exactly like the operation itself (case-insensitive globs), so a rule can name `create-view`
+   * without every `create`.
+   */
+  tags?: readonly string[];
+  /**
+   * Whether the operation reads values of sources that this role sees masked (rule match `readsMasked: true`).
+   * A protocol that cannot tell what an operation reads (a function body it cannot parse) says true: fail closed.
+   */
+  readsMasked?: boolean;
 }
 
 /** What a rule requires of an allowed operation (SPEC `require`). */
@@ -182,6 +199,31 @@ export interface CompiledPolicy {
   idsCanChangeDecisions(): boolean;
   /** True when `role` has at least one masked label with a value detector, i.e. values must be scanned. */
   scansValuesFor(role: string): boolean;
+  /** True when `role` has at least one masked label: such a role is held to the masking guarantee (rule match `maskedRole`). */
+  masksAnyFor(role: string): boolean;
+  /**
+   * What to do with an output dgf cannot trace to its sources, for `role` (policy setting `onUnknownLineage`):
+   * 'deny' refuses the operation, 'mask' masks every output value with the derived mask. The role's own entry, else
+   * the `default` entry, else 'deny'.
+   */
+  onUnknownLineage(role: string): 'deny' | 'mask';
+  /**
+   * The derived mask: how `role` sees a value of `type` computed from sources that carry `labels` (`email || ''`,
+   * `upper(full_name)`, a window of a value). When the role may see every one of `labels` clear, the plan is the
+   * one a field with those labels and no name would get (clear, or scan for text/json). Otherwise a 'mask' plan over
+   * the whole value: text and json are redacted whole (json as the JSON string of the redaction), every other type
+   * becomes SQL NULL / null (no format-preserving mask of a derived value is safe: a last-4 of `reverse(ssn)` shows
+   * the first 4). `labels` of the plan are the given labels; stats count the strongest masked label with 'redact'
+   * or 'null' (a SQL NULL input is returned as is and counts nothing). `labels` may come in any order and repeat: plans
+   * are cached per (role, label set, type), and the plan's `labels` are the given labels sorted and deduplicated.
+   * `UNTRACED_LABEL` among `labels` counts as masked for every role that has a masked label (`masksAnyFor`).
+   */
+  derivedPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan;
+  /**
+   * The plan of a field that carries exactly `labels` (its own, format-preserving mask): for a value known to be
+   * one column's value without its name at hand, e.g. the key an error message quotes (`Key (email)=(...)`).
+   */
+  labelPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan;
   /** Compile how `role` sees `field`. Cheap to call again (cached internally) but callers should keep it per result shape. */
   fieldPlan(role: string, field: FieldRef): FieldPlan;
   /**

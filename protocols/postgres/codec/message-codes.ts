@@ -83,4 +83,6 @@ export const SqlState = {
   InternalError: 'XX000',
   ProgramLimitExceeded: '54000',
   AuditUnavailable: '58000',
+  InvalidSqlStatementName: '26000',
+  InvalidCursorName: '34000',
 } as const;

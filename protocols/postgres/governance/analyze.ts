@@ -31,6 +31,11 @@ export interface StatementInfo {
   };
   /** For SET / RESET / set_config(): the setting touched. `value` null means RESET / DEFAULT / not a literal. */
   setting?: { name: string; value: string | null; local: boolean };
+  /**
+   * More specific verbs than `operation`, for policy rules (`create-view`, `create-table-as`, `do`,
+   * `copy-to-program`, `set-unresolved`, ...): what copies data or runs code where dgf cannot follow it.
+   */
+  tags?: readonly string[];
 }
 
 /** COPY text/CSV options as written in the statement (absent: PostgreSQL's default for the format). */
@@ -122,7 +127,9 @@ function analyzeUncached(sql: string): readonly StatementInfo[] {
   for (const raw of stmts) {
     const start = raw.stmt_location ?? 0;
     const text = sliceStatement(sql, bytes, start, raw.stmt_len);
-    out.push(freezeInfo(describe(raw.stmt ?? {}, normalizeStatement(text))));
+    const described = describe(raw.stmt ?? {}, normalizeStatement(text));
+    const tags = tagsOf(raw.stmt ?? {}, described);
+    out.push(freezeInfo(tags.length > 0 ? { ...described, tags } : described));
   }
   return Object.freeze(out);
 }
@@ -176,6 +183,55 @@ function normalizeStatement(text: string): string {
   }
 }
 
+/** The specific verbs of a statement (see StatementInfo.tags). */
+function tagsOf(stmt: PgNode, described: StatementInfo): string[] {
+  const u = unwrap(stmt);
+  if (!u) return [];
+  const [type, f] = u;
+  const tags: string[] = [];
+  switch (type) {
+    case 'ViewStmt':
+      tags.push('create-view');
+      break;
+    case 'CreateTableAsStmt':
+      tags.push(f['objtype'] === 'OBJECT_MATVIEW' ? 'create-materialized-view' : 'create-table-as');
+      break;
+    case 'SelectStmt':
+      if (f['intoClause']) tags.push('select-into');
+      break;
+    case 'CreateFunctionStmt':
+      tags.push(f['is_procedure'] ? 'create-procedure' : 'create-function');
+      break;
+    case 'RuleStmt':
+      tags.push('create-rule');
+      break;
+    case 'CreateTrigStmt':
+    case 'CreateEventTrigStmt':
+      tags.push('create-trigger');
+      break;
+    case 'DoStmt':
+      tags.push('do');
+      break;
+    case 'LoadStmt':
+      tags.push('load');
+      break;
+    case 'CreateExtensionStmt':
+    case 'AlterExtensionStmt':
+      tags.push('create-extension');
+      break;
+    case 'CopyStmt':
+      if (f['is_program']) tags.push(f['is_from'] ? 'copy-from-program' : 'copy-to-program');
+      else if (f['filename'] && !f['is_from']) tags.push('copy-to-file');
+      break;
+  }
+  // A search_path or setting dgf cannot read (set_config with a computed name or path): lineage cannot resolve names.
+  const setting = described.setting;
+  if (setting && (setting.name === '' || (setting.name === 'search_path' && setting.value === null && described.operation !== 'reset'))) {
+    tags.push('set-unresolved');
+  }
+  return tags;
+}
+
 function freezeInfo(info: StatementInfo): StatementInfo {
   Object.freeze(info.objects);
   if (info.copy) {
@@ -183,6 +239,7 @@ function freezeInfo(info: StatementInfo): StatementInfo {
     Object.freeze(info.copy);
   }
   if (info.setting) Object.freeze(info.setting);
+  if (info.tags) Object.freeze(info.tags);
   return Object.freeze(info);
 }
 

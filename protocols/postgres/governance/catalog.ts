@@ -4,8 +4,10 @@
  * `public.customers` / `email`, so classification follows the data and not the alias.
  */
 
+import type { CatalogFunction, CatalogRelation, LineageCatalog } from './lineage.js';
+
 /** The query that loads the catalog: user relations only (system schemas carry no user data). */
-export const CATALOG_SQL = `select c.oid::text, n.nspname, c.relname, a.attnum::text, a.attname, a.atttypid::text
+export const CATALOG_SQL = `select c.oid::text, n.nspname, c.relname, a.attnum::text, a.attname, a.atttypid::text, c.relkind::text
 from pg_catalog.pg_attribute a
 join pg_catalog.pg_class c on c.oid = a.attrelid
 join pg_catalog.pg_namespace n on n.oid = c.relnamespace
@@ -16,6 +18,28 @@ where a.attnum > 0 and not a.attisdropped
 order by c.oid, a.attnum
 limit ${200_000}`;
 
+/** View and materialized view definitions, for lineage through views. */
+export const VIEWS_SQL = `select n.nspname, c.relname, pg_catalog.pg_get_viewdef(c.oid)
+from pg_catalog.pg_class c
+join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('v', 'm')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'
+limit ${20_000}`;
+
+/**
+ * User functions and procedures: a SQL body is traced; other languages are unknown lineage. Functions an extension
+ * installed are marked, since they are functions of their arguments like the built-ins.
+ */
+export const FUNCTIONS_SQL = `select n.nspname, p.proname, l.lanname, coalesce(p.prosrc, ''),
+  (exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'))::text
+from pg_catalog.pg_proc p
+join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+join pg_catalog.pg_language l on l.oid = p.prolang
+where n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'
+limit ${50_000}`;
+
 /** One column of a user table. */
 export interface CatalogColumn {
   name: string;
@@ -23,16 +47,22 @@ export interface CatalogColumn {
   typeOid: number;
 }
 
-interface Relation {
+interface Relation extends CatalogRelation {
   object: string;
+  kind: 'table' | 'view' | 'matview';
+  definition?: string;
   /** attnum -> column; attnums are dense from 1 except after dropped columns, so index by attnum. */
   byAttnum: Array<CatalogColumn | undefined>;
-  columns: CatalogColumn[];
+  columnInfo: CatalogColumn[];
+  columns: string[];
 }
 
-export class CatalogCache {
+const NO_FUNCTIONS: readonly CatalogFunction[] = Object.freeze([]);
+
+export class CatalogCache implements LineageCatalog {
   private byOid = new Map<number, Relation>();
   private byName = new Map<string, Relation>();
+  private functionsByName = new Map<string, CatalogFunction[]>();
   private loadedAt = 0;
   private gen = 0;
 
@@ -57,25 +87,41 @@ export class CatalogCache {
    */
   async refresh(run: (sql: string) => Promise<string[][]>): Promise<void> {
     const rows = await run(CATALOG_SQL);
+    const views = await run(VIEWS_SQL);
+    const functions = await run(FUNCTIONS_SQL);
     const byOid = new Map<number, Relation>();
     const byName = new Map<string, Relation>();
     for (const row of rows) {
-      const [oidText, schema, relname, attnumText, attname, typeText] = row;
+      const [oidText, schema, relname, attnumText, attname, typeText, relkind] = row;
       if (oidText === undefined || schema === undefined || relname === undefined || attname === undefined) continue;
       const oid = Number(oidText);
       const attnum = Number(attnumText);
       let rel = byOid.get(oid);
       if (!rel) {
-        rel = { object: `${schema}.${relname}`, byAttnum: [], columns: [] };
+        const kind = relkind === 'v' ? 'view' : relkind === 'm' ? 'matview' : 'table';
+        rel = { object: `${schema}.${relname}`, kind, byAttnum: [], columnInfo: [], columns: [] };
         byOid.set(oid, rel);
         byName.set(rel.object, rel);
       }
       const column: CatalogColumn = { name: attname, attnum, typeOid: Number(typeText ?? 0) };
       rel.byAttnum[attnum] = column;
-      rel.columns.push(column);
+      rel.columnInfo.push(column);
+      rel.columns.push(attname);
+    }
+    for (const [schema, relname, definition] of views) {
+      const rel = byName.get(`${schema}.${relname}`);
+      if (rel && definition !== undefined) rel.definition = definition;
+    }
+    const functionsByName = new Map<string, CatalogFunction[]>();
+    for (const [schema, name, language, body, extension] of functions) {
+      if (schema === undefined || name === undefined) continue;
+      let fns = functionsByName.get(name);
+      if (!fns) functionsByName.set(name, (fns = []));
+      fns.push({ schema, name, language: language ?? '', body: body ?? '', extension: extension === 'true' });
     }
     this.byOid = byOid;
     this.byName = byName;
+    this.functionsByName = functionsByName;
     this.loadedAt = Date.now();
     this.gen++;
   }
@@ -90,11 +136,21 @@ export class CatalogCache {
 
   /** Column names of a table in attnum order (what `COPY t TO STDOUT` emits), or undefined when unknown. */
   columnsOf(object: string): string[] | undefined {
-    return this.byName.get(object)?.columns.map((c) => c.name);
+    return this.byName.get(object)?.columns.slice();
   }
 
   /** Columns of a table with their types, in attnum order. */
   columnInfoOf(object: string): readonly CatalogColumn[] | undefined {
-    return this.byName.get(object)?.columns;
+    return this.byName.get(object)?.columnInfo;
+  }
+
+  /** A relation by schema and name, for lineage. */
+  relation(schema: string, name: string): CatalogRelation | undefined {
+    return this.byName.get(`${schema}.${name}`);
+  }
+
+  /** User functions of a name (any schema and overload), for lineage. */
+  functions(name: string): readonly CatalogFunction[] {
+    return this.functionsByName.get(name) ?? NO_FUNCTIONS;
   }
 }

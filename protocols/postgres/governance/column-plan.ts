@@ -5,6 +5,7 @@
 import type { CompiledPolicy, FieldPlan, LogicalType, MaskStats } from '../../../src/policy/types.js';
 import type { ListenerGovernance } from '../../../src/governance/listener-governance.js';
 import { codecFor, logicalTypeOf, type ValueCodec } from './pg-values.js';
+import type { ColumnOverride } from './lineage-plan.js';
 
 /** One column to look at: what it is and how this role sees it. Columns whose plan is 'clear' get none. */
 export interface ColumnAction {
@@ -42,8 +43,9 @@ export function planColumns(
   role: string,
   stats: MaskStats,
   gov: ListenerGovernance,
+  overrides?: ReadonlyArray<ColumnOverride | undefined>,
 ): ColumnAction[] {
-  const shape = planShape(columns, policy, role);
+  const shape = planShape(columns, policy, role, overrides);
   for (const label of shape.labels) stats.seen(label);
   recordShape(shape, gov);
   return shape.actions;
@@ -72,19 +74,37 @@ export function recordShape(shape: ShapePlan, gov: ListenerGovernance): void {
   for (const [object, fields] of shape.fields) gov.recordFields(object, fields);
 }
 
-export function planShape(columns: readonly DescribedColumn[], policy: CompiledPolicy, role: string): ShapePlan {
+/**
+ * `overrides` come from lineage (lineage-plan.ts): a plain source replaces RowDescription's (a view's column is its
+ * table's column), and a value derived from classified sources gets the derived mask when the role may not see them.
+ */
+export function planShape(
+  columns: readonly DescribedColumn[],
+  policy: CompiledPolicy,
+  role: string,
+  overrides?: ReadonlyArray<ColumnOverride | undefined>,
+): ShapePlan {
   const actions: ColumnAction[] = [];
   const labels = new Set<string>();
   const byObject = new Map<string | null, Array<{ name: string; labels: readonly string[] }>>();
   for (let i = 0; i < columns.length; i++) {
-    const c = columns[i]!;
+    let c = columns[i]!;
     const type = logicalTypeOf(c.typeOid);
-    const plan = policy.fieldPlan(role, {
-      name: c.name,
-      ...(c.object !== undefined ? { object: c.object } : {}),
-      ...(c.sourceName !== undefined ? { sourceName: c.sourceName } : {}),
-      type,
-    });
+    const o = overrides?.[i];
+    let plan: FieldPlan;
+    if (o?.kind === 'derived') {
+      plan = policy.derivedPlan(role, [...new Set([...o.labels, ...policy.labelsForName(c.name)])], type);
+      if (plan.mode !== 'mask') plan = policy.fieldPlan(role, { name: c.name, type });
+      c = { ...c, object: undefined, sourceName: undefined };
+    } else {
+      if (o?.kind === 'plain') c = { ...c, object: o.object, sourceName: o.column };
+      plan = policy.fieldPlan(role, {
+        name: c.name,
+        ...(c.object !== undefined ? { object: c.object } : {}),
+        ...(c.sourceName !== undefined ? { sourceName: c.sourceName } : {}),
+        type,
+      });
+    }
     if (plan.labels.length > 0) {
       for (const label of plan.labels) labels.add(label);
       const key = c.object ?? null;

@@ -11,6 +11,7 @@ import { ProtocolError } from '../../shared/errors.js';
 import type { StatementInfo } from './analyze.js';
 import type { CatalogCache } from './catalog.js';
 import { FieldRewriter, planColumns, type ColumnAction, type DescribedColumn } from './column-plan.js';
+import { alignOutputs, type LineageVerdict } from './lineage-plan.js';
 import { copyLineFormat, encodeCopyCsv, encodeCopyText, splitCopyRecords, type CopyLineFormat } from './copy-format.js';
 import { TypeOid } from './pg-values.js';
 
@@ -63,19 +64,42 @@ export class CopyOutMasker {
    * Plan a COPY TO from its analysis. Columns: the statement's list, else the table's columns from the catalog
    * (a `*` in a query expands to them too); types from the catalog. Labels go to `op` and the inventory.
    */
-  static build(info: StatementInfo, catalog: CatalogCache, policy: CompiledPolicy, role: string, op: Operation, gov: ListenerGovernance): CopyOutMasker {
+  static build(
+    info: StatementInfo,
+    catalog: CatalogCache,
+    policy: CompiledPolicy,
+    role: string,
+    op: Operation,
+    gov: ListenerGovernance,
+    verdict?: LineageVerdict,
+  ): CopyOutMasker {
     const copy = info.copy;
     const format = copy?.format ?? 'text';
     const line = format === 'binary' ? null : copyLineFormat(format === 'csv', copy?.options);
     const header = format !== 'binary' && copy?.options?.header === true;
-    const columns = copy ? describeCopyColumns(copy.object, copy.columns, catalog, format === 'binary' ? 1 : 0) : null;
+    const binary = format === 'binary' ? 1 : 0;
+    const outputs = verdict?.outputs ?? null;
+    let columns = copy ? describeCopyColumns(copy.object, copy.columns, catalog, binary) : null;
+    if (outputs && !outputs.some((o) => o.kind === 'spread') && (columns === null || columns.length !== outputs.length)) {
+      // Lineage knows the outputs of `COPY (query)` better than the statement's text: one column per output.
+      columns = outputs.map((o) => {
+        const plain = o.lineage.plain;
+        const type = plain ? catalog.columnInfoOf(plain.object)?.find((c) => c.name === plain.column)?.typeOid : undefined;
+        return { name: o.kind === 'column' ? o.name : '?column?', object: undefined, sourceName: undefined, typeOid: type ?? TypeOid.text, format: binary };
+      });
+    }
     if (columns === null) {
-      const refusal = policy.scansValuesFor(role)
+      const refusal = policy.scansValuesFor(role) || policy.masksAnyFor(role)
         ? 'COPY output cannot be masked: its columns could not be resolved (name the columns, or COPY a single table)'
         : null;
       return new CopyOutMasker([], 0, format, line, header, refusal, op);
     }
-    const actions = planColumns(columns, policy, role, op, gov);
+    const overrides = outputs ? alignOutputs(outputs, columns.map((c) => c.name), policy, policy.onUnknownLineage(role) === 'mask') : undefined;
+    if (binary && overrides?.some((o) => o?.kind === 'derived' && policy.derivedPlan(role, o.labels, 'text').mode === 'mask')) {
+      // A derived column's type is not known here, and binary COPY cannot carry a redaction of another type.
+      return new CopyOutMasker([], 0, format, line, header, 'COPY output cannot be masked: binary COPY of computed columns from classified data (use text or CSV format)', op);
+    }
+    const actions = planColumns(columns, policy, role, op, gov, overrides);
     return new CopyOutMasker(actions, columns.length, format, line, header, null, op);
   }
 

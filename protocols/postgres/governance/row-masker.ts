@@ -8,6 +8,7 @@ import type { ListenerGovernance } from '../../../src/governance/listener-govern
 import type { Operation } from '../../../src/governance/operation.js';
 import type { CatalogCache } from './catalog.js';
 import { FieldRewriter, planShape, recordShape, type DescribedColumn, type ShapePlan } from './column-plan.js';
+import { alignOutputs, type LineageVerdict } from './lineage-plan.js';
 
 export { CopyOutMasker, CopyMaskRefusedError } from './copy-out-masker.js';
 
@@ -54,8 +55,9 @@ export class RowMasker {
     role: string,
     op: Operation,
     gov: ListenerGovernance,
+    verdict?: LineageVerdict,
   ): RowMasker {
-    const shape = cachedShape(columns, catalog, policy, role);
+    const shape = cachedShape(columns, catalog, policy, role, verdict);
     for (const label of shape.labels) op.seen(label);
     recordShape(shape, gov);
     return new RowMasker(shape.actions.length > 0 ? new FieldRewriter(shape.actions, op) : null, op, shape.catalogMiss);
@@ -91,13 +93,14 @@ interface ShapeCache {
 const SHAPE_CACHE_MAX = 2000;
 const shapeCaches = new WeakMap<CatalogCache, ShapeCache>();
 
-function cachedShape(columns: readonly ColumnInfo[], catalog: CatalogCache, policy: CompiledPolicy, role: string): ShapePlan {
+function cachedShape(columns: readonly ColumnInfo[], catalog: CatalogCache, policy: CompiledPolicy, role: string, verdict: LineageVerdict | undefined): ShapePlan {
   let cache = shapeCaches.get(catalog);
   if (!cache || cache.policy !== policy || cache.generation !== catalog.generation) {
     cache = { policy, generation: catalog.generation, shapes: new Map() };
     shapeCaches.set(catalog, cache);
   }
-  let key = role;
+  const outputs = verdict?.outputs ?? null;
+  let key = outputs ? `${role}\u0002${verdict!.id}` : role;
   for (const c of columns) key += `\u0000${c.name}\u0001${c.tableOid},${c.columnAttr},${c.typeOid},${c.format}`;
   let shape = cache.shapes.get(key);
   if (shape === undefined) {
@@ -105,7 +108,8 @@ function cachedShape(columns: readonly ColumnInfo[], catalog: CatalogCache, poli
       const source = catalog.lookup(c.tableOid, c.columnAttr);
       return { name: c.name, object: source?.object, sourceName: source?.column, typeOid: c.typeOid, format: c.format };
     });
-    shape = planShape(described, policy, role);
+    const overrides = outputs ? alignOutputs(outputs, columns.map((c) => c.name), policy, policy.onUnknownLineage(role) === 'mask') : undefined;
+    shape = planShape(described, policy, role, overrides);
     shape.catalogMiss = columns.some((c) => c.tableOid !== 0 && !catalog.knows(c.tableOid));
     if (cache.shapes.size >= SHAPE_CACHE_MAX) cache.shapes.clear();
     cache.shapes.set(key, shape);
