@@ -492,6 +492,12 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
       const temp = rel?.['relpersistence'] === 't';
       return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
     }
+    case 'ViewStmt': {
+      // A temporary view lives on one backend, like a temporary table: the client keeps that connection.
+      const rel = f['view'] as Fields | undefined;
+      const temp = rel?.['relpersistence'] === 't';
+      return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
+    }
     case 'CopyStmt':
       return describeCopy(f, normalized);
     case 'VariableSetStmt':
@@ -543,7 +549,6 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
     case 'RenameStmt':
     case 'CommentStmt':
     case 'IndexStmt':
-    case 'ViewStmt':
     case 'RuleStmt':
     case 'CompositeTypeStmt':
     case 'DefineStmt':

@@ -51,6 +51,7 @@ interface Relation extends CatalogRelation {
   object: string;
   kind: 'table' | 'view' | 'matview';
   definition?: string;
+  jsonColumns?: Set<string>;
   /** attnum -> column; attnums are dense from 1 except after dropped columns, so index by attnum. */
   byAttnum: Array<CatalogColumn | undefined>;
   columnInfo: CatalogColumn[];
@@ -58,6 +59,8 @@ interface Relation extends CatalogRelation {
 }
 
 const NO_FUNCTIONS: readonly CatalogFunction[] = Object.freeze([]);
+const JSON_OID = 114;
+const JSONB_OID = 3802;
 
 export class CatalogCache implements LineageCatalog {
   private byOid = new Map<number, Relation>();
@@ -107,6 +110,7 @@ export class CatalogCache implements LineageCatalog {
       rel.byAttnum[attnum] = column;
       rel.columnInfo.push(column);
       rel.columns.push(attname);
+      if (column.typeOid === JSON_OID || column.typeOid === JSONB_OID) (rel.jsonColumns ??= new Set()).add(attname);
     }
     for (const [schema, relname, definition] of views) {
       const rel = byName.get(`${schema}.${relname}`);

@@ -122,9 +122,6 @@ const JSON_CONTEXT = /^(JSON data, line \d+: )(.*)$/s;
 const IDENTIFIER = /^(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*|"(?:[^"]|"")*")$/;
 const IDENTIFIERS_IN = /[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*|"(?:[^"]|"")*"/g;
 
-const KEY_PREFIX = Buffer.from(KEY_HEAD);
-const PARTITION_PREFIX = Buffer.from(PARTITION_HEAD);
-
 // Field table of the frame being scrubbed: [code, start, end] per field. The parse and the fast exits use it;
 // the slow path copies it first (it calls back into the session through labelsOfColumn).
 const scratch: number[] = [];
@@ -151,10 +148,6 @@ function fieldIndex(fields: readonly number[], code: number): number {
   return -1;
 }
 
-function startsWith(frame: Buffer, start: number, end: number, prefix: Buffer): boolean {
-  return end - start >= prefix.length && frame.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
-}
-
 /**
  * Scrub an ErrorResponse ('E') or NoticeResponse ('N') for `ctx.role`. Returns the same Buffer (===) when nothing
  * changed (any other frame, or a malformed one, also comes back as it is); else a new frame with its length fixed.
@@ -167,14 +160,6 @@ export function scrubBackendNotice(frame: Buffer, ctx: BackendScrubContext): Buf
   // The statement read (or wrote) sources the role sees masked: values PostgreSQL echoes may come from them.
   const echo = masksAnyOf(ctx.sourceLabels, ctx.policy, ctx.role);
   const plan = textScanPlan(ctx.policy, ctx.role);
-  if (!echo && plan === null) {
-    // Only a key detail can still hold a value of a column this role may not see.
-    const d = fieldIndex(scratch, F_DETAIL);
-    if (d < 0) return frame;
-    const s = scratch[d + 1]!;
-    const e = scratch[d + 2]!;
-    if (!startsWith(frame, s, e, KEY_PREFIX) && !startsWith(frame, s, e, PARTITION_PREFIX)) return frame;
-  }
   return scrubFields(frame, scratch.slice(), ctx, echo, plan);
 }
 
@@ -194,7 +179,9 @@ function scrubFields(frame: Buffer, fields: readonly number[], ctx: BackendScrub
     RAISE_CONTEXT.test(where) ||
     OTHER_PL_CONTEXT.test(where) ||
     (frame[0] === BackendCode.NoticeResponse && (code === '00000' || cls === '01') && !isPgNotice(text(fieldIndex(fields, F_MESSAGE))));
-  const user = echo && fromUser;
+  // Withheld whatever the statement reads: the code that wrote it (a trigger, a rule, a function in a predicate)
+  // may read anything, and dgf cannot trace it.
+  const user = fromUser;
   // A statement a function ran may have been built from data (EXECUTE): its errors can quote values whatever
   // their class. Class 23 messages quote identifiers only; its values are in the detail, read by template.
   const valueEcho =

@@ -47,10 +47,16 @@ function maskedOf(sources: readonly SourceColumn[], policy: CompiledPolicy, role
   return [...out];
 }
 
-/** Label sets of a source column, by name. */
+/**
+ * Labels of a derived value's sources, by name. A JSON document dgf cannot see into here (computed from a whole
+ * json column, or a path read with computed keys) may carry any field: it counts as untraced.
+ */
 function labelsOf(sources: readonly SourceColumn[], policy: CompiledPolicy): string[] {
   const out = new Set<string>();
-  for (const s of sources) for (const l of policy.labelsForName(s.column)) out.add(l);
+  for (const s of sources) {
+    for (const l of policy.labelsForName(s.column)) out.add(l);
+    if (s.json) out.add(UNTRACED_LABEL);
+  }
   return [...out];
 }
 

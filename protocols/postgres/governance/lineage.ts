@@ -14,7 +14,13 @@ import { parseSync } from 'libpg-query';
 /** A source column: `object` is 'schema.table' ('?' when only the column name is known). */
 export interface SourceColumn {
   readonly object: string;
+  /** Column name; a JSON path read with constant keys is `column.key.key` (classified like a document path). */
   readonly column: string;
+  /**
+   * A json/jsonb value whose keys dgf does not know here: a value computed from it may carry any field of the
+   * document, so it is masked for a role with masks unless it is the plain column (masked by document path).
+   */
+  readonly json?: boolean;
 }
 
 /** What can flow into one value. */
@@ -71,6 +77,8 @@ export interface CatalogRelation {
   readonly object: string;
   readonly kind: 'table' | 'view' | 'matview';
   readonly columns: readonly string[];
+  /** Columns of type json or jsonb. */
+  readonly jsonColumns?: ReadonlySet<string>;
   /** A view's or materialized view's definition (`pg_get_viewdef`), for views. */
   readonly definition?: string;
 }
@@ -175,10 +183,14 @@ const SINK_FUNCTIONS = new Set([
  * objects, logical decoding): their columns cannot be traced.
  */
 const UNTRACEABLE_RELATIONS = new Set([
-  'pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext', 'pg_statistic_ext_data',
+  'pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext_data',
   'pg_stat_activity', 'pg_stat_statements', 'pg_largeobject', 'pg_stat_statements_info', 'pg_prepared_statements',
   'pg_cursors', 'pg_settings', 'pg_file_settings', 'pg_db_role_setting', 'pg_replication_slots', 'pg_publication_tables',
 ]);
+
+/** JSON field and path extraction: with constant keys, the value of one document path. */
+const JSON_PATH_OPERATORS = new Set(['->', '->>', '#>', '#>>']);
+const JSON_PATH_FUNCTIONS = new Set(['json_extract_path', 'jsonb_extract_path', 'json_extract_path_text', 'jsonb_extract_path_text']);
 
 /** Comparison and pattern operators: a boolean (the inference channel of predicates, not a value of the source). */
 const BOOLEAN_OPERATORS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '~~', '~~*', '!~~', '!~~*', '~', '~*', '!~', '!~*']);
@@ -620,7 +632,9 @@ function rangeVar(f: Fields, scope: Scope, t: Trace): RangeEntry {
     return { alias, object, columns: null, opaque: { kind: 'unknown-relation', object } };
   }
   if (rel.kind === 'table') {
-    return { alias, object: rel.object, columns: renamed(rel.columns.map((c) => ({ name: c, lineage: plainLineage({ object: rel.object, column: c }) })), a.columns), opaque: null };
+    const json = rel.jsonColumns;
+    const source = (c: string): SourceColumn => (json?.has(c) ? { object: rel.object, column: c, json: true } : { object: rel.object, column: c });
+    return { alias, object: rel.object, columns: renamed(rel.columns.map((c) => ({ name: c, lineage: plainLineage(source(c)) })), a.columns), opaque: null };
   }
   return { alias, object: rel.object, columns: viewColumns(rel, t, a.columns), opaque: null };
 }
@@ -800,7 +814,8 @@ function expr(node: unknown, scope: Scope, t: Trace): Lineage {
       const tn = f.typeName as Fields | undefined;
       const typeNames = names(tn?.names);
       const target = typeNames[typeNames.length - 1] ?? '';
-      const keeps = VALUE_KEEPING_CASTS.has(target) && list(tn?.typmods).length === 0 && list(tn?.arrayBounds).length === 0;
+      // A document cast to text is no longer masked by its keys: derived.
+      const keeps = VALUE_KEEPING_CASTS.has(target) && list(tn?.typmods).length === 0 && list(tn?.arrayBounds).length === 0 && inner.plain?.json !== true;
       return keeps ? inner : derived(inner);
     }
     case 'CollateClause':
@@ -882,6 +897,7 @@ function aExpr(f: Fields, scope: Scope, t: Trace): Lineage {
   switch (kind) {
     case 'AEXPR_OP':
       if (BOOLEAN_OPERATORS.has(op)) return recordRead(both(), t, true);
+      if (JSON_PATH_OPERATORS.has(op)) return jsonPath(expr(f.lexpr, scope, t), constKeys(f.rexpr), op === '->' || op === '#>', () => expr(f.rexpr, scope, t));
       return derived(both());
     case 'AEXPR_OP_ANY':
     case 'AEXPR_OP_ALL':
@@ -907,6 +923,44 @@ function aExpr(f: Fields, scope: Scope, t: Trace): Lineage {
 function recordRead(l: Lineage, t: Trace, boolean: boolean): Lineage {
   for (const s of l.sources) t.reads.set(key(s), s);
   return boolean ? booleanOf(l, t) : l;
+}
+
+/** Constant keys of a JSON path operand (`'a'`, `0`, `'{a,b}'`, `array['a','b']`); null when not constant. */
+function constKeys(node: unknown): string[] | null {
+  const c = fieldsOf(node, 'A_Const');
+  if (c) {
+    const s = (c.sval as Fields | undefined)?.sval;
+    if (typeof s === 'string') return s.startsWith('{') && s.endsWith('}') ? s.slice(1, -1).split(',').map((k) => k.trim().replace(/^"|"$/g, '')) : [s];
+    const i = (c.ival as Fields | undefined)?.ival;
+    if (typeof i === 'number' || c.ival !== undefined) return [];
+    return null;
+  }
+  const cast = fieldsOf(node, 'TypeCast');
+  if (cast) return constKeys(cast.arg);
+  const arr = fieldsOf(node, 'A_ArrayExpr');
+  if (arr) {
+    const out: string[] = [];
+    for (const e of list(arr.elements)) {
+      const k = constKeys(e);
+      if (k === null) return null;
+      out.push(...k);
+    }
+    return out;
+  }
+  return null;
+}
+
+/**
+ * A JSON value read at a path: with constant keys from a plain JSON column, the plain source `column.key.key` (array
+ * indexes dropped: key parts classify), still a document when `asJson`. Otherwise derived from the whole document.
+ */
+function jsonPath(base: Lineage, keys: string[] | null, asJson: boolean, keyLineage: () => Lineage): Lineage {
+  const p = base.plain;
+  if (p && keys !== null) {
+    const column = keys.length === 0 ? p.column : `${p.column}.${keys.join('.')}`;
+    return plainLineage(asJson && p.json ? { object: p.object, column, json: true } : { object: p.object, column });
+  }
+  return derived(union([base, keyLineage()]));
 }
 
 function subLink(f: Fields, scope: Scope, t: Trace): Lineage {
@@ -957,9 +1011,17 @@ function funcCall(f: Fields, scope: Scope, t: Trace): Lineage {
   const args = list(f.args).map((a) => expr(a, scope, t));
   // FILTER and ORDER BY inside an aggregate, and the window's PARTITION/ORDER, decide which rows count: predicates.
   if (f.agg_filter !== undefined) predicate(f.agg_filter, scope, t);
-  if (f.agg_order !== undefined) predicate(f.agg_order, scope, t);
-  const argLineage = union(args);
+  // An ordered-set aggregate (`mode() within group (order by x)`, `percentile_disc`) returns one of the ordered values.
+  const within = f.agg_within_group === true && f.agg_order !== undefined ? expr(f.agg_order, scope, t) : null;
+  if (f.agg_order !== undefined && within === null) predicate(f.agg_order, scope, t);
+  const argLineage = within === null ? union(args) : union([...args, within]);
   const builtin = schema === null || schema === 'pg_catalog';
+  if (builtin && JSON_PATH_FUNCTIONS.has(name) && args.length >= 1) {
+    const rest = list(f.args).slice(1);
+    const keys = rest.map(constKeys);
+    const constant = keys.every((k) => k !== null) ? (keys as string[][]).flat() : null;
+    return jsonPath(args[0]!, constant, !name.endsWith('_text'), () => union(args.slice(1)));
+  }
   const candidates = schema === 'pg_catalog' ? [] : t.catalog.functions(name).filter((fn) => schema === null || fn.schema === schema);
   const user = candidates.filter((fn) => !fn.extension);
   if (user.length > 0) return userFunction(name, user, argLineage, t);

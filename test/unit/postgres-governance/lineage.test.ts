@@ -8,7 +8,7 @@ import { initSqlAnalyzer } from '../../../protocols/postgres/governance/analyze.
 import { traceSql, parseSearchPath, type CatalogFunction, type CatalogRelation, type LineageCatalog, type OutputItem } from '../../../protocols/postgres/governance/lineage.js';
 
 const RELATIONS: Record<string, CatalogRelation> = {
-  'public.customers': { object: 'public.customers', kind: 'table', columns: ['id', 'full_name', 'email', 'phone', 'ssn', 'card_number', 'date_of_birth', 'balance', 'notes', 'profile'] },
+  'public.customers': { object: 'public.customers', kind: 'table', columns: ['id', 'full_name', 'email', 'phone', 'ssn', 'card_number', 'date_of_birth', 'balance', 'notes', 'profile'], jsonColumns: new Set(['profile']) },
   'public.orders': { object: 'public.orders', kind: 'table', columns: ['id', 'customer_id', 'amount', 'status', 'created_at'] },
   'public.contacts': { object: 'public.contacts', kind: 'view', columns: ['id', 'contact', 'shout'], definition: " SELECT customers.id, customers.email AS contact, upper(customers.full_name) AS shout FROM customers;" },
   'shadow.customers': { object: 'shadow.customers', kind: 'table', columns: ['id', 'note'] },
@@ -77,10 +77,20 @@ describe('lineage of output columns', () => {
     ['select coalesce(phone, email), greatest(email, ssn), nullif(ssn, email) from customers', ['coalesce=D:email,phone', '?column?=D:email,ssn', '?column?=D:email,ssn']],
     ["select json_build_object('e', email), xmlelement(name x, full_name), format('%s', ssn) from customers", ['json_build_object=D:email', '?column?=D:full_name', 'format=D:ssn']],
     ['values (1, 2)', ['column1=clean', 'column2=clean']],
+    ["select profile->'contact'->>'email', profile #>> '{contact,email}', jsonb_extract_path_text(profile, 'tier'), profile->'tags'->0 from customers", ['?column?=P:profile.contact.email', '?column?=P:profile.contact.email', 'jsonb_extract_path_text=P:profile.tier', '?column?=P:profile.tags']],
+    ['select profile->>$1, profile::text from customers', ['?column?=D:profile', 'profile=D:profile']],
   ];
   for (const [sql, expected] of cases) {
     test(sql, () => assert.deepEqual(shape(trace(sql).outputs), expected));
   }
+
+  test('a value computed from a whole JSON document keeps the mark that its keys are unknown', () => {
+    const [dyn, text] = trace('select profile->>$1, upper(profile::text) from customers').outputs!;
+    assert.equal(dyn!.lineage.sources[0]!.json, true);
+    assert.equal(text!.lineage.sources[0]!.json, true);
+    const [path] = trace("select profile->'contact' from customers").outputs!;
+    assert.deepEqual(path!.lineage.plain, { object: 'public.customers', column: 'profile.contact', json: true });
+  });
 
   test('predicates do not flow into outputs but are recorded as read', () => {
     const s = trace("select id from customers where ssn like '1%' order by email");
