@@ -5,6 +5,7 @@
  */
 import { UNTRACED_LABEL, type CompiledPolicy } from '../../../src/policy/types.js';
 import type { CatalogCache } from './catalog.js';
+import { shapeOf } from '../statement-shapes.js';
 import { parseSearchPath, traceSql, type Lineage, type OutputItem, type SourceColumn, type StatementLineage } from './lineage.js';
 
 /** How one output column is classified, when lineage knows better than RowDescription. */
@@ -189,8 +190,11 @@ function overrideOf(item: OutputItem, name: string, policy: CompiledPolicy, unkn
 }
 
 /**
- * Lineage of SQL texts, cached per text, search_path and catalog generation (two generations of maps, as the
- * statement analysis cache: a hit is one Map lookup, memory bounded however many texts clients send).
+ * Lineage of SQL texts, cached per search_path and catalog generation, by text and by shape (the text with its
+ * constants replaced, statement-shapes.ts): simple-protocol clients (pgbench -S, ORMs that inline values) send a new
+ * text per call, and texts of one shape have one lineage unless it read a constant (a JSON key, a setting's name).
+ * Two generations of maps, as the statement analysis cache: a hit is one Map lookup, memory bounded however many
+ * texts clients send.
  */
 export class LineageCache {
   private young = new Map<string, readonly StatementLineage[]>();
@@ -208,19 +212,36 @@ export class LineageCache {
       this.young = new Map();
       this.old = new Map();
     }
-    const key = searchPath === null ? sql : `${searchPath}\u0000${sql}`;
-    let hit = this.young.get(key);
+    const prefix = searchPath === null ? '' : `${searchPath}\u0000`;
+    const textKey = `${prefix}T${sql}`;
+    const hit = this.lookup(textKey);
     if (hit !== undefined) return hit;
-    hit = this.old.get(key);
-    if (hit === undefined) hit = traceSql(sql, this.catalog, parseSearchPath(searchPath));
-    if (sql.length <= LineageCache.MAX_TEXT) {
-      if (this.young.size >= LineageCache.MAX) {
-        this.old = this.young;
-        this.young = new Map();
-      }
-      this.young.set(key, hit);
+    const shape = shapeOf(sql);
+    const shapeKey = shape === null ? null : `${prefix}S${shape}`;
+    if (shapeKey !== null) {
+      const byShape = this.lookup(shapeKey);
+      if (byShape !== undefined) return byShape;
     }
-    return hit;
+    const traced = traceSql(sql, this.catalog, parseSearchPath(searchPath));
+    if (shapeKey !== null && traced.length > 0 && !traced.some((l) => l.constantSensitive)) this.remember(shapeKey, traced);
+    else if (sql.length <= LineageCache.MAX_TEXT) this.remember(textKey, traced);
+    return traced;
+  }
+
+  private lookup(key: string): readonly StatementLineage[] | undefined {
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const old = this.old.get(key);
+    if (old !== undefined) this.remember(key, old);
+    return old;
+  }
+
+  private remember(key: string, value: readonly StatementLineage[]): void {
+    if (this.young.size >= LineageCache.MAX) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
   }
 }
 

@@ -57,6 +57,11 @@ export interface StatementLineage {
   readonly readsUnknown: boolean;
   /** Relations the statement names that the catalog does not know (new since its last refresh, or temporary). */
   readonly unknownRelations: readonly string[];
+  /**
+   * The lineage depends on a constant's value (a JSON key, a setting's name): it holds for this text only, not for
+   * every text of the same shape (the constants replaced).
+   */
+  readonly constantSensitive: boolean;
   /** Values written into table columns (INSERT, UPDATE, MERGE, ON CONFLICT): a masked value must not be laundered. */
   readonly writes: readonly WrittenValue[];
   /** Values handed to functions that store or send them where dgf cannot follow (set_config, pg_notify, ...). */
@@ -237,6 +242,7 @@ class Trace {
   readonly reads = new Map<string, SourceColumn>();
   readsUnknown = false;
   readonly unknownRelations = new Set<string>();
+  constantSensitive = false;
   readonly writes: WrittenValue[] = [];
   readonly sinks: Array<{ fn: string; lineage: Lineage }> = [];
   /** Views being expanded (a view that refers to itself would recurse). */
@@ -897,7 +903,10 @@ function aExpr(f: Fields, scope: Scope, t: Trace): Lineage {
   switch (kind) {
     case 'AEXPR_OP':
       if (BOOLEAN_OPERATORS.has(op)) return recordRead(both(), t, true);
-      if (JSON_PATH_OPERATORS.has(op)) return jsonPath(expr(f.lexpr, scope, t), constKeys(f.rexpr), op === '->' || op === '#>', () => expr(f.rexpr, scope, t));
+      if (JSON_PATH_OPERATORS.has(op)) {
+        t.constantSensitive = true;
+        return jsonPath(expr(f.lexpr, scope, t), constKeys(f.rexpr), op === '->' || op === '#>', () => expr(f.rexpr, scope, t));
+      }
       return derived(both());
     case 'AEXPR_OP_ANY':
     case 'AEXPR_OP_ALL':
@@ -1017,6 +1026,7 @@ function funcCall(f: Fields, scope: Scope, t: Trace): Lineage {
   const argLineage = within === null ? union(args) : union([...args, within]);
   const builtin = schema === null || schema === 'pg_catalog';
   if (builtin && JSON_PATH_FUNCTIONS.has(name) && args.length >= 1) {
+    t.constantSensitive = true;
     const rest = list(f.args).slice(1);
     const keys = rest.map(constKeys);
     const constant = keys.every((k) => k !== null) ? (keys as string[][]).flat() : null;
@@ -1028,6 +1038,7 @@ function funcCall(f: Fields, scope: Scope, t: Trace): Lineage {
   if (!builtin && candidates.length === 0) return unknownLineage(`function ${n.join('.')} is not in dgf's catalog`);
   if (NON_REVEALING.has(name)) return recordRead(argLineage, t, true);
   if (UNTRACEABLE_FUNCTIONS.has(name)) {
+    t.constantSensitive = true;
     if (name === 'current_setting' && isServerSetting(list(f.args)[0])) return CLEAN;
     t.readsUnknown = true;
     return unknownLineage(`${name}() reads data dgf cannot trace`);
@@ -1342,6 +1353,7 @@ export function traceStatement(node: unknown, catalog: LineageCatalog, searchPat
     reads: [...t.reads.values()],
     readsUnknown: t.readsUnknown,
     unknownRelations: [...t.unknownRelations],
+    constantSensitive: t.constantSensitive,
     writes: t.writes,
     sinks: t.sinks,
     uses,

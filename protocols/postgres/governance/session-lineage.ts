@@ -12,6 +12,7 @@ const UNTRACED: StatementLineage = Object.freeze({
   reads: [],
   readsUnknown: true,
   unknownRelations: [],
+  constantSensitive: false,
   writes: [],
   sinks: [],
   uses: null,

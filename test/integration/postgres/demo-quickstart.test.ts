@@ -84,6 +84,23 @@ describe('demo: PGlite behind dgf', () => {
     }
   });
 
+  test('the bypasses of issue #15 on the demo: computed values masked whole, errors scrubbed, untraceable refused', async () => {
+    const clear = (await psql('admin', "select full_name, replace(ssn, '-', ''), email from customers order by id limit 5")).split('\n').map((l) => l.split('|'));
+    const derived = (await psql('analyst', "select full_name || '' n, replace(ssn, '-', '') s, ssn::bytea b from customers order by id limit 5")).split('\n');
+    assert.equal(derived.length, 5);
+    for (const line of derived) assert.equal(line, '[REDACTED]|[REDACTED]|');
+    const diagnoses = await psql('analyst', "select diagnosis || '' from patients limit 5");
+    for (const line of diagnoses.split('\n')) assert.equal(line, '[REDACTED]');
+    await assert.rejects(psql('analyst', 'select email::int from customers'), (err: Error & { stderr?: string }) => {
+      const stderr = String(err.stderr);
+      for (const [, , email] of clear) assert.ok(!stderr.includes(email!), 'the error echoes no e-mail');
+      return /invalid input syntax for type integer: "\[REDACTED\]"/.test(stderr);
+    });
+    await assert.rejects(psql('analyst', "select query_to_xml('select email from customers', true, true, '')"), (err: Error & { stderr?: string }) =>
+      /dgf cannot trace output column 1 of this statement/.test(String(err.stderr)),
+    );
+  });
+
   test('DROP TABLE as analyst is denied with 42501 and the table stays', async () => {
     await assert.rejects(psql('analyst', 'drop table customers'), (err: Error & { stderr?: string }) => /destructive statements are not allowed/.test(String(err.stderr)));
     assert.equal(await psql('admin', 'select count(*) from customers'), String(DEMO_ROWS.customers));

@@ -5,6 +5,8 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initSqlAnalyzer } from '../../../protocols/postgres/governance/analyze.js';
+import { CATALOG_SQL, CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
+import { LineageCache } from '../../../protocols/postgres/governance/lineage-plan.js';
 import { traceSql, parseSearchPath, type CatalogFunction, type CatalogRelation, type LineageCatalog, type OutputItem } from '../../../protocols/postgres/governance/lineage.js';
 
 const RELATIONS: Record<string, CatalogRelation> = {
@@ -136,5 +138,28 @@ describe('lineage of output columns', () => {
 
   test('an unparseable text has no statements (PostgreSQL rejects it too)', () => {
     assert.deepEqual(traceSql('select from where', catalog, ['public']), []);
+  });
+});
+
+describe('LineageCache', () => {
+  before(async () => {
+    await initSqlAnalyzer();
+  });
+
+  test('texts of one shape share one lineage, unless it read a constant (a JSON key)', async () => {
+    const catalog = new CatalogCache();
+    await catalog.refresh(async (sql) =>
+      sql === CATALOG_SQL ? [['1', 'public', 'customers', '1', 'id', '23', 'r'], ['1', 'public', 'customers', '2', 'email', '25', 'r'], ['1', 'public', 'customers', '3', 'profile', '3802', 'r']] : [],
+    );
+    const cache = new LineageCache(catalog);
+    const a = cache.trace('select email from customers where id = 1', null);
+    const b = cache.trace('select email from customers where id = 2', null);
+    assert.equal(a, b);
+    const k1 = cache.trace("select profile->>'tier' from customers", null);
+    const k2 = cache.trace("select profile->>'email' from customers", null);
+    assert.notEqual(k1, k2);
+    assert.equal(k2[0]!.outputs![0]!.lineage.plain?.column, 'profile.email');
+    // Another search path is another lineage.
+    assert.notEqual(cache.trace('select email from customers where id = 3', 'shadow, public'), a);
   });
 });

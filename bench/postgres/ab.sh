@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# A/B of dgf itself: pgbench -S (1 and 8 clients, simple and prepared protocol) through dgf built from two commits,
+# side by side in one run, interleaved rounds, median of the paired ratios B/A. Both run the same config:
+# transaction mode, pool 2, shipped packs, audit to a file (failMode open, so the disk's fdatasync does not hide
+# dgf's own cost), as a user no role mapping matches (role `default`: every label masked, the full governance
+# path: analysis, lineage, masking plans).
+#   bash bench/postgres/ab.sh [A-ref] [B-ref]        default: HEAD~1 and the work tree
+# Writes bench/results/postgres-ab.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+A_REF=${1:-HEAD~1}
+B_REF=${2:-WORKTREE}
+PGPORT=55432
+A_PORT=${A_PORT:-16531}
+B_PORT=${B_PORT:-16532}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
+SCALE=${SCALE:-10}
+DB=dgf_bench_ab
+WORK=$(mktemp -d /tmp/dgf-bench-ab.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" postgres >/dev/null 2>&1 || true
+  git -C "$ROOT" worktree remove --force "$WORK/a" >/dev/null 2>&1 || true
+  [ "$B_REF" = WORKTREE ] || git -C "$ROOT" worktree remove --force "$WORK/b" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bash scripts/backends.sh start >/dev/null
+psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" -c "create database $DB" postgres
+pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
+
+checkout() { # ref dir
+  if [ "$1" = WORKTREE ]; then echo "$ROOT"; return; fi
+  git -C "$ROOT" worktree add --detach "$2" "$1" >/dev/null 2>&1
+  ln -s "$ROOT/node_modules" "$2/node_modules"
+  echo "$2"
+}
+A_DIR=$(checkout "$A_REF" "$WORK/a")
+B_DIR=$(checkout "$B_REF" "$WORK/b")
+
+start_dgf() { # dir port name
+  mkdir -p "$WORK/audit-$3"
+  cat > "$WORK/dgf-$3.yaml" <<YAML
+admin:
+  listen: 127.0.0.1:0
+audit:
+  failMode: open
+  sinks:
+    - { type: file, path: $WORK/audit-$3/audit.jsonl, fsyncMs: 20 }
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 127.0.0.1:$2
+    users:
+      - { name: bench, password: benchpw }
+    upstream:
+      url: postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable
+      maxConnections: 2
+    pool: transaction
+YAML
+  (cd "$1" && DGF_LOG_LEVEL=warn exec node --import tsx src/cli/main.ts start --config "$WORK/dgf-$3.yaml" >"$WORK/dgf-$3.log" 2>&1) &
+  PIDS+=($!)
+  for _ in $(seq 1 120); do
+    PGPASSWORD=benchpw psql -X -q -h 127.0.0.1 -p "$2" -U bench -d $DB -c 'select 1' >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "dgf ($3) did not start: $(cat "$WORK/dgf-$3.log")" >&2
+  exit 1
+}
+start_dgf "$A_DIR" $A_PORT a
+start_dgf "$B_DIR" $B_PORT b
+
+tps() { # port clients mode
+  PGPASSWORD=benchpw pgbench -n -S -M "$3" -T "$DURATION" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
+
+ROWS=""
+for mode in simple prepared; do
+  for c in 1 8; do
+    tps $A_PORT $c $mode >/dev/null; tps $B_PORT $c $mode >/dev/null # warm-up: JIT, pools, caches
+    A=""; B=""; RATIOS=""
+    for r in $(seq 1 "$ROUNDS"); do
+      # Alternate which goes first: a slow moment of the shared machine hits A and B alike.
+      if ((r % 2)); then a=$(tps $A_PORT $c $mode); b=$(tps $B_PORT $c $mode); else b=$(tps $B_PORT $c $mode); a=$(tps $A_PORT $c $mode); fi
+      A+=" $a"; B+=" $b"
+      RATIOS+=" $(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print 0 }')"
+    done
+    line="| $mode | $c | $(echo "$A" | median) | $(echo "$B" | median) | $(echo "$RATIOS" | median) | A:$A / B:$B |"
+    echo "$line"
+    ROWS+="$line"$'\n'
+  done
+done
+
+mkdir -p bench/results
+cat > bench/results/postgres-ab.md <<MD
+# PostgreSQL: dgf A/B ($A_REF vs $B_REF)
+
+Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores; \`bash bench/postgres/ab.sh $A_REF $B_REF\` ($ROUNDS interleaved rounds of
+${DURATION}s per point, pgbench -S scale $SCALE). Both: transaction mode, pool 2, shipped packs, audit file
+(failMode open), user \`bench\` in role \`default\` (every label masked: analysis, lineage and masking plans all run).
+A = $(git -C "$ROOT" rev-parse --short "$A_REF" 2>/dev/null || echo "$A_REF"), B = $( [ "$B_REF" = WORKTREE ] && echo "work tree at $(git -C "$ROOT" rev-parse --short HEAD)" || git -C "$ROOT" rev-parse --short "$B_REF").
+
+| protocol | clients | A tps | B tps | B/A (median of paired rounds) | samples |
+| --- | ---: | ---: | ---: | ---: | --- |
+$ROWS
+MD
+echo "wrote bench/results/postgres-ab.md"
