@@ -1352,8 +1352,9 @@ export class Session implements PipelineFollower {
     }
     const base = { policy, role: this.role, stats: stats ?? new MaskTally() };
     if (code === BackendCode.NotificationResponse) {
-      // Not tied to any statement of this client: another session's payload may carry anything.
-      return scrubNotification(frame, { ...base, sourceLabels: UNTRACED_ONLY });
+      // Not tied to a statement of this client, and no column's value (a masked role's own pg_notify of masked data
+      // is refused as a sink): free text, read like an unclassified column, by detectors and JSON keys.
+      return scrubNotification(frame, { ...base, sourceLabels: [] });
     }
     if (code === BackendCode.ParameterStatus) return scrubParameterStatus(frame, { ...base, sourceLabels: [] });
     const sourceLabels = !verdict ? [] : verdict.maskedLabels.length > 0 ? verdict.maskedLabels : verdict.readsMasked ? UNTRACED_ONLY : [];
