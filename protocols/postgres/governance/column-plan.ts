@@ -96,6 +96,12 @@ export function planShape(
       plan = policy.derivedPlan(role, [...new Set([...o.labels, ...policy.labelsForName(c.name)])], type);
       if (plan.mode !== 'mask') plan = policy.fieldPlan(role, { name: c.name, type });
       c = { ...c, object: undefined, sourceName: undefined };
+    } else if (o?.kind === 'plain' && c.sourceName !== undefined && hasLabelBeyond(policy, c.sourceName, [o.column, c.name])) {
+      // RowDescription's source carries a label lineage's does not (the catalog changed behind dgf's back between
+      // the statement's trace and its result): both may be right, so the value is masked as derived from both.
+      const both = [...new Set([...policy.labelsForName(c.sourceName), ...policy.labelsForName(o.column), ...policy.labelsForName(c.name)])];
+      plan = policy.derivedPlan(role, both, type);
+      if (plan.mode !== 'mask') plan = policy.fieldPlan(role, { name: c.name, type });
     } else {
       if (o?.kind === 'plain') c = { ...c, object: o.object, sourceName: o.column };
       plan = policy.fieldPlan(role, {
@@ -115,6 +121,14 @@ export function planShape(
     if (needsAction(plan, type)) actions.push({ index: i, plan, codec: codecFor(c.typeOid, c.format) });
   }
   return { actions, labels: [...labels], fields: [...byObject], recordedAt: 0, catalogMiss: false };
+}
+
+/** Whether `name` carries a label that none of `others` carries. */
+function hasLabelBeyond(policy: CompiledPolicy, name: string, others: readonly string[]): boolean {
+  const labels = policy.labelsForName(name);
+  if (labels.length === 0) return false;
+  const known = new Set(others.flatMap((o) => policy.labelsForName(o)));
+  return labels.some((l) => !known.has(l));
 }
 
 /**

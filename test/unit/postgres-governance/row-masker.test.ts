@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { RowMasker, type ColumnInfo } from '../../../protocols/postgres/governance/row-masker.js';
 import { CatalogCache } from '../../../protocols/postgres/governance/catalog.js';
 import { decodeNumeric } from '../../../protocols/postgres/governance/pg-values.js';
+import { initSqlAnalyzer } from '../../../protocols/postgres/governance/analyze.js';
+import { traceSql } from '../../../protocols/postgres/governance/lineage.js';
+import { decideLineage, type LineageVerdict } from '../../../protocols/postgres/governance/lineage-plan.js';
 import { customersCatalog, dataRow, governanceFixture, parseDataRow, type GovernanceFixture } from '../../fixtures/postgres-governance/governance.js';
 
 const T = 16384;
@@ -30,6 +33,41 @@ describe('RowMasker', () => {
     const result = masker.maskDataRow(row);
     return { out: parseDataRow(result), same: result === row, masker, op };
   }
+
+  function verdict(sql: string, role: string): LineageVerdict {
+    const [lineage] = traceSql(sql, catalog, ['public']);
+    return decideLineage(lineage!, f.gov.policy(), role, () => undefined);
+  }
+
+  function maskTraced(role: string, sql: string, columns: ColumnInfo[], fields: Array<Buffer | null>): Array<Buffer | null> {
+    const masker = RowMasker.build(columns, catalog, f.gov.policy(), role, f.begin(role), f.gov, verdict(sql, role));
+    return parseDataRow(masker.maskDataRow(dataRow(fields)));
+  }
+
+  test('lineage: a computed column from classified sources gets the derived mask, for text and other types', async () => {
+    await initSqlAnalyzer();
+    const sql = "select full_name || '' n, length(ssn) l, id from customers";
+    const out = maskTraced('analyst', sql, [col('n', 0, 25, 0, 0), col('l', 0, 23, 0, 0), col('id', 1, 23)], [text('Ada Lovelace'), int4(11), int4(7)]);
+    assert.equal(out[0]!.toString(), '[REDACTED]');
+    assert.equal(out[1], null, 'an int derived from a masked column is NULL: no format-preserving mask of a derived value is safe');
+    assert.equal(out[2]!.readInt32BE(0), 7);
+    // admin sees everything: the same bytes.
+    const clear = maskTraced('admin', sql, [col('n', 0, 25, 0, 0), col('l', 0, 23, 0, 0), col('id', 1, 23)], [text('Ada Lovelace'), int4(11), int4(7)]);
+    assert.equal(clear[0]!.toString(), 'Ada Lovelace');
+  });
+
+  test('lineage: a plain reference through a subquery alias keeps its label mask (RowDescription has no source)', async () => {
+    await initSqlAnalyzer();
+    const out = maskTraced('analyst', 'select s.contact from (select email as contact from customers) s', [col('contact', 0, 25, 0, 0)], [text('ada.lovelace@example.com')]);
+    assert.equal(out[0]!.toString(), 'a***@example.com');
+  });
+
+  test('lineage and RowDescription disagree (catalog changed behind dgf): masked as derived from both', async () => {
+    await initSqlAnalyzer();
+    // Lineage says the column is customers.id; the RowDescription says it is attribute 5 (ssn).
+    const out = maskTraced('analyst', 'select id from customers', [col('id', 5, 25)], [text('123-45-6789')]);
+    assert.equal(out[0]!.toString(), '[REDACTED]');
+  });
 
   test('a renamed column is still classified by its source (select email as x)', () => {
     const r = mask('analyst', [col('x', 3, 25)], [text('ada.lovelace@example.com')]);
