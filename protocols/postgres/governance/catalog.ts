@@ -27,6 +27,9 @@ where c.relkind in ('v', 'm')
   and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp\\_%'
 limit ${20_000}`;
 
+/** The effective default search path of the upstream (its `$user` resolved, schemas that do not exist left out). */
+export const SEARCH_PATH_SQL = `select pg_catalog.array_to_string(array(select pg_catalog.quote_ident(s) from pg_catalog.unnest(pg_catalog.current_schemas(false)) s), ',')`;
+
 /**
  * User functions and procedures: a SQL body is traced; other languages are unknown lineage. Functions an extension
  * installed are marked, since they are functions of their arguments like the built-ins.
@@ -66,6 +69,16 @@ export class CatalogCache implements LineageCatalog {
   private byOid = new Map<number, Relation>();
   private byName = new Map<string, Relation>();
   private functionsByName = new Map<string, CatalogFunction[]>();
+  private defaultPath: string | null = null;
+
+  /**
+   * The upstream's default search path as schema names joined by commas (a database's or role's `search_path`
+   * setting, `$user` resolved); null before the first refresh. Lineage resolves names through it when the client
+   * set none.
+   */
+  get defaultSearchPath(): string | null {
+    return this.defaultPath;
+  }
   private loadedAt = 0;
   private gen = 0;
 
@@ -92,6 +105,7 @@ export class CatalogCache implements LineageCatalog {
     const rows = await run(CATALOG_SQL);
     const views = await run(VIEWS_SQL);
     const functions = await run(FUNCTIONS_SQL);
+    const path = (await run(SEARCH_PATH_SQL))[0]?.[0];
     const byOid = new Map<number, Relation>();
     const byName = new Map<string, Relation>();
     for (const row of rows) {
@@ -126,6 +140,7 @@ export class CatalogCache implements LineageCatalog {
     this.byOid = byOid;
     this.byName = byName;
     this.functionsByName = functionsByName;
+    if (path !== undefined && path !== '') this.defaultPath = path;
     this.loadedAt = Date.now();
     this.gen++;
   }

@@ -222,7 +222,7 @@ export class LineageCache {
       const byShape = this.lookup(shapeKey);
       if (byShape !== undefined) return byShape;
     }
-    const traced = traceSql(sql, this.catalog, parseSearchPath(searchPath));
+    const traced = traceSql(sql, this.catalog, parseSearchPath(searchPath ?? this.catalog.defaultSearchPath));
     if (shapeKey !== null && traced.length > 0 && !traced.some((l) => l.constantSensitive)) this.remember(shapeKey, traced);
     else if (sql.length <= LineageCache.MAX_TEXT) this.remember(textKey, traced);
     return traced;

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CatalogCache, CATALOG_SQL, FUNCTIONS_SQL, VIEWS_SQL } from '../../../protocols/postgres/governance/catalog.js';
+import { CatalogCache, CATALOG_SQL, FUNCTIONS_SQL, SEARCH_PATH_SQL, VIEWS_SQL } from '../../../protocols/postgres/governance/catalog.js';
 
 describe('CatalogCache', () => {
   test('maps (table oid, attnum) to schema-qualified table and column; lists columns in attnum order', async () => {
@@ -10,6 +10,7 @@ describe('CatalogCache', () => {
       asked.push(sql);
       if (sql === VIEWS_SQL) return [['public', 'contacts', ' SELECT customers.email AS contact FROM customers;']];
       if (sql === FUNCTIONS_SQL) return [['public', 'first_email', 'sql', 'select email from customers', 'false'], ['public', 'digest', 'c', 'pg_digest', 'true']];
+      if (sql === SEARCH_PATH_SQL) return [['app,public']];
       return [
         ['16384', 'public', 'customers', '1', 'id', '23', 'r'],
         ['16384', 'public', 'customers', '3', 'email', '25', 'r'],
@@ -17,7 +18,8 @@ describe('CatalogCache', () => {
         ['16400', 'public', 'contacts', '1', 'contact', '25', 'v'],
       ];
     });
-    assert.deepEqual(asked, [CATALOG_SQL, VIEWS_SQL, FUNCTIONS_SQL]);
+    assert.deepEqual(asked, [CATALOG_SQL, VIEWS_SQL, FUNCTIONS_SQL, SEARCH_PATH_SQL]);
+    assert.equal(c.defaultSearchPath, 'app,public');
     // What lineage needs: relation kinds, view definitions, user functions by name.
     assert.equal(c.relation('public', 'customers')?.kind, 'table');
     assert.equal(c.relation('sales', 'orders')?.kind, 'table');
