@@ -4,6 +4,7 @@
  * never on regular expressions, so comments, quoting, CTEs and nested statements are read as PostgreSQL reads them.
  */
 import { loadModule, normalizeSync, parseSync, scanSync } from 'libpg-query';
+import { stringList, unwrap, type Fields, type PgNode } from './parse-tree.js';
 
 /** What one statement does, as the session and the policy engine need it. Instances are frozen and shared. */
 export interface StatementInfo {
@@ -140,9 +141,6 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-/** A parse-tree node as JSON: `{ NodeType: { ...fields } }`. */
-type PgNode = Record<string, unknown>;
-type Fields = Record<string, unknown>;
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
@@ -243,17 +241,6 @@ function freezeInfo(info: StatementInfo): StatementInfo {
   return Object.freeze(info);
 }
 
-/** The one key of a node object and its fields. */
-function unwrap(node: unknown): [string, Fields] | null {
-  if (node === null || typeof node !== 'object' || Array.isArray(node)) return null;
-  for (const key in node as PgNode) {
-    const value = (node as PgNode)[key];
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return [key, value as Fields];
-    return null;
-  }
-  return null;
-}
-
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -274,17 +261,6 @@ function rangeVarName(rv: Fields): string {
   const schema = str(rv['schemaname']);
   if (schema) return `${schema}.${rel}`;
   return rv['relpersistence'] === 't' ? `pg_temp.${rel}` : `public.${rel}`;
-}
-
-/** Names from a list of String nodes (`[{String:{sval}}]`). */
-function stringList(items: unknown): string[] {
-  const out: string[] = [];
-  if (!Array.isArray(items)) return out;
-  for (const item of items) {
-    const u = unwrap(item);
-    if (u && u[0] === 'String') out.push(str(u[1]['sval']) ?? '');
-  }
-  return out;
 }
 
 /** What a walk of a statement's tree found. */

@@ -10,6 +10,7 @@
  * outputs; they are an inference channel, documented, and their columns are still recorded as read.
  */
 import { parseSync } from 'libpg-query';
+import { stringList, unwrap, type Fields } from './parse-tree.js';
 
 /** A source column: `object` is 'schema.table' ('?' when only the column name is known). */
 export interface SourceColumn {
@@ -107,7 +108,6 @@ export interface LineageCatalog {
   functions(name: string): readonly CatalogFunction[];
 }
 
-type Fields = Record<string, unknown>;
 
 const NO_SOURCES: readonly SourceColumn[] = Object.freeze([]);
 /** A constant, a parameter, a boolean comparison: nothing of any source. */
@@ -270,16 +270,6 @@ const MAX_DEPTH = 64;
 
 // ---- parse-tree helpers ---------------------------------------------------------------------------------------
 
-function unwrap(node: unknown): [string, Fields] | null {
-  if (node === null || typeof node !== 'object' || Array.isArray(node)) return null;
-  for (const k in node as Fields) {
-    const v = (node as Fields)[k];
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return [k, v as Fields];
-    return null;
-  }
-  return null;
-}
-
 function fieldsOf(node: unknown, type: string): Fields | null {
   const u = unwrap(node);
   return u && u[0] === type ? u[1] : null;
@@ -294,14 +284,7 @@ function sval(node: unknown): string | undefined {
   return typeof f?.sval === 'string' ? f.sval : undefined;
 }
 
-function names(v: unknown): string[] {
-  const out: string[] = [];
-  for (const n of list(v)) {
-    const s = sval(n);
-    if (s !== undefined) out.push(s);
-  }
-  return out;
-}
+const names = stringList;
 
 function aliasOf(f: Fields): { name: string | null; columns: string[] } {
   const a = f.alias as Fields | undefined;
