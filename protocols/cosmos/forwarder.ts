@@ -3,6 +3,7 @@
  * the keys dgf issued, decide by policy, take request units, re-sign with the real key, forward over the
  * keep-alive pool, charge the RUs the service reports, mask documents for the caller's role, audit, answer.
  */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
@@ -14,7 +15,8 @@ import { classifyDocument, parseJsonBuffer, type Classification } from '../share
 import { forwardHeaders, headerValue, responseHeaders, type UpstreamTarget } from '../shared/http-upstream.js';
 import { rewriteAccount } from './account.js';
 import { sendCosmosError, type CosmosErrorStatus } from './errors.js';
-import { maskCosmosBody } from './masking.js';
+import { traceQuery, type QueryLineage } from './lineage.js';
+import { maskCosmosBody, maskQueryPage } from './masking.js';
 import { CosmosRequestError, normalizeQuery, parseCosmosRequest, signingResource, type CosmosRequest } from './request.js';
 import { authorizationHeader, dateIsFresh, findSigner, parseAuthorization, type IssuedKey } from './signing.js';
 
@@ -35,6 +37,11 @@ const DROP_REQUEST = new Set(['authorization', 'content-length']);
 /** Response headers dgf recomputes or that name the upstream's address. */
 const DROP_RESPONSE = new Set(['content-length', 'content-location']);
 const VALID_HOST = /^[A-Za-z0-9.\-_[\]:]{1,255}$/;
+/** The rule id of a refusal by lineage (an output dgf cannot trace, code it cannot see): in the audit trail. */
+const LINEAGE_RULE = 'dgf-lineage';
+const TRIGGER_HEADERS = ['x-ms-documentdb-pre-trigger-include', 'x-ms-documentdb-post-trigger-include'];
+/** Prefix of a continuation token dgf sealed (the service's own tokens can carry ORDER BY values). */
+const SEALED = 'dgf1.';
 
 export class CosmosForwarder {
   private readonly gov: ListenerContext['governance'];
@@ -45,6 +52,8 @@ export class CosmosForwarder {
   private throttleWindowStart = 0;
   /** Units of requests told to retry within the current window. */
   private throttledUnits = 0;
+  /** Key that seals query continuation tokens (derived from the account key: tokens survive a restart). */
+  private readonly tokenKey: Buffer;
 
   constructor(
     private readonly ctx: ListenerContext,
@@ -58,6 +67,32 @@ export class CosmosForwarder {
       .filter((u) => typeof u.key === 'string' && u.key.length > 0)
       .map((u) => ({ user: u.name, key: Buffer.from(u.key!, 'base64') }));
     this.upstreamOrigins = [upstream.origin, upstream.origin.replace('://127.0.0.1', '://localhost')];
+    this.tokenKey = createHmac('sha256', masterKey).update('dgf cosmos continuation token').digest();
+  }
+
+  /**
+   * A query's continuation token, sealed: the service's tokens may carry the values a page ended on (the ORDER BY
+   * items of cosmosdb-server's `RTD`), which would show a masked field in clear. The client gets them encrypted
+   * and authenticated, and hands them back as they are; dgf opens them before forwarding.
+   */
+  private sealToken(token: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.tokenKey, iv);
+    const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+    return SEALED + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  /** The token inside a sealed one; null when it is not one dgf sealed with this key. */
+  private openToken(sealed: string): string | null {
+    try {
+      const raw = Buffer.from(sealed.slice(SEALED.length), 'base64url');
+      if (raw.length < 28) return null;
+      const decipher = createDecipheriv('aes-256-gcm', this.tokenKey, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      return null;
+    }
   }
 
   /** The http server's request handler. */
@@ -126,14 +161,20 @@ export class CosmosForwarder {
     }
 
     let statement: string | null = null;
+    let queryText: string | null = null;
+    let queryParameters: Array<{ name?: unknown; value?: unknown }> = [];
     let classification: Classification | null = null;
     const object = parsed.objects[0] ?? null;
-    if (body && body.length > 0 && (parsed.operation === 'query' || parsed.writesDocuments)) {
+    const isQuery = parsed.operation === 'query' || parsed.operation === 'query-plan';
+    if (body && body.length > 0 && (isQuery || parsed.writesDocuments)) {
       const json = parseJsonBuffer(body);
       if (json === undefined) return sendCosmosError(res, 400, 'the request body is not valid JSON');
-      if (parsed.operation === 'query') {
+      if (isQuery) {
         const text = (json as { query?: unknown }).query;
         statement = typeof text === 'string' ? normalizeQuery(text) : null;
+        queryText = typeof text === 'string' ? text : null;
+        const params = (json as { parameters?: unknown }).parameters;
+        if (Array.isArray(params)) queryParameters = params as Array<{ name?: unknown; value?: unknown }>;
       } else {
         classification = classifyWritten(policy, parsed.operation, json);
       }
@@ -152,6 +193,15 @@ export class CosmosForwarder {
       encrypted: this.scheme === 'https' && this.upstream.origin.startsWith('https:'),
     });
     if (classification && classification.fields.length > 0) this.gov.recordFields(object, classification.fields);
+
+    // The masking guarantee: a masked role's query is traced output by output; what cannot be traced is refused or
+    // masked whole; code that runs on the service (UDFs, stored procedures, triggers) is refused.
+    let lineage: QueryLineage | null = null;
+    if (!op.denied && policy.masksAnyFor(role)) {
+      const refusal = this.lineageRefusal(parsed, req.headers, body, queryText, queryParameters, policy, role);
+      if (refusal.lineage) lineage = refusal.lineage;
+      if (refusal.message) op.denyBy(LINEAGE_RULE, refusal.message);
+    }
 
     if (op.denied) {
       const message = op.decision.message ?? `denied by rule ${op.decision.ruleId ?? ''}`;
@@ -180,6 +230,17 @@ export class CosmosForwarder {
     }
 
     const headers = forwardHeaders(req.rawHeaders, DROP_REQUEST);
+    const continuation = headers['x-ms-continuation'];
+    if (continuation !== undefined && continuation.startsWith(SEALED)) {
+      const opened = this.openToken(continuation);
+      if (opened === null) {
+        this.gov.quota.chargeRequestUnits(-estimate);
+        const message = 'the x-ms-continuation token was not issued by this dgf (or was altered)';
+        if (!(await this.finish(op, res, { error: message }))) return;
+        return sendCosmosError(res, 400, message);
+      }
+      headers['x-ms-continuation'] = opened;
+    }
     headers.authorization = authorizationHeader(this.masterKey, method, parsed.resourceType, signer.link, date);
     const started = performance.now();
     let upstreamRes: Dispatcher.ResponseData;
@@ -207,7 +268,7 @@ export class CosmosForwarder {
     let out = responseBody;
     let rows = 0;
     const ok = status >= 200 && status < 300 && responseBody.length > 0;
-    if (ok && parsed.shape !== 'other') {
+    if (ok && (parsed.shape !== 'other' || lineage !== null)) {
       const json = parseJsonBuffer(responseBody);
       if (json === undefined) {
         const message = 'the upstream response is not valid JSON: dgf does not forward documents it cannot inspect and mask';
@@ -217,7 +278,9 @@ export class CosmosForwarder {
       if (parsed.shape === 'account') {
         out = Buffer.from(JSON.stringify(rewriteAccount(json, this.endpointFor(req), this.upstreamOrigins)));
       } else {
-        const masked = maskCosmosBody(parsed.shape, json, policy, role, op, object ?? '');
+        const masked = lineage
+          ? maskQueryPage(json, lineage.item, policy, role, op, object ?? '')
+          : maskCosmosBody(parsed.shape, json, policy, role, op, object ?? '');
         rows = masked.rows;
         if (masked.body !== json) out = Buffer.from(JSON.stringify(masked.body));
       }
@@ -227,8 +290,49 @@ export class CosmosForwarder {
 
     const outHeaders = responseHeaders(upstreamRes.headers, DROP_RESPONSE);
     outHeaders['content-length'] = String(out.length);
+    const nextToken = headerValue(upstreamRes.headers, 'x-ms-continuation');
+    if (nextToken && (parsed.operation === 'query' || parsed.operation === 'query-plan')) outHeaders['x-ms-continuation'] = this.sealToken(nextToken);
     res.writeHead(status, outHeaders);
     res.end(out);
+  }
+
+  /** Why a masked role's request is refused by lineage (null message: allowed), and the query's lineage. */
+  private lineageRefusal(
+    parsed: CosmosRequest,
+    headers: http.IncomingHttpHeaders,
+    body: Buffer | null,
+    queryText: string | null,
+    parameters: Array<{ name?: unknown; value?: unknown }>,
+    policy: CompiledPolicy,
+    role: string,
+  ): { message: string | null; lineage: QueryLineage | null } {
+    if (parsed.operation === 'execute-stored-procedure') {
+      return { message: `dgf refuses stored procedure execution for role ${role}: its code reads and answers data dgf cannot trace`, lineage: null };
+    }
+    if (parsed.resourceType === 'conflicts') {
+      return { message: `dgf refuses conflict records for role ${role}: they carry document content dgf does not mask`, lineage: null };
+    }
+    for (const h of TRIGGER_HEADERS) {
+      if (headerValue(headers, h)) {
+        return { message: `dgf refuses triggers (${h}) for role ${role}: their code reads and answers data dgf cannot trace`, lineage: null };
+      }
+    }
+    // A query-plan request carries the query too: a service that runs it (cosmosdb-server does) answers documents.
+    if (parsed.operation !== 'query' && parsed.operation !== 'query-plan') return { message: null, lineage: null };
+    if (queryText === null) {
+      return { message: body && body.length > 0 ? 'dgf cannot trace this query: the body has no query text' : null, lineage: null };
+    }
+    const lineage = traceQuery(queryText, parameters);
+    if (lineage.udfs.length > 0) {
+      return {
+        message: `dgf refuses user-defined functions for role ${role}: ${lineage.udfs.join(', ')} run code whose output dgf cannot trace`,
+        lineage,
+      };
+    }
+    if (lineage.unknown !== null && policy.onUnknownLineage(role) === 'deny') {
+      return { message: `dgf cannot trace the output of this query: ${lineage.unknown}`, lineage };
+    }
+    return { message: null, lineage };
   }
 
   /** Finish the audit record; false (after answering 503) when failMode closed could not keep it. */

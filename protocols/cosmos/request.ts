@@ -135,6 +135,10 @@ export function parseCosmosRequest(
         ? { ...base, operation: 'read', kind: 'read', shape: 'document' }
         : { ...base, operation: `read-${noun}`, kind: 'read', shape: 'other' };
     case 'POST':
+      if (!isFeed && type === 'sprocs') {
+        // Executing a stored procedure: JavaScript on the service that reads and answers what dgf cannot trace.
+        return { ...base, operation: 'execute-stored-procedure', kind: 'write', shape: 'other' };
+      }
       if (!isFeed) throw new CosmosRequestError(`POST must address a feed, not ${segments.join('/')}`);
       if (isTrue(headers['x-ms-cosmos-is-query-plan-request'])) {
         return { ...base, operation: 'query-plan', kind: 'read', shape: 'other' };
