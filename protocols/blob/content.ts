@@ -1,11 +1,11 @@
 /**
  * Blob content inspection, streamed: uploads are classified chunk by chunk (with an overlap so an entity cut
- * by a chunk boundary is still found) while the bytes pass through untouched; downloads of text and CSV are
- * masked span by span, cut at line ends so an entity is never split between two masked pieces.
+ * by a chunk boundary is still found) while the bytes pass through untouched. Downloads are masked whole, keeping
+ * their byte length (mask-content.ts), so ranges can be cut from the masked blob.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { CompiledPolicy, FieldPlan, MaskStats } from '../../src/policy/types.js';
+import type { CompiledPolicy } from '../../src/policy/types.js';
 import { BodyError } from '../shared/http-body.js';
 import { classifyDocument } from '../shared/http-json.js';
 
@@ -158,101 +158,4 @@ export function splitCsvLine(line: string): string[] {
   }
   cells.push(line.slice(start));
   return cells;
-}
-
-export interface TextMaskOptions {
-  policy: CompiledPolicy;
-  role: string;
-  kind: 'csv' | 'text';
-  stats: MaskStats;
-  object: string;
-}
-
-/**
- * Masks text for a role as it streams. Output is cut at the last line end of each window (or, in a line
- * longer than the carry limit, at the last whitespace before the overlap), so every entity is masked whole.
- * CSV: the header row names the columns; a classified column is masked cell by cell, other cells scanned.
- */
-export class TextMasker extends Transform {
-  private readonly decoder = new StringDecoder('utf8');
-  private pending = '';
-  private readonly scan: FieldPlan;
-  private columns: FieldPlan[] | null = null;
-  private headerDone: boolean;
-
-  constructor(private readonly opts: TextMaskOptions) {
-    super();
-    this.scan = opts.policy.fieldPlan(opts.role, { name: '', object: opts.object, type: 'text' });
-    this.headerDone = opts.kind !== 'csv';
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending += this.decoder.write(chunk);
-    if (this.pending.length < WINDOW) return cb();
-    let cut = this.pending.lastIndexOf('\n') + 1;
-    if (cut === 0 || this.pending.length - cut > 4 * WINDOW) {
-      // A very long line: cut at whitespace well before the end so the carry stays bounded.
-      const limit = this.pending.length - OVERLAP;
-      const ws = Math.max(this.pending.lastIndexOf(' ', limit), this.pending.lastIndexOf('\t', limit));
-      cut = ws > 0 ? ws + 1 : cut;
-    }
-    if (cut === 0) {
-      if (this.pending.length < 8 * WINDOW) return cb();
-      cut = this.pending.length - OVERLAP;
-    }
-    const piece = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut);
-    cb(null, Buffer.from(this.maskPiece(piece), 'utf8'));
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.pending += this.decoder.end();
-    const piece = this.pending;
-    this.pending = '';
-    cb(null, piece.length > 0 ? Buffer.from(this.maskPiece(piece), 'utf8') : undefined);
-  }
-
-  private maskPiece(text: string): string {
-    if (!this.headerDone) {
-      const nl = text.indexOf('\n');
-      const header = nl >= 0 ? text.slice(0, nl) : text;
-      const plans = splitCsvLine(header.replace(/\r$/, '')).map((c) =>
-        this.opts.policy.fieldPlan(this.opts.role, { name: unquote(c.trim()), object: this.opts.object, type: 'text' }),
-      );
-      this.columns = plans.some((p) => p.mode === 'mask') ? plans : null;
-      this.headerDone = true;
-      if (nl < 0) return header;
-      return header + '\n' + this.maskBody(text.slice(nl + 1));
-    }
-    return this.maskBody(text);
-  }
-
-  private maskBody(text: string): string {
-    if (this.columns === null) {
-      return this.scan.mode === 'clear' ? text : (this.scan.apply(text, this.opts.stats) as string);
-    }
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '' || line === '\r') continue;
-      const cr = line.endsWith('\r');
-      const cells = splitCsvLine(cr ? line.slice(0, -1) : line);
-      for (let c = 0; c < cells.length; c++) {
-        const plan = this.columns[c] ?? this.scan;
-        if (plan.mode === 'clear') continue;
-        const raw = cells[c]!;
-        const quoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"');
-        const value = quoted ? raw.slice(1, -1).replace(/""/g, '"') : raw;
-        if (value === '') continue;
-        const masked = plan.apply(value, this.opts.stats) as string;
-        if (masked !== value) cells[c] = quoted || /[",\n]/.test(masked) ? `"${masked.replace(/"/g, '""')}"` : masked;
-      }
-      lines[i] = cells.join(',') + (cr ? '\r' : '');
-    }
-    return lines.join('\n');
-  }
-}
-
-function unquote(s: string): string {
-  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
 }

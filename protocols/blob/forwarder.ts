@@ -1,9 +1,11 @@
 /**
  * One Blob Storage request from client to upstream and back: verify the client's Shared Key signature
  * against the key dgf issued, decide by policy, count the transaction, re-sign for the real account, stream
- * the body through (classifying uploads as they pass), mask downloaded text/JSON/CSV for the caller's role,
- * audit, answer.
+ * the body through (classifying uploads as they pass), mask what a role with masks downloads (whole blobs judged
+ * by their bytes and masked at the same length, ranges cut from the masked whole; metadata, tags, listings), audit,
+ * answer.
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -12,9 +14,11 @@ import type { ListenerContext } from '../../src/listener.js';
 import type { Operation } from '../../src/governance/operation.js';
 import type { CompiledPolicy, Identity } from '../../src/policy/types.js';
 import { BodyError, hasBody, pipeBody, readBounded } from '../shared/http-body.js';
-import { parseJsonBuffer } from '../shared/http-json.js';
 import { forwardHeaders, headerValue, responseHeaders, type UpstreamTarget } from '../shared/http-upstream.js';
-import { TextMasker, UploadScanner, contentKind, type ContentKind } from './content.js';
+import { UploadScanner, contentKind } from './content.js';
+import { MaskCache, RecordingStats, replayStats, type MaskedEntry } from './mask-cache.js';
+import { maskBlobContent } from './mask-content.js';
+import { maskListingXml, maskMetaHeaders, type MetaMaskContext } from './mask-metadata.js';
 import { sendBlobError } from './errors.js';
 import { BlobRequestError, parseBlobRequest, type BlobRequest } from './request.js';
 import {
@@ -41,10 +45,32 @@ export interface BlobOptions {
   allowAnonymous: boolean;
   /** Store upload labels as blob metadata `dgflabels` (changes the blob's ETag once more); default false. */
   labelMetadata: boolean;
+  /**
+   * `container/blob` globs whose content is declared free of classified data: served as stored to every role.
+   * (Interim listener option until the policy carries the setting.)
+   */
+  cleanObjects: string[];
+  /** `container/blob` globs declared binary-only: binary content served as stored; content that is text is still masked. */
+  binaryOnlyObjects: string[];
+  /** Memory budget of masked whole blobs kept for ranged reads; default 64 MiB. */
+  maskCacheBytes: number;
 }
 
+/** A glob over `container/blob` (`*` matches any run of characters, `/` included; `?` one character). */
+export function objectGlob(patterns: readonly string[]): (object: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const res = patterns.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
+  return (object) => res.some((r) => r.test(object));
+}
+
+/** Request headers that select a window of the blob: a masked read fetches the whole blob and cuts the window itself. */
+const RANGE_HEADERS = ['range', 'x-ms-range', 'x-ms-range-get-content-md5', 'x-ms-range-get-content-crc64'];
+const DROP_RANGE_REQUEST = new Set(['authorization', ...RANGE_HEADERS]);
+/** Answers whose XML carries metadata, tags or names a writer chose. */
+const LISTING_OPERATIONS = new Set(['list-blobs', 'list-containers', 'get-blob-tags', 'find-blobs-by-tags']);
+
 const DROP_REQUEST = new Set(['authorization']);
-const DROP_MASKED_RESPONSE = new Set(['content-length', 'content-md5', 'x-ms-content-crc64', 'content-range', 'accept-ranges']);
+const DROP_MASKED_RESPONSE = new Set(['content-length', 'content-md5', 'x-ms-content-crc64', 'x-ms-blob-content-md5', 'content-range', 'accept-ranges']);
 const NO_DROP = new Set<string>();
 /** Known classification of blobs, bounded: cleared when full (a miss only makes range reads stricter). */
 const MAX_KNOWN = 100_000;
@@ -56,6 +82,9 @@ export class BlobForwarder {
   private readonly known = new Map<string, string[]>();
   /** container/blob -> labels of uncommitted blocks, and whether every staged block was scanned whole. */
   private readonly pendingBlocks = new Map<string, { labels: Set<string>; complete: boolean }>();
+  private readonly isClean: (object: string) => boolean;
+  private readonly isBinaryOnly: (object: string) => boolean;
+  readonly maskCache: MaskCache;
 
   constructor(
     private readonly ctx: ListenerContext,
@@ -67,6 +96,9 @@ export class BlobForwarder {
   ) {
     this.gov = ctx.governance;
     for (const u of ctx.config.users) if (u.key) this.keys.set(u.name, Buffer.from(u.key, 'base64'));
+    this.isClean = objectGlob(options.cleanObjects);
+    this.isBinaryOnly = objectGlob(options.binaryOnlyObjects);
+    this.maskCache = new MaskCache(options.maskCacheBytes);
   }
 
   readonly handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -170,6 +202,16 @@ export class BlobForwarder {
         }
       }
     }
+    if (copySource !== undefined && object !== null && parsed.blob !== null && policy.masksAnyFor(role) && (this.isClean(object) || this.isBinaryOnly(object))) {
+      // A path declared clean or binary-only is served without masking: a role with masks may not copy other content into it.
+      const source = this.sourceObject(copySource);
+      const allowed = source !== null && (this.isClean(source) || (this.isBinaryOnly(object) && this.isBinaryOnly(source)));
+      if (!allowed) {
+        const message = `copying into ${object} is refused for role "${role}": the path is declared ${this.isClean(object) ? 'clean' : 'binary-only'} and the source is not`;
+        if (!(await this.finish(op, res, head, { error: message }))) return;
+        return fail(403, 'AuthorizationPermissionMismatch', message);
+      }
+    }
     if (parsed.uploadsContent || copySource !== undefined) {
       const check = this.gov.quota.checkWrite();
       if (!check.ok) {
@@ -187,6 +229,17 @@ export class BlobForwarder {
 
     // Re-sign for the real account: same headers, the upstream's path and account name.
     const upstreamPath = this.upstream.basePath + parsed.resourcePath;
+    const masks = policy.masksAnyFor(role) && !(object !== null && parsed.blob !== null && this.isClean(object));
+    if (masks && parsed.operation === 'query-blob') {
+      const message = `Query Blob Contents is refused for role "${role}": dgf cannot mask the rows the service computes; download the blob instead`;
+      if (!(await this.finish(op, res, head, { error: message }))) return;
+      return fail(403, 'DgfQueryNotMaskable', message);
+    }
+    if (masks && parsed.operation === 'get-blob' && object !== null) {
+      const sign = (h: Record<string, string>): string =>
+        signBlobRequest('SharedKey', this.account, this.accountKey, { method, path: upstreamPath, query, headers: h }, scheme === 'SharedKey' && swap);
+      return this.maskedRead(req, res, parsed, op, role, policy, object, upstreamPath, query, signable.headers, user === '' ? null : sign);
+    }
     const headers = forwardHeaders(req.rawHeaders, DROP_REQUEST);
     if (user !== '') {
       // Always full Shared Key upstream: every service version and emulator accepts it; Lite is not universal.
@@ -275,15 +328,33 @@ export class BlobForwarder {
     if (scanner) extra.bytes = scanner.bytes;
     const error = status >= 400 ? `upstream answered ${status} ${headerValue(up.headers, 'x-ms-error-code') ?? ''}`.trim() : null;
 
-    if (ok && parsed.downloadsContent && !head) {
-      const kind = contentKind(headerValue(up.headers, 'content-type'), parsed.blob);
-      if (kind !== null) {
-        const handled = await this.maskDownload(req, res, op, role, policy, object ?? '', kind, up, performance.now() - started, extra);
-        if (handled) return;
+    const outHeaders = responseHeaders(up.headers, NO_DROP);
+    if (policy.masksAnyFor(role) && !(object !== null && parsed.blob !== null && this.isClean(object))) {
+      // Metadata, tags and names a writer chose reach the role masked; hashes of stored content are not sent.
+      const meta: MetaMaskContext = { policy, role, stats: op, object: object ?? '' };
+      maskMetaHeaders(outHeaders, meta, parsed.blob !== null && (parsed.operation.startsWith('get-') || parsed.operation === 'get-blob-properties'));
+      if (parsed.operation === 'get-blob-properties' && ok) {
+        // A masked, re-encoded blob that could not keep the stored length: the length the role's reads return.
+        const entry = this.maskCache.get(maskKey(policy, role, upstreamPath, query));
+        if (entry?.body && !entry.sameLength && entry.etag === headerValue(up.headers, 'etag')) outHeaders['content-length'] = String(entry.body.length);
+      }
+      if (ok && !head && LISTING_OPERATIONS.has(parsed.operation)) {
+        let xml: Buffer;
+        try {
+          xml = await readBounded(up.body, this.ctx.config.maxMessageBytes, this.options.bodyIdleTimeoutMs, 'upstream listing');
+        } catch (err) {
+          if (!(await this.finish(op, res, head, { error: (err as Error).message, extra }))) return;
+          return sendBlobError(res, 502, 'DgfListingNotMaskable', (err as Error).message);
+        }
+        const out = Buffer.from(maskListingXml(xml.toString('utf8'), meta), 'utf8');
+        delete outHeaders['content-md5'];
+        outHeaders['content-length'] = String(out.length);
+        if (!(await this.finish(op, res, head, { error, upstreamMs: performance.now() - started, extra }))) return;
+        res.writeHead(status, outHeaders);
+        res.end(out);
+        return;
       }
     }
-
-    const outHeaders = responseHeaders(up.headers, NO_DROP);
     res.writeHead(status, outHeaders);
     let sent = 0;
     try {
@@ -300,94 +371,190 @@ export class BlobForwarder {
     res.end();
   }
 
-  /** Mask a downloaded text/JSON/CSV blob for `role`; false when the role needs no masking (forward as is). */
-  private async maskDownload(
+  /**
+   * Get Blob for a role with masks: the whole blob addressed (base, snapshot or version) is fetched, decoded, sniffed
+   * and masked at the same byte length (`maskBlobContent`), kept in the mask cache by (address, ETag, role), and the
+   * window the client asked for is cut from the masked whole. A blob dgf cannot parse is refused.
+   */
+  private async maskedRead(
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    parsed: BlobRequest,
     op: Operation,
     role: string,
     policy: CompiledPolicy,
     object: string,
-    kind: ContentKind,
-    up: Dispatcher.ResponseData,
-    upstreamMs: number,
-    extra: Record<string, unknown>,
-  ): Promise<boolean> {
-    const scans = policy.scansValuesFor(role);
-    if (!scans && kind === 'text') return false;
-    const isRange = up.statusCode === 206 || req.headers.range !== undefined || req.headers['x-ms-range'] !== undefined;
-    const refuse = async (code: string, message: string): Promise<true> => {
-      await up.body.dump({ limit: 1 }).catch(() => undefined);
-      if (await this.finish(op, res, false, { error: message, upstreamMs, extra })) sendBlobError(res, 403, code, message);
-      return true;
-    };
-    if (isRange) {
-      // Only a blob dgf scanned whole and found clean may be read in ranges by a role that gets masked data.
-      const stored = headerValue(up.headers, 'x-ms-meta-dgflabels');
-      const labels = stored ? stored.split(',') : this.known.get(object);
-      if (labels !== undefined && labels.length === 0) return false;
-      return refuse(
-        'DgfRangeNotMaskable',
-        `a range read of ${object} is refused for role "${role}": the blob is ${labels ? 'classified' : 'not known to be free of sensitive data'} and a range cannot be masked safely; download the whole blob`,
-      );
-    }
-    const length = Number(headerValue(up.headers, 'content-length') ?? 'NaN');
-    const outHeaders = responseHeaders(up.headers, DROP_MASKED_RESPONSE);
-    if (kind === 'json') {
-      if (Number.isFinite(length) && length > this.options.maxMaskBytes) {
-        return refuse('DgfContentNotMaskable', `${object} is ${length} bytes of JSON, more than the ${this.options.maxMaskBytes} bytes dgf masks; it is not served to role "${role}"`);
-      }
-      let raw: Buffer;
+    upstreamPath: string,
+    query: string,
+    clientHeaders: Record<string, string | undefined>,
+    sign: ((h: Record<string, string>) => string) | null,
+  ): Promise<void> {
+    const started = performance.now();
+    const key = maskKey(policy, role, upstreamPath, query);
+    const extra: Record<string, unknown> = {};
+    await this.maskCache.settled(key);
+    let cached = this.maskCache.get(key);
+    const release = cached ? null : this.maskCache.start(key);
+    try {
+      const headers = forwardHeaders(req.rawHeaders, DROP_RANGE_REQUEST);
+      const signHeaders = { ...clientHeaders } as Record<string, string>;
+      for (const h of ['authorization', ...RANGE_HEADERS]) delete signHeaders[h];
+      const revalidate = cached !== undefined && headers['if-none-match'] === undefined && headers['if-modified-since'] === undefined;
+      if (revalidate) headers['if-none-match'] = signHeaders['if-none-match'] = cached!.etag;
+      if (sign) headers.authorization = sign(signHeaders);
+      let up: Dispatcher.ResponseData;
       try {
-        raw = await readBounded(up.body, this.options.maxMaskBytes, this.options.bodyIdleTimeoutMs, 'upstream blob');
+        up = await this.upstream.pool.request({ path: upstreamPath + (query ? `?${query}` : ''), method: 'GET', headers });
       } catch (err) {
-        return refuse('DgfContentNotMaskable', (err as Error).message);
+        const message = `upstream unavailable: ${(err as Error).message}`;
+        if (!(await this.finish(op, res, false, { error: message, upstreamMs: performance.now() - started }))) return;
+        return sendBlobError(res, 503, 'ServerBusy', message);
       }
-      const doc = parseJsonBuffer(raw);
-      if (doc === undefined) {
-        return refuse('DgfContentNotMaskable', `${object} is declared as JSON but is not valid JSON; dgf cannot mask it and does not serve it to role "${role}"`);
+      const upstreamMs = (): number => performance.now() - started;
+      const meta: MetaMaskContext = { policy, role, stats: op, object };
+      let outHeaders = responseHeaders(up.headers, DROP_MASKED_RESPONSE);
+      maskMetaHeaders(outHeaders, meta, true);
+      extra.status = up.statusCode;
+      let entry: MaskedEntry;
+      if (up.statusCode === 304 && revalidate) {
+        await up.body.dump();
+        entry = cached!;
+        outHeaders = { ...entry.headers, ...pick(outHeaders, ['date', 'x-ms-request-id', 'x-ms-version']) };
+        replayStats(entry, op);
+        extra.cached = true;
+      } else if (up.statusCode !== 200) {
+        // Errors, 304 of the client's own condition, 412: no content to mask; forwarded as the service sent them.
+        const errorHeaders = responseHeaders(up.headers, NO_DROP);
+        maskMetaHeaders(errorHeaders, meta, true);
+        const body = await readBounded(up.body, this.ctx.config.maxMessageBytes, this.options.bodyIdleTimeoutMs, 'upstream answer').catch(() => Buffer.alloc(0));
+        const error = up.statusCode >= 400 ? `upstream answered ${up.statusCode} ${headerValue(up.headers, 'x-ms-error-code') ?? ''}`.trim() : null;
+        if (!(await this.finish(op, res, false, { error, upstreamMs: upstreamMs(), extra }))) return;
+        errorHeaders['content-length'] = String(body.length);
+        res.writeHead(up.statusCode, errorHeaders);
+        res.end(body);
+        return;
+      } else {
+        const etag = headerValue(up.headers, 'etag') ?? '';
+        const length = Number(headerValue(up.headers, 'content-length') ?? 'NaN');
+        let stored: Buffer | null = null;
+        let refused: string | null = null;
+        if (Number.isFinite(length) && length > this.options.maxMaskBytes) {
+          await up.body.dump({ limit: 1 }).catch(() => undefined);
+          if (this.isBinaryOnly(object)) {
+            // Too large to sniff, in a path the policy declares binary-only: the request goes through as sent.
+            return await this.passThrough(req, res, op, upstreamPath, query, clientHeaders, sign, meta, started);
+          }
+          refused = `it is ${length} bytes, more than the ${this.options.maxMaskBytes} bytes dgf masks`;
+        } else {
+          try {
+            stored = await readBounded(up.body, this.options.maxMaskBytes, this.options.bodyIdleTimeoutMs, 'upstream blob');
+          } catch (err) {
+            refused = (err as Error).message;
+          }
+        }
+        const recording = new RecordingStats(op);
+        entry = { etag, headers: { ...outHeaders }, body: null, refused, sameLength: true, stats: recording.calls };
+        if (stored !== null) {
+          const r = await maskBlobContent(stored, {
+            policy,
+            role,
+            stats: recording,
+            object,
+            contentType: headerValue(up.headers, 'content-type'),
+            contentEncoding: headerValue(up.headers, 'content-encoding'),
+            blobName: parsed.blob,
+            binaryOnly: this.isBinaryOnly(object),
+            maxBytes: this.options.maxMaskBytes,
+          });
+          if (r.outcome === 'refused') entry.refused = r.reason;
+          else if (r.outcome === 'unchanged') entry.body = stored;
+          else {
+            entry.body = r.body;
+            entry.sameLength = r.sameLength;
+          }
+          extra.content = r.outcome === 'refused' ? 'refused' : r.detected;
+        }
+        if (etag !== '') this.maskCache.set(key, entry);
       }
-      const masked = policy.maskDocument(role, doc, op, object);
-      const out = masked === doc ? raw : Buffer.from(JSON.stringify(masked), 'utf8');
-      this.remember(object, op.seenLabels());
-      extra.bytes = out.length;
-      if (!(await this.finish(op, res, false, { upstreamMs, extra }))) return true;
+      cached = entry;
+      if (entry.refused !== null || entry.body === null) {
+        const message = `${object} is not served to role "${role}": ${entry.refused ?? 'it cannot be masked'}. dgf refuses content it cannot mask; a policy may declare the path clean or binary-only`;
+        if (!(await this.finish(op, res, false, { error: message, upstreamMs: upstreamMs(), extra }))) return;
+        return sendBlobError(res, 403, 'DgfContentNotMaskable', message);
+      }
+      const body = entry.body;
+      const total = body.length;
+      const rangeHeader = clientHeaders['x-ms-range'] ?? clientHeaders.range;
+      let status = 200;
+      let out = body;
+      if (rangeHeader !== undefined) {
+        const m = /^\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*$/i.exec(rangeHeader);
+        if (!m) {
+          const message = `the range "${rangeHeader}" is not one dgf serves (bytes=start-end or bytes=start-)`;
+          if (!(await this.finish(op, res, false, { error: message, upstreamMs: upstreamMs(), extra }))) return;
+          return sendBlobError(res, 416, 'InvalidRange', message, { headers: { 'content-range': `bytes */${total}` } });
+        }
+        const start = Number(m[1]);
+        const end = m[2] === '' ? total - 1 : Math.min(Number(m[2]), total - 1);
+        if (!entry.sameLength && !(start === 0 && m[2] === '')) {
+          const message = `a range read of ${object} is refused for role "${role}": its masked, re-encoded form is not the stored length, so ranges would not line up; download the whole blob`;
+          if (!(await this.finish(op, res, false, { error: message, upstreamMs: upstreamMs(), extra }))) return;
+          return sendBlobError(res, 403, 'DgfRangeNotMaskable', message);
+        }
+        if (start >= total || end < start) {
+          const message = 'The range specified is invalid for the current size of the resource.';
+          if (!(await this.finish(op, res, false, { error: message, upstreamMs: upstreamMs(), extra }))) return;
+          return sendBlobError(res, 416, 'InvalidRange', message, { headers: { 'content-range': `bytes */${total}` } });
+        }
+        out = body.subarray(start, end + 1);
+        status = 206;
+        outHeaders['content-range'] = `bytes ${start}-${end}/${total}`;
+        if ((clientHeaders['x-ms-range-get-content-md5'] ?? '').toLowerCase() === 'true') {
+          outHeaders['content-md5'] = createHash('md5').update(out).digest('base64');
+        }
+      }
+      outHeaders = { ...outHeaders };
+      outHeaders['accept-ranges'] = 'bytes';
       outHeaders['content-length'] = String(out.length);
-      res.writeHead(up.statusCode, outHeaders);
-      res.end(out);
-      return true;
-    }
-    const masker = new TextMasker({ policy, role, kind, stats: op, object });
-    const source = up.body.pipe(masker);
-    up.body.once('error', (err) => masker.destroy(err));
-    if (Number.isFinite(length) && length <= this.options.maxMaskBytes) {
-      // The SDK's download() needs a Content-Length: mask into memory (bounded) and send it whole.
-      let out: Buffer;
-      try {
-        out = await readBounded(source, this.options.maxMaskBytes * 2, this.options.bodyIdleTimeoutMs, 'masked blob');
-      } catch (err) {
-        return refuse('DgfContentNotMaskable', (err as Error).message);
-      }
-      this.remember(object, op.seenLabels());
       extra.bytes = out.length;
-      if (!(await this.finish(op, res, false, { upstreamMs, extra }))) return true;
-      outHeaders['content-length'] = String(out.length);
-      res.writeHead(up.statusCode, outHeaders);
+      if (!(await this.finish(op, res, false, { upstreamMs: upstreamMs(), extra }))) return;
+      res.writeHead(status, outHeaders);
       res.end(out);
-      return true;
+    } finally {
+      release?.();
     }
+  }
+
+  /** Forward a Get Blob as the client sent it (its range included) and stream the answer back, metadata masked. */
+  private async passThrough(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    op: Operation,
+    upstreamPath: string,
+    query: string,
+    clientHeaders: Record<string, string | undefined>,
+    sign: ((h: Record<string, string>) => string) | null,
+    meta: MetaMaskContext,
+    started: number,
+  ): Promise<void> {
+    const headers = forwardHeaders(req.rawHeaders, DROP_REQUEST);
+    const signHeaders = { ...clientHeaders } as Record<string, string>;
+    delete signHeaders.authorization;
+    if (sign) headers.authorization = sign(signHeaders);
+    const up = await this.upstream.pool.request({ path: upstreamPath + (query ? `?${query}` : ''), method: 'GET', headers });
+    const outHeaders = responseHeaders(up.headers, NO_DROP);
+    maskMetaHeaders(outHeaders, meta, false);
+    const extra: Record<string, unknown> = { status: up.statusCode, content: 'binary-only, not sniffed' };
     res.writeHead(up.statusCode, outHeaders);
     try {
-      extra.bytes = await pipeBody(source, res);
+      extra.bytes = await pipeBody(up.body, res);
     } catch (err) {
       await this.finish(op, res, false, { error: `transfer failed: ${(err as Error).message}`, extra }, true);
       res.destroy();
-      return true;
+      return;
     }
-    this.remember(object, op.seenLabels());
-    if (!(await this.finish(op, res, false, { upstreamMs, extra }, true))) return true;
+    if (!(await this.finish(op, res, false, { upstreamMs: performance.now() - started, extra }, true))) return;
     res.end();
-    return true;
   }
 
   /** 'container/blob' when a copy source URL names a blob of the upstream account, else null (another account). */
@@ -531,6 +698,18 @@ export class BlobForwarder {
       return false;
     }
   }
+}
+
+/** The mask cache key of what a Get Blob addresses: the blob, its snapshot or version, for one role and policy version. */
+function maskKey(policy: CompiledPolicy, role: string, upstreamPath: string, query: string): string {
+  const params = new URLSearchParams(query);
+  return MaskCache.key(policy.version, role, `${upstreamPath}?snapshot=${params.get('snapshot') ?? ''}&versionid=${params.get('versionid') ?? ''}`);
+}
+
+function pick(h: Record<string, string | string[]>, names: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const n of names) if (h[n] !== undefined) out[n] = h[n];
+  return out;
 }
 
 /** Request headers as a lower-cased map (repeats joined), the form the signature rules read. */

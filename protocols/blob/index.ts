@@ -10,6 +10,12 @@ import { BlobForwarder, type BlobOptions } from './forwarder.js';
 import { scanAccountStorage, signedUpstreamRequest } from './storage-scan.js';
 import { StorageLedger } from './storage-ledger.js';
 
+function stringList(name: string, v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`blob option ${name} must be a list of container/blob globs`);
+  return v as string[];
+}
+
 export const start: ListenerFactory = async (ctx) => {
   const { config, governance: gov } = ctx;
   const url = config.upstream.url ?? config.upstream.endpoint;
@@ -25,6 +31,9 @@ export const start: ListenerFactory = async (ctx) => {
     maxMaskBytes: numberOption('blob', opts, 'maxMaskBytes', config.maxMessageBytes),
     allowAnonymous: opts.allowAnonymous === true,
     labelMetadata: opts.labelMetadata === true,
+    cleanObjects: stringList('cleanObjects', opts.cleanObjects),
+    binaryOnlyObjects: stringList('binaryOnlyObjects', opts.binaryOnlyObjects),
+    maskCacheBytes: numberOption('blob', opts, 'maskCacheBytes', 64 * 1024 * 1024),
   };
   const upstream = createUpstreamPool(url, config.upstream);
   const ledger = new StorageLedger((bytes) => gov.quota.setUsage('storage', bytes));

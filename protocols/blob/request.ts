@@ -182,6 +182,8 @@ export function parseBlobRequest(
       return r('undelete-blob', 'write');
     case 'expiry':
       return r('set-blob-expiry', 'write');
+    case 'query':
+      return r('query-blob', 'read');
     case 'immutabilitypolicies':
     case 'legalhold':
       return r(`set-${comp}`, 'admin');

@@ -82,6 +82,8 @@ describe('blob: @azure/storage-blob through dgf', () => {
           upstream: { url: 'http://127.0.0.1:10000/devstoreaccount1', account: 'devstoreaccount1', key: AZURITE_KEY },
           users: USERS,
           quota: { preset: 'blob-free' },
+          // Binary content dgf cannot parse is refused to masked roles unless its path is declared binary-only.
+          options: { binaryOnlyObjects: ['*/big/*'] },
         },
         {
           name: 'blob-meta',
@@ -179,19 +181,23 @@ describe('blob: @azure/storage-blob through dgf', () => {
     assert.ok(inventory.includes('people/list.csv'));
   });
 
-  test('a range read of a classified blob by a masked role is refused; whole download works', async () => {
+  test('a range read of a classified blob by a masked role is a window of the masked whole; binary content by a masked role is refused', async () => {
     const analyst = service('analyst').getContainerClient(containerName).getBlobClient('people/list.csv');
-    await assert.rejects(analyst.download(0, 10), (err: { statusCode?: number; code?: string }) => {
-      assert.equal(err.statusCode, 403);
-      assert.equal(err.code, 'DgfRangeNotMaskable');
-      return true;
-    });
+    const whole = await text((await analyst.download()).readableStreamBody);
+    const part = await text((await analyst.download(0, 20)).readableStreamBody);
+    assert.equal(part, Buffer.from(whole).subarray(0, 20).toString());
+    assert.ok(!part.includes('bob@example.com'));
     const ranged = await admin.getBlobClient('big/single.bin').download(0, 1024);
     assert.equal(ranged.contentLength, 1024);
-    // A text blob dgf scanned whole at upload and found clean may be read in ranges.
     await admin.getBlockBlobClient('notes/plain.txt').upload('nothing sensitive in here at all', 32);
-    const part = await service('analyst').getContainerClient(containerName).getBlobClient('notes/plain.txt').download(8, 9);
-    assert.equal(await text(part.readableStreamBody), 'sensitive');
+    const plain = await service('analyst').getContainerClient(containerName).getBlobClient('notes/plain.txt').download(8, 9);
+    assert.equal(await text(plain.readableStreamBody), 'sensitive');
+    await admin.getBlockBlobClient('notes/blob.bin').upload(Buffer.from([0, 1, 2, 3, 255]), 5);
+    await assert.rejects(service('analyst').getContainerClient(containerName).getBlobClient('notes/blob.bin').download(), (err: { statusCode?: number; code?: string }) => {
+      assert.equal(err.statusCode, 403);
+      assert.equal(err.code, 'DgfContentNotMaskable');
+      return true;
+    });
   });
 
   test('JSON that is not JSON is refused to a masked role with a clear error', async () => {

@@ -49,6 +49,7 @@ describe('blob request classification', () => {
       ['PUT', '/app/c/b?comp=lease', {}, 'blob-lease', 'write'],
       ['PUT', '/app/c?comp=lease&restype=container', {}, 'container-lease', 'write'],
       ['POST', '/app/?comp=batch', {}, 'batch', 'write'],
+      ['POST', '/app/c/b?comp=query', {}, 'query-blob', 'read'],
     ];
     for (const [method, url, headers, operation, kind] of cases) {
       const r = parse(method, url, headers);
