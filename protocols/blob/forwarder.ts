@@ -82,8 +82,8 @@ export class BlobForwarder {
   private readonly known = new Map<string, string[]>();
   /** container/blob -> labels of uncommitted blocks, and whether every staged block was scanned whole. */
   private readonly pendingBlocks = new Map<string, { labels: Set<string>; complete: boolean }>();
-  private readonly isClean: (object: string) => boolean;
-  private readonly isBinaryOnly: (object: string) => boolean;
+  private readonly cleanByOption: (object: string) => boolean;
+  private readonly binaryOnlyByOption: (object: string) => boolean;
   readonly maskCache: MaskCache;
 
   constructor(
@@ -96,8 +96,8 @@ export class BlobForwarder {
   ) {
     this.gov = ctx.governance;
     for (const u of ctx.config.users) if (u.key) this.keys.set(u.name, Buffer.from(u.key, 'base64'));
-    this.isClean = objectGlob(options.cleanObjects);
-    this.isBinaryOnly = objectGlob(options.binaryOnlyObjects);
+    this.cleanByOption = objectGlob(options.cleanObjects);
+    this.binaryOnlyByOption = objectGlob(options.binaryOnlyObjects);
     this.maskCache = new MaskCache(options.maskCacheBytes);
   }
 
@@ -107,6 +107,16 @@ export class BlobForwarder {
       sendBlobError(res, 500, 'InternalError', 'dgf failed to process the request', { close: true });
     });
   };
+
+  /** Declared clean (policy `content.clean`, or the listener option `cleanObjects`): served as it is. */
+  private isClean(object: string): boolean {
+    return this.gov.policy().contentClass(object) === 'clean' || this.cleanByOption(object);
+  }
+
+  /** Declared binary-only (policy `content.binaryOnly`, or the listener option `binaryOnlyObjects`). */
+  private isBinaryOnly(object: string): boolean {
+    return this.gov.policy().contentClass(object) === 'binary-only' || this.binaryOnlyByOption(object);
+  }
 
   private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();

@@ -81,6 +81,8 @@ export interface PolicyDefs {
    * overrides earlier values key by key; a later file's string form stands for every role and replaces them all.
    */
   onUnknownLineage: Map<string, UnknownLineageAction>;
+  /** `content` of every file, concatenated: objects declared clean or binary-only. */
+  content: { clean: string[]; binaryOnly: string[] };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
@@ -124,7 +126,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 /** Validate every source; returns the definitions and every error found. */
 export function validateSources(sources: readonly YamlSource[], userFiles: ReadonlySet<string> = new Set()): { defs: PolicyDefs; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
-  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [], onUnknownLineage: new Map() };
+  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [], onUnknownLineage: new Map(), content: { clean: [], binaryOnly: [] } };
   const ruleIds = new Map<string, string>();
 
   for (const src of sources) {
@@ -253,6 +255,11 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
         requires: (Array.isArray(r.require) ? r.require : []).filter((x): x is Requirement => ['identity', 'audit', 'tls', 'approval'].includes(x as string)),
       });
     });
+
+    if (isObj(data.content)) {
+      defs.content.clean.push(...(list(data.content.clean) ?? []));
+      defs.content.binaryOnly.push(...(list(data.content.binaryOnly) ?? []));
+    }
 
     // onUnknownLineage: the schema checked the type and a mapping's values; a string's value is checked here
     const unknown = data.onUnknownLineage;

@@ -306,6 +306,18 @@ export class PolicyImpl implements CompiledPolicy {
     return this.rolePlan(role).masks.size > 0;
   }
 
+  private contentGlobs: { clean: RegExp[]; binaryOnly: RegExp[] } | null = null;
+
+  contentClass(object: string): 'clean' | 'binary-only' | null {
+    const g = (this.contentGlobs ??= {
+      clean: this.defs.content.clean.map((p) => globToRegExp(p, false)),
+      binaryOnly: this.defs.content.binaryOnly.map((p) => globToRegExp(p, false)),
+    });
+    if (g.clean.length > 0 && anyMatch(g.clean, object)) return 'clean';
+    if (g.binaryOnly.length > 0 && anyMatch(g.binaryOnly, object)) return 'binary-only';
+    return null;
+  }
+
   onUnknownLineage(role: string): UnknownLineageAction {
     const set = this.defs.onUnknownLineage;
     return set.get(role) ?? set.get(DEFAULT_ROLE) ?? 'deny';

@@ -97,5 +97,15 @@ export const POLICY_SCHEMA = {
       type: ['string', 'object'],
       additionalProperties: { enum: UNKNOWN_LINEAGE_ACTIONS },
     },
+    /**
+     * Objects (globs over the protocol's object names, e.g. Blob `container/path`) whose content is declared, so
+     * that content dgf cannot parse is not refused for masked roles: `clean` holds nothing classified (served as
+     * it is), `binaryOnly` holds binary data only (served as it is while it is binary; text there is still masked).
+     */
+    content: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { clean: stringList, binaryOnly: stringList },
+    },
   },
 } as const;

@@ -202,6 +202,12 @@ export interface CompiledPolicy {
   /** True when `role` has at least one masked label: such a role is held to the masking guarantee (rule match `maskedRole`). */
   masksAnyFor(role: string): boolean;
   /**
+   * What policy declares an object's content to be (policy section `content`): 'clean' (nothing classified: served
+   * as it is), 'binary-only' (binary data, served as it is while it is binary), or null (judged by its bytes;
+   * content dgf cannot parse is refused for masked roles).
+   */
+  contentClass(object: string): 'clean' | 'binary-only' | null;
+  /**
    * What to do with an output dgf cannot trace to its sources, for `role` (policy setting `onUnknownLineage`):
    * 'deny' refuses the operation, 'mask' masks every output value with the derived mask. The role's own entry, else
    * the `default` entry, else 'deny'.

@@ -3,7 +3,7 @@
  * role is held to the masking guarantee (`masksAnyFor`), the `onUnknownLineage` setting, and rule matching on
  * operation tags, `readsMasked` and `maskedRole` (the shipped rules masked-no-copies and masked-no-blind-code).
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ConfigErrors } from '../../../src/errors.js';
@@ -471,4 +471,19 @@ test('the shipped packs define the two rules with their metadata', () => {
   }
   assert.equal(policy.defs.rules.find((r) => r.id === 'masked-no-copies')!.match.readsMasked, true);
   assert.equal(policy.defs.rules.find((r) => r.id === 'masked-no-blind-code')!.match.readsMasked, null);
+});
+
+describe('policy section content: objects declared clean or binary-only', () => {
+  test('globs over object names, merged across files; clean wins over binary-only', () => {
+    const p = withPacks('content:\n  clean: ["public-assets/*"]\n  binaryOnly: ["media/*", "public-assets/*"]\n', 'content:\n  binaryOnly: ["backups/*.tar"]\n');
+    assert.equal(p.contentClass('public-assets/logo.json'), 'clean');
+    assert.equal(p.contentClass('media/a/b.png'), 'binary-only');
+    assert.equal(p.contentClass('backups/2026.tar'), 'binary-only');
+    assert.equal(p.contentClass('reports/q1.json'), null);
+    assert.equal(withPacks().contentClass('media/x.png'), null, 'nothing is declared by the shipped packs');
+  });
+
+  test('unknown keys are refused with file and line', () => {
+    assert.ok(errorsOf('content:\n  cleen: ["x/*"]\n').some((e) => /u0\.yaml:2/.test(e) && /unknown key "cleen"/.test(e)));
+  });
 });
