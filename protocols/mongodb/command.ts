@@ -3,7 +3,9 @@
  * filters on or writes, server-side JavaScript it carries, and its audit statement.
  */
 import type { OperationKind } from '../../src/policy/types.js';
-import { analyzePipeline, findJsOperators, type PipelineAnalysis } from './pipeline.js';
+import { findJsOperators } from './pipeline.js';
+import { TRACES } from './lineage/cache.js';
+import type { CommandTrace, TraceOptions } from './lineage/trace.js';
 import { capStatement, shape } from './statement.js';
 
 export interface CommandInfo {
@@ -23,7 +25,10 @@ export interface CommandInfo {
   /** `$where`, `$function`, `$accumulator` found anywhere. */
   jsOperators: string[];
   statement: string;
-  pipeline: PipelineAnalysis | null;
+  /** The command's lineage (lineage/trace.ts): its result documents, writes, what it cannot trace. */
+  trace: CommandTrace;
+  /** More specific verbs for policy rules (`create-view`). */
+  tags: string[];
   /** Whether the storage quota applies (writes that can grow data). */
   grows: boolean;
 }
@@ -32,6 +37,13 @@ const READ = new Set([
   'find', 'count', 'distinct', 'getmore', 'listcollections', 'listindexes', 'listdatabases', 'dbstats', 'collstats',
   'explain', 'aggregate', 'geonear', 'listsearchindexes',
 ]);
+
+/** How the trace of a command is made and cached: the options, and a tag naming them in the cache key. */
+export interface DescribeOptions {
+  readonly trace?: TraceOptions;
+  /** Everything the trace depends on besides the command (options, the view catalog's generation). */
+  readonly traceTag?: string;
+}
 const WRITE = new Set(['insert', 'update', 'delete', 'findandmodify', 'bulkwrite']);
 const DDL = new Set([
   'create', 'drop', 'dropdatabase', 'createindexes', 'dropindexes', 'renamecollection', 'collmod', 'convertToCapped',
@@ -80,16 +92,21 @@ function numberOf(v: unknown): number {
  * Describe a decoded command. `sequences` holds kind 1 document sequences by identifier (already decoded
  * where the analysis needs them: updates, deletes); insert documents are only counted.
  */
-export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<string, unknown[]> = new Map(), insertCount = 0): CommandInfo {
+export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<string, unknown[]> = new Map(), insertCount = 0, options: DescribeOptions = {}): CommandInfo {
   const name = Object.keys(cmd)[0] ?? '';
   const lower = name.toLowerCase();
+  if (lower === 'explain' && isDoc(cmd.explain)) {
+    // An explain is decided as the command it explains (same objects, same lineage refusals), as a read.
+    const inner = describeCommand(cmd.explain, db, sequences, insertCount, options);
+    return { ...inner, name, lower, operation: 'explain', kind: 'read', grows: false, trace: TRACES.get(cmd, db, options.trace ?? {}, options.traceTag ?? ''), statement: capStatement(`explain ${inner.statement}`) };
+  }
   const first = cmd[name];
   const collection = COLLECTION_COMMANDS.has(lower) && typeof first === 'string' ? first : lower === 'getmore' && typeof cmd.collection === 'string' ? cmd.collection : null;
   let operation = lower;
   let kind: OperationKind = READ.has(lower) ? 'read' : WRITE.has(lower) ? 'write' : DDL.has(lower) ? 'ddl' : SESSION.has(lower) ? 'session' : OTHER.has(lower) ? 'other' : 'admin';
   const fields = new Set<string>();
   const js = new Set<string>();
-  let pipeline: PipelineAnalysis | null = null;
+  const tags: string[] = [];
   let detail = '';
   let grows = lower === 'insert' || lower === 'update' || lower === 'findandmodify' || lower === 'create' || lower === 'createindexes' || lower === 'bulkwrite';
   const seq = (key: string): unknown[] => (Array.isArray(cmd[key]) ? (cmd[key] as unknown[]) : ((sequences.get(key) as unknown[] | undefined) ?? []));
@@ -108,18 +125,22 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
       detail = `${String(cmd.key ?? '?')} ${shape(cmd.query ?? {})}`;
       break;
     case 'aggregate': {
-      pipeline = analyzePipeline(cmd.pipeline);
       findJsOperators(cmd.pipeline, js);
-      for (const r of pipeline.refs) if (fields.size < 64) fields.add(r);
       const stages = Array.isArray(cmd.pipeline) ? (cmd.pipeline as unknown[]) : [];
       for (const st of stages) if (isDoc(st) && isDoc(st.$match)) topKeys(st.$match, fields);
-      if (pipeline.writeStage) {
+      if (stages.some((st) => isDoc(st) && (st.$out !== undefined || st.$merge !== undefined))) {
         kind = 'write';
         grows = true;
       }
       detail = shape(cmd.pipeline ?? [], true);
       break;
     }
+    case 'create':
+      if (typeof cmd.viewOn === 'string') {
+        tags.push('create-view');
+        findJsOperators(cmd.pipeline, js);
+      }
+      break;
     case 'insert': {
       const n = Array.isArray(cmd.documents) ? cmd.documents.length : insertCount;
       const firstDoc = Array.isArray(cmd.documents) ? cmd.documents[0] : undefined;
@@ -172,8 +193,15 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
       break;
   }
 
+  // The trace reads the update/delete statements sent as document sequences too.
+  let traced: Doc = cmd;
+  for (const key of ['updates', 'deletes', 'ops']) {
+    if (cmd[key] === undefined && sequences.has(key)) traced = { ...traced, [key]: sequences.get(key) };
+  }
+  const trace = TRACES.get(traced, db, options.trace ?? {}, options.traceTag ?? '');
+  if (lower === 'aggregate') for (const r of trace.reads) if (fields.size < 64) fields.add(r);
   const objects = collection ? [`${db}.${collection}`] : [db];
-  if (pipeline?.writeTarget) objects.push(pipeline.writeTarget.includes('.') && !pipeline.writeTarget.startsWith('.') ? pipeline.writeTarget : `${db}.${pipeline.writeTarget}`);
+  if (trace.writeTarget) objects.push(trace.writeTarget.includes('.') && !trace.writeTarget.startsWith('.') ? trace.writeTarget : `${db}.${trace.writeTarget}`);
   const statement = capStatement(`${lower} ${objects[0]}${detail ? ` ${detail}` : ''}`);
   return {
     name,
@@ -186,7 +214,8 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
     fields: [...fields],
     jsOperators: [...js],
     statement,
-    pipeline,
+    trace,
+    tags,
     grows,
   };
 }

@@ -4,6 +4,8 @@ import type { ListenerGovernance } from '../../src/governance/listener-governanc
 import type { Logger } from '../../src/logger.js';
 import type { ScramCredentials } from './auth/scram.js';
 import type { ShapePlanner } from './masking.js';
+import type { VerdictCache } from './lineage/verdict.js';
+import type { ViewCatalog } from './views.js';
 import type { Upstream } from './upstream/client.js';
 import type { CursorRegistry } from './upstream/cursors.js';
 import type { SessionRegistry } from './upstream/sessions.js';
@@ -29,4 +31,10 @@ export interface MongoListenerContext {
    * picks up policy reloads itself (refresh), and each use sets its own operation's tally before masking.
    */
   readonly planners: Map<string, ShapePlanner>;
+  /** Planners of traced result shapes (a pipeline, a projection, a view), by result lineage, then role and collection. */
+  readonly resultPlanners: WeakMap<object, Map<string, ShapePlanner>>;
+  /** Per command trace and role: refused or not, and what it reads masked. */
+  readonly verdicts: VerdictCache;
+  /** The upstream's views, for tracing reads of views (roles with masks only). */
+  readonly views: ViewCatalog;
 }

@@ -13,6 +13,8 @@ import { MongoClientConnection } from './session.js';
 import { Upstream } from './upstream/client.js';
 import { CursorRegistry } from './upstream/cursors.js';
 import { SessionRegistry } from './upstream/sessions.js';
+import { VerdictCache } from './lineage/verdict.js';
+import { ViewCatalog } from './views.js';
 
 /** `options` of a mongodb listener. */
 export interface MongoListenerOptions {
@@ -20,6 +22,8 @@ export interface MongoListenerOptions {
   storagePollMs?: number;
   /** SCRAM mechanisms offered to clients; default ['SCRAM-SHA-256']; add 'SCRAM-SHA-1' for old drivers. */
   authMechanisms?: string[];
+  /** How often the view catalog of a database is reloaded for masked reads, in ms; default 60000. */
+  catalogRefreshMs?: number;
 }
 
 const MECHANISMS = { 'SCRAM-SHA-256': scramSha256, 'SCRAM-SHA-1': scramSha1 } as const;
@@ -58,6 +62,11 @@ export const start: ListenerFactory = async ({ config, governance, logger }) => 
     storageBytes: 0,
     nextConnectionId: () => ++connectionIds,
     planners: new Map(),
+    resultPlanners: new WeakMap(),
+    verdicts: new VerdictCache(),
+    views: new ViewCatalog(upstream, typeof options.catalogRefreshMs === 'number' && options.catalogRefreshMs > 0 ? options.catalogRefreshMs : 60_000, (db, err) =>
+      log.warn({ db, err: err instanceof Error ? err.message : String(err) }, 'mongodb: views could not be listed; unknown names are read as collections until the next load'),
+    ),
   };
 
   const connections = new Set<MongoClientConnection>();

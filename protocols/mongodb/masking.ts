@@ -1,14 +1,16 @@
 /**
  * The PathPlanner of one result shape (a find's collection, an aggregate cursor's pipeline): a tree of field
- * paths, each caching one FieldPlan per logical type, following pipeline lineage so a renamed or computed
- * field is masked like its sources, and reporting newly seen classified fields to the inventory once. A
- * cursor keeps its planner so every getMore batch is masked exactly like the first (renames included), and
- * walking a known shape builds no strings but the element names.
+ * paths, each caching one FieldPlan per logical type, following the command's lineage (lineage/trace.ts) so a
+ * renamed field keeps its source's own mask, a value computed from classified fields gets the derived mask
+ * (redacted whole), and an output dgf could not trace gets the derived mask of `UNTRACED_LABEL` (policy
+ * `onUnknownLineage: mask`; with `deny` such commands never run). Newly seen classified fields are reported to the
+ * inventory once. A cursor keeps its planner so every getMore batch is masked exactly like the first, and walking a
+ * known shape builds no strings but the element names.
  */
-import type { CompiledPolicy, FieldPlan, LogicalType, MaskStats } from '../../src/policy/types.js';
+import { UNTRACED_LABEL, type CompiledPolicy, type FieldPlan, type LogicalType, type MaskStats } from '../../src/policy/types.js';
 import type { PathNode, PathPlanner } from './codec/bson-mask.js';
 import type { BsonIterator } from './codec/bson-view.js';
-import { resolveSources, type PipelineAnalysis } from './pipeline.js';
+import type { ResultLineage } from './lineage/trace.js';
 
 /** Bound on cached paths per shape: a client inventing field names cannot grow memory. */
 const MAX_NODES = 4096;
@@ -101,7 +103,7 @@ export class ShapePlanner implements PathPlanner {
     private policy: CompiledPolicy,
     readonly role: string,
     readonly object: string,
-    readonly lineage: PipelineAnalysis | null,
+    readonly lineage: ResultLineage | null,
     private readonly report?: FieldReporter,
   ) {
     this.version = policy.version;
@@ -134,25 +136,41 @@ export class ShapePlanner implements PathPlanner {
   build(path: string, type: LogicalType, inherit: string | null): FieldPlan {
     const plan = this.compute(path, type, inherit);
     if (plan.labels.length > 0 && this.report && type !== 'json' && !this.reported.has(path) && this.reported.size < MAX_NODES) {
-      this.reported.add(path);
-      this.report(this.object, [{ name: path, labels: plan.labels }]);
+      const labels = plan.labels.filter((l) => l !== UNTRACED_LABEL);
+      if (labels.length > 0) {
+        this.reported.add(path);
+        this.report(this.object, [{ name: path, labels }]);
+      }
     }
     return plan;
   }
 
   private compute(path: string, type: LogicalType, inherit: string | null): FieldPlan {
-    const sources = this.lineage ? resolveSources(this.lineage, path) : null;
-    const candidates: string[] = [];
-    if (inherit !== null) candidates.push(inherit);
-    if (sources) for (const s of sources) if (s !== path) candidates.push(s);
-    if (candidates.length === 0) return this.policy.fieldPlan(this.role, { name: path, object: this.object, type });
-    // A value computed from several inputs carries all their labels: the strictest plan wins.
-    let best: FieldPlan | null = null;
-    for (const source of candidates) {
-      const p = this.policy.fieldPlan(this.role, { name: path, sourceName: source, object: this.object, type });
-      if (p.mode === 'mask') return p;
-      if (best === null || (p.mode === 'scan' && best.mode === 'clear')) best = p;
+    const own = this.planAt(path, type);
+    if (inherit === null || (own.derived && own.plan.mode === 'mask')) return own.plan;
+    // Under a classified ancestor: the strictest of its own plan and the ancestor's.
+    const anc = this.planAt(inherit, type);
+    if (anc.derived && anc.plan.mode === 'mask') return anc.plan;
+    if (own.plan.mode === 'mask') return own.plan;
+    if (anc.plan.mode === 'mask') return this.policy.fieldPlan(this.role, { name: path, sourceName: inherit, object: this.object, type });
+    return own.plan.mode === 'scan' || anc.plan.mode !== 'scan' ? own.plan : anc.plan;
+  }
+
+  /** The plan of output `path` by its lineage; `derived`: the derived mask (stricter than any format-preserving one). */
+  private planAt(path: string, type: LogicalType): { plan: FieldPlan; derived: boolean } {
+    const byName = (): { plan: FieldPlan; derived: boolean } => ({ plan: this.policy.fieldPlan(this.role, { name: path, object: this.object, type }), derived: false });
+    const l = this.lineage ? this.lineage.lineageOf(path) : null;
+    // No lineage (a plain find), or a field the model says cannot come back: classified by its name.
+    if (l === null) return byName();
+    if (l.unknown === null && l.plain !== null) {
+      if (l.plain === path) return byName();
+      return { plan: this.policy.fieldPlan(this.role, { name: path, sourceName: l.plain, object: this.object, type }), derived: false };
     }
-    return best!;
+    if (l.unknown === null && l.sources.length === 0) return byName();
+    const labels = new Set<string>(this.policy.labelsForName(path));
+    for (const s of l.sources) for (const x of this.policy.labelsForName(s)) labels.add(x);
+    if (l.unknown !== null) labels.add(UNTRACED_LABEL);
+    if (labels.size === 0) return byName();
+    return { plan: this.policy.derivedPlan(this.role, [...labels], type), derived: true };
   }
 }

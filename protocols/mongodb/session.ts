@@ -19,11 +19,12 @@ import { BsonIterator, findElement } from './codec/bson-view.js';
 import { maskCursorReply, maskDistinctReply, maskValueReply, readCursorInfo } from './codec/reply.js';
 import { UnmaskableDocumentError } from './codec/bson-mask.js';
 import { ScramConversation, ScramError } from './auth/scram.js';
-import { describeCommand, type CommandInfo } from './command.js';
+import { describeCommand, type CommandInfo, type DescribeOptions } from './command.js';
 import type { MongoListenerContext } from './context.js';
+import { errmsgOf, scrubReply } from './error-scrub.js';
 import { helloReply, isHello } from './handshake.js';
 import { ShapePlanner } from './masking.js';
-import { analyzePipeline, type PipelineAnalysis } from './pipeline.js';
+import { ROOT } from './lineage/values.js';
 import { deniedReply, errorReply, OK_REPLY, overQuotaReply } from './replies.js';
 import { rawDocumentSequence, type DriverServer, type ForwardKind } from './upstream/driver-internals.js';
 import type { MappedSession } from './upstream/sessions.js';
@@ -48,6 +49,16 @@ const MASKED_REPLIES = new Set(['find', 'aggregate', 'getmore', 'findandmodify',
 const MAX_QUEUED = 8;
 /** Shared find planners kept per listener (role x collection); see MongoListenerContext.planners. */
 const MAX_SHARED_PLANNERS = 64;
+/** Planners kept per traced result shape (role x collection). */
+const MAX_RESULT_PLANNERS = 16;
+/** The rule id a lineage refusal is audited under. */
+const LINEAGE_RULE = 'dgf-lineage';
+/** Write commands whose successful replies may carry write errors that echo values. */
+const WRITE_REPLIES = new Set(['insert', 'update', 'delete', 'findandmodify', 'bulkwrite']);
+/** DDL after which the view catalog of the database is reloaded. */
+const CATALOG_DDL = new Set(['create', 'drop', 'collmod', 'renamecollection', 'dropdatabase']);
+/** The highest wire version whose `$toString`/`$convert` cannot turn a document into a string (MongoDB 8.0). */
+const WIRE_8_0 = 25;
 
 function lsidKey(cmd: Document): string | null {
   const lsid = cmd.lsid as { id?: unknown } | undefined;
@@ -424,11 +435,19 @@ export class MongoClientConnection {
       }
     }
     const insertCount = msg.sequences.find((s) => s.identifier === 'documents')?.documents.length ?? 0;
-    const info = describeCommand(cmd, db, sequences, insertCount);
+    const policy = this.ctx.gov.policy();
+    const masked = policy.masksAnyFor(this.role);
+    let info: CommandInfo;
+    try {
+      info = await this.describe(cmd, db, sequences, insertCount, masked);
+    } catch (err) {
+      this.reply(msg, errorReply(ErrorCode.InternalError, `dgf: the command could not be analysed: ${(err as Error).message}`));
+      return;
+    }
     const open = lower === 'getmore' ? this.ctx.cursors.get(cursorId(cmd.getMore) ?? '') : undefined;
     if (lower === 'getmore' && open) info.objects[0] = open.ns;
     if (lower === 'getmore' && open) info.statement = `getmore ${open.ns}`;
-    const policy = this.ctx.gov.policy();
+    const verdict = this.ctx.verdicts.get(info.trace, policy, this.role);
     let operation = info.operation;
     for (const js of info.jsOperators) {
       const d = policy.decide({
@@ -454,9 +473,17 @@ export class MongoClientConnection {
       fields: info.fields,
       statement: info.statement,
       encrypted: this.encrypted && this.ctx.upstream.client.options.tls === true,
+      ...(info.tags.length > 0 ? { tags: info.tags } : {}),
+      ...(verdict.readsMasked ? { readsMasked: true } : {}),
     });
     if (op.denied) {
       await this.finishAndReply(msg, op, deniedReply(op.decision.message ?? `dgf: ${operation} is not allowed`), { error: op.decision.message ?? 'denied' });
+      return;
+    }
+    if (verdict.refusal !== null) {
+      // The masking guarantee: what dgf cannot trace, or would let the role copy where it cannot follow, never runs.
+      op.denyBy(LINEAGE_RULE, verdict.refusal);
+      await this.finishAndReply(msg, op, deniedReply(verdict.refusal), { error: verdict.refusal });
       return;
     }
     if (info.grows) {
@@ -467,13 +494,8 @@ export class MongoClientConnection {
         return;
       }
     }
-    const refusal = this.pipelineRefusal(info, policy);
-    if (refusal) {
-      await this.finishAndReply(msg, op, deniedReply(refusal), { error: refusal });
-      return;
-    }
     try {
-      await this.forward(msg, cmd, name, lower, db, info, op, rawSequences, open);
+      await this.forward(msg, cmd, name, lower, db, info, op, rawSequences, open, masked);
     } catch (err) {
       // Masking failed (e.g. a reply whose BSON lies): fail closed, never pass the reply clear.
       const text = err instanceof Error ? err.message : String(err);
@@ -482,21 +504,27 @@ export class MongoClientConnection {
   }
 
   /**
-   * `$out`/`$merge` of classified data, and stages whose output cannot be traced, for roles that would see
-   * classified data masked: refused, so masked data never becomes clear in a new collection or a new name.
+   * Describe a command with its lineage. For a role with masks, views are resolved through the catalog: a database
+   * whose catalog is stale, or a name the catalog does not know, is (re)loaded first, then the command traced again.
    */
-  private pipelineRefusal(info: CommandInfo, policy: ReturnType<MongoListenerContext['gov']['policy']>): string | null {
-    const a = info.pipeline;
-    if (!a) return null;
-    const maskedRef = [...a.refs].some((r) => policy.fieldPlan(this.role, { name: r, object: info.objects[0], type: 'text' }).mode === 'mask');
-    const scans = policy.scansValuesFor(this.role);
-    if (a.writeStage && (maskedRef || scans)) {
-      return `dgf: ${a.writeStage} is not allowed for role ${this.role}: it would copy classified data the role may only see masked`;
+  private async describe(cmd: Document, db: string, sequences: ReadonlyMap<string, unknown[]>, insertCount: number, masked: boolean): Promise<CommandInfo> {
+    const objectToString = this.ctx.upstream.hello.maxWireVersion > WIRE_8_0;
+    const views = this.ctx.views;
+    const options = (): DescribeOptions =>
+      masked
+        ? { trace: { views: views.resolve, objectToString }, traceTag: `v${views.id}.${views.generation}|${objectToString ? 's' : ''}` }
+        : { trace: { objectToString }, traceTag: `-|${objectToString ? 's' : ''}` };
+    const info = describeCommand(cmd, db, sequences, insertCount, options());
+    if (!masked || info.trace.namespaces.length === 0) return info;
+    const waits: Array<Promise<void>> = [];
+    for (const ns of info.trace.namespaces) {
+      const w = views.ensureFresh(ns.slice(0, ns.indexOf('.')));
+      if (w) waits.push(w);
     }
-    if (a.opaque.length > 0 && maskedRef && !scans) {
-      return `dgf: stage ${a.opaque[0]} over classified fields cannot be masked for role ${this.role}`;
-    }
-    return null;
+    if (info.trace.unresolved.length > 0) waits.push(views.refresh(info.trace.unresolved));
+    if (waits.length === 0) return info;
+    await Promise.all(waits);
+    return describeCommand(cmd, db, sequences, insertCount, options());
   }
 
   private async finishAndReply(msg: OpMsg, op: Operation, body: Uint8Array, result: { error?: string | null; rows?: number | null; upstreamMs?: number }): Promise<void> {
@@ -519,6 +547,7 @@ export class MongoClientConnection {
     op: Operation,
     rawSequences: Array<{ identifier: string; documents: Buffer[] }>,
     open: ReturnType<MongoListenerContext['cursors']['get']>,
+    masked: boolean,
   ): Promise<void> {
     const user = this.user ?? '';
     const key = lsidKey(cmd);
@@ -577,7 +606,7 @@ export class MongoClientConnection {
         if (ss && ss.txnNumber > 0) ss.txnNumber -= 1;
       }
       mapped.lastWriteTxn = txn;
-    } else if (RETRYABLE_READS.has(lower) && !info.pipeline?.writeStage) {
+    } else if (RETRYABLE_READS.has(lower) && !info.trace.writeStage) {
       kind = 'read';
     }
 
@@ -604,13 +633,33 @@ export class MongoClientConnection {
     const upstreamMs = Number(process.hrtime.bigint() - started) / 1e6;
     if (!result.ok) {
       if (lower === 'getmore') this.ctx.cursors.delete(cursorId(cmd.getMore) ?? '');
-      await this.finishAndReply(msg, op, result.reply, { error: result.error, upstreamMs });
+      let reply = result.reply;
+      let error = result.error;
+      if (masked) {
+        // MongoDB quotes values in its errors: scrubbed before the client or the audit record sees them.
+        const scrubbed = scrubReply(reply, { policy: this.ctx.gov.policy(), role: this.role, command: cmd, stats: op });
+        if (scrubbed) {
+          reply = scrubbed;
+          error = errmsgOf(scrubbed) ?? 'error';
+        }
+      }
+      await this.finishAndReply(msg, op, reply, { error, upstreamMs });
       return;
     }
 
     let reply: Uint8Array = result.reply;
-    if (MASKED_REPLIES.has(lower)) {
-      const planner = open?.planner ?? this.plannerFor(info, cmd);
+    if (CATALOG_DDL.has(lower)) {
+      // A view may have been created, changed or dropped: the next masked read of this database reloads its views.
+      this.ctx.views.invalidate(db);
+      for (const ns of [cmd.renameCollection, cmd.to]) if (typeof ns === 'string' && ns.includes('.')) this.ctx.views.invalidate(ns.slice(0, ns.indexOf('.')));
+    }
+    if (masked && (info.trace.explain || (WRITE_REPLIES.has(lower) && (findElement(reply, 0, 'writeErrors') || findElement(reply, 0, 'writeConcernError') || lower === 'bulkwrite')))) {
+      // An explain is a plan, never documents; write errors and write concern errors echo values: scrubbed.
+      const scrubbed = scrubReply(reply, { policy: this.ctx.gov.policy(), role: this.role, command: cmd, stats: op });
+      if (scrubbed) reply = scrubbed;
+    }
+    if (MASKED_REPLIES.has(lower) && !info.trace.explain) {
+      const planner = open?.planner ?? this.plannerFor(info);
       planner.refresh(op);
       const count = (): void => {
         op.rows++;
@@ -645,21 +694,33 @@ export class MongoClientConnection {
       const n = findElement(reply, 0, 'n');
       if (n) op.rows = n.numberValue();
     }
-    await this.finishAndReply(msg, op, reply, { upstreamMs });
+    const writeError = masked && reply !== result.reply ? errmsgOf(reply) : null;
+    await this.finishAndReply(msg, op, reply, writeError ? { upstreamMs, error: writeError } : { upstreamMs });
   }
 
-  /** The planner of a new result shape: the collection's fields, through the pipeline or projection. */
-  private plannerFor(info: CommandInfo, cmd: Document): ShapePlanner {
-    let lineage: PipelineAnalysis | null = info.pipeline;
-    if (info.lower === 'find' && cmd.projection && typeof cmd.projection === 'object') {
-      // find projections accept aggregation expressions (4.4+): `{mail: '$email'}` renames like $project.
-      lineage = analyzePipeline([{ $project: cmd.projection }]);
-    }
+  /**
+   * The planner of a new result shape: the collection's fields, through the command's lineage (pipeline, projection,
+   * views). Planners are shared: plain finds per role and collection, traced shapes per trace, role and collection, so
+   * a repeated command shape reuses the compiled path tree.
+   */
+  private plannerFor(info: CommandInfo): ShapePlanner {
+    const result = info.trace.result;
+    const lineage = result !== null && result.output !== ROOT ? result : null;
     const gov = this.ctx.gov;
     const object = info.objects[0] ?? info.db;
     const create = (): ShapePlanner => new ShapePlanner(() => gov.policy(), gov.policy(), this.role, object, lineage, (o, fields) => gov.recordFields(o, fields));
-    if (lineage !== null) return create(); // a pipeline's or projection's renames belong to that command only
     const key = `${this.role}\u0000${object}`;
+    if (lineage !== null) {
+      let byShape = this.ctx.resultPlanners.get(lineage);
+      if (!byShape) this.ctx.resultPlanners.set(lineage, (byShape = new Map()));
+      let planner = byShape.get(key);
+      if (!planner) {
+        planner = create();
+        if (byShape.size >= MAX_RESULT_PLANNERS) byShape.clear();
+        byShape.set(key, planner);
+      }
+      return planner;
+    }
     let planner = this.ctx.planners.get(key);
     if (!planner) {
       planner = create();

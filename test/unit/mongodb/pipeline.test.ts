@@ -46,9 +46,10 @@ describe('pipeline lineage', () => {
     assert.deepEqual(src([{ $changeStream: {} }], 'updateDescription.updatedFields.ssn'), ['ssn']);
   });
 
-  test('opaque stages, write stages and server-side JavaScript are reported', () => {
+  test('unknown stages, write stages and server-side JavaScript are reported', () => {
+    assert.match(analyzePipeline([{ $frobnicate: {} }]).trace.unknown?.why ?? '', /\$frobnicate, which dgf does not model/);
     const a = analyzePipeline([{ $lookup: { from: 'x', as: 'y', pipeline: [] } }, { $out: 'copy' }]);
-    assert.deepEqual(a.opaque, ['$lookup with pipeline']);
+    assert.equal(a.trace.unknown, null);
     assert.equal(a.writeStage, '$out');
     assert.equal(a.writeTarget, 'copy');
     assert.deepEqual([...findJsOperators({ $expr: { $function: { body: 'x' } }, a: [{ $where: 'y' }] })].sort(), ['$function', '$where']);
