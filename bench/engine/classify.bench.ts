@@ -4,46 +4,14 @@
  * Run: npx tsx bench/engine/classify.bench.ts  -> prints {"valuesPerSecond": ...}
  */
 import { PolicyStore, type FieldPlan } from '../../src/policy/index.js';
+import { MIXED_BATCH_SIZE, mixedBatch } from './mixed-batch.js';
 
-const N = 100_000;
+const N = MIXED_BATCH_SIZE;
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
-
-const FIRST = ['Alice', 'Bob', 'Carol', 'Dave', 'Eve', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy'];
-const LAST = ['Smith', 'Jones', 'Brown', 'Taylor', 'Wilson', 'Evans', 'Thomas', 'Roberts'];
-const WORDS = ['order', 'shipped', 'today', 'please', 'call', 'back', 'invoice', 'pending', 'customer', 'asked', 'about', 'refund', 'the', 'delivery', 'was', 'late'];
-const ENTITIES = ['alice@example.com', '4111 1111 1111 1111', '123-45-6789', '+44 20 7946 0958', 'GB82 WEST 1234 5698 7654 32', '192.168.10.20'];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function batch(): string[] {
-  const r = rng(42);
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
-  const out: string[] = [];
-  let texts = 0;
-  for (let i = 0; i < N; i++) {
-    switch (i % 4) {
-      case 0: out.push(`${pick(FIRST)} ${pick(LAST)}`); break;
-      case 1: out.push(`${pick(FIRST).toLowerCase()}.${pick(LAST).toLowerCase()}${i % 100}@example.com`); break;
-      case 2: out.push(String(Math.floor(r() * 1e6))); break;
-      default: {
-        const words = Array.from({ length: 4 + Math.floor(r() * 5) }, () => pick(WORDS));
-        if (texts++ % 10 === 0) words.splice(2, 0, pick(ENTITIES));
-        out.push(words.join(' '));
-      }
-    }
-  }
-  return out;
-}
 
 const store = await PolicyStore.load({});
 const policy = store.current();
-const values = batch();
+const values = mixedBatch();
 // One unclassified text column: every value is scanned by the value detectors, the realistic worst case.
 const plan: FieldPlan = policy.fieldPlan('analyst', { name: 'value', type: 'text' });
 

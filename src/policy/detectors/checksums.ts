@@ -68,12 +68,19 @@ export function npiValid(digits: string): boolean {
 
 /** Card network by prefix and length (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay). */
 export function cardNetwork(digits: string): string | null {
-  const n = digits.length;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
-  const p6 = Number(digits.slice(0, 6));
-  if (digits[0] === '4') return n === 13 || n === 16 || n === 19 ? 'visa' : null;
+  // Every network needs 13 digits or more, so a shorter string has none.
+  return digits.length < 13 ? null : cardNetworkOf(Number(digits.slice(0, 6)), digits.length);
+}
+
+/**
+ * `cardNetwork` of an `n`-digit number whose first six digits are `p6` (as a number), so a scanner can test a
+ * candidate in place without building its digit string.
+ */
+export function cardNetworkOf(p6: number, n: number): string | null {
+  const p2 = Math.floor(p6 / 10000);
+  const p3 = Math.floor(p6 / 1000);
+  const p4 = Math.floor(p6 / 100);
+  if (p6 >= 400000 && p6 < 500000) return n === 13 || n === 16 || n === 19 ? 'visa' : null;
   if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16 ? 'mastercard' : null;
   if (p2 === 34 || p2 === 37) return n === 15 ? 'amex' : null;
   if (p4 === 6011 || (p3 >= 644 && p3 <= 649) || p2 === 65 || (p6 >= 622126 && p6 <= 622925)) return n >= 16 && n <= 19 ? 'discover' : null;
