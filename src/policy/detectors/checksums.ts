@@ -1,11 +1,12 @@
 /** Check-digit algorithms used by the value detectors and by the `fake` mask (which must produce valid values). */
 
-/** Luhn (mod 10) over a string of ASCII digits. */
+/** Luhn (mod 10) over the ASCII digits of a string; other characters (separators) are skipped. */
 export function luhnValid(digits: string): boolean {
   let sum = 0;
   let dbl = false;
   for (let i = digits.length - 1; i >= 0; i--) {
     let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) continue;
     if (dbl) {
       d *= 2;
       if (d > 9) d -= 9;

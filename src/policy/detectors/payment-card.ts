@@ -26,20 +26,7 @@ function cardMatchValid(m: string): boolean {
     if (count < 6) p6 = p6 * 10 + (c - 48);
     count++;
   }
-  if (count < 12 || count > 19 || cardNetworkOf(p6, count) === null) return false;
-  let sum = 0;
-  let dbl = false;
-  for (let i = m.length - 1; i >= 0; i--) {
-    let d = m.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) continue;
-    if (dbl) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    dbl = !dbl;
-  }
-  return sum % 10 === 0;
+  return count >= 12 && count <= 19 && cardNetworkOf(p6, count) !== null && luhnValid(m);
 }
 
 export const paymentCard: Detector = {
