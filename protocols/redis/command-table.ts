@@ -4,6 +4,7 @@
  * shape of its reply, so the proxy knows what to classify, what to refuse and what to mask.
  */
 import { readFileSync } from 'node:fs';
+import { guardOf, SHAPE_OVERRIDES, type Guard } from './masked-commands.js';
 
 /** Where the keys of a command start and how to find them (Redis key specifications). */
 export interface KeySpec {
@@ -20,7 +21,9 @@ export interface KeySpec {
  * none (no stored values), keys (key names only), values (every string is a value of the command's keys),
  * per-key (MGET), hash-field (HGET), hash-fields (HMGET), hash-map (HGETALL), hash-randfield, hash-scan,
  * zset (members, scores left clear), zset-scan, zset-keyed (BZPOPMIN), zset-mpop, list-keyed (BLPOP), list-mpop,
- * set-scan, stream-entries (XRANGE), stream-read (XREAD), stream-autoclaim, sort (SORT ... GET), exec.
+ * set-scan, stream-entries (XRANGE), stream-read (XREAD), stream-autoclaim, stream-info (XINFO STREAM [FULL]: entries
+ * by stream field), sort (SORT ... GET), sort-subst (SORT ... GET # GET <pattern>...: values classified by the name
+ * the pattern gives each element), int-value (an integer reply that is the key's or field's value), exec.
  */
 export type ReplyShape =
   | 'none'
@@ -42,7 +45,10 @@ export type ReplyShape =
   | 'stream-entries'
   | 'stream-read'
   | 'stream-autoclaim'
+  | 'stream-info'
   | 'sort'
+  | 'sort-subst'
+  | 'int-value'
   | 'exec';
 
 /** One command (or subcommand, named `container|sub`). */
@@ -70,6 +76,8 @@ export interface CommandInfo {
   spec: CommandSpec;
   denyOom: boolean;
   blocking: boolean;
+  /** What a role that sees masked data may do with it (masked-commands.ts); Guard.None for most commands. */
+  guard: Guard;
 }
 
 interface TableFile {
@@ -82,12 +90,15 @@ const file = JSON.parse(readFileSync(new URL('./commands.json', import.meta.url)
 const infos = new Map<string, CommandInfo>();
 for (const [fullName, spec] of Object.entries(file.commands)) {
   const bar = fullName.indexOf('|');
+  const shape = SHAPE_OVERRIDES[fullName];
+  if (shape !== undefined) spec.reply = shape;
   infos.set(fullName, {
     name: bar < 0 ? fullName : fullName.slice(0, bar),
     fullName,
     spec,
     denyOom: spec.flags.includes('denyoom'),
     blocking: spec.flags.includes('blocking'),
+    guard: guardOf(fullName),
   });
 }
 

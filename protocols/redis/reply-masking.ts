@@ -10,8 +10,10 @@
 import { Buffer } from 'node:buffer';
 import type { CompiledPolicy, FieldPlan, MaskStats } from '../../src/policy/types.js';
 import type { ReplyShape } from './command-table.js';
-import { decodeFrame, isStringNode, nodeText, stringBytes, textEncoding, type RespNode } from './codec/decode.js';
-import { spliceFrame, type Replacement } from './codec/encode.js';
+import { decodeFrame, isStringNode, lastFrameHadAttributes, nodeText, stringBytes, textEncoding, type RespNode } from './codec/decode.js';
+import { errorReply, replacementStart, spliceFrame, type Replacement } from './codec/encode.js';
+import { sortPatternName } from './derive.js';
+import type { Derivation } from './masked-commands.js';
 import { RespType } from './codec/resp-types.js';
 
 /** One command whose reply is masked: its shape and the arguments that say which names its values carry. */
@@ -24,6 +26,11 @@ export interface MaskTarget {
   keyShapes?: readonly string[];
   /** For EXEC: the queued commands, in order. */
   tx?: readonly MaskTarget[];
+  /**
+   * dgf sent another command than the client's (masked-commands.ts): its reply is masked as `shape`, then turned
+   * into the client's reply (a window, a length, bits of the masked value; HVALS from HGETALL).
+   */
+  derive?: Derivation | null;
 }
 
 /** What a mask pass needs besides the reply. */
@@ -118,9 +125,11 @@ class Walk {
     return planOf(this.ctx, classificationName(name));
   }
 
-  /** Mask one string leaf as a value named `name`. */
+  /** Mask one string leaf as a value named `name` (every string under it, when it is an aggregate: fail closed). */
   leaf(node: RespNode | undefined, name: string): void {
-    if (!node || !isStringNode(node)) return;
+    if (!node) return;
+    if (node.children) return this.all(node, name);
+    if (!isStringNode(node)) return;
     const plan = this.plan(name);
     if (plan.mode === 'clear') {
       // eslint-disable-next-line prefer-spread -- FieldPlan.apply is the policy's method, not Function#apply
@@ -168,6 +177,50 @@ class Walk {
     if (!c) return;
     for (const entry of c) {
       if (entry.children && entry.children.length >= 2) this.pairs(entry.children[1], key);
+    }
+  }
+
+  /** Every string of every RESP3 attribute in the tree, as values named `name` (Redis sends none in replies). */
+  attributes(node: RespNode, name: string): void {
+    if (node.attribute) this.all(node.attribute, name);
+    if (node.children) for (const c of node.children) this.attributes(c, name);
+  }
+
+  /** Stream entries `[id, [field, value, ...]]` in a reply of XINFO STREAM [FULL] (a flat array or a map). */
+  streamInfo(node: RespNode, key: string): void {
+    const c = node.children;
+    if (!c) return;
+    for (let i = 0; i + 1 < c.length; i += 2) {
+      const name = this.text(c[i]);
+      const v = c[i + 1]!;
+      if (name === 'first-entry' || name === 'last-entry') {
+        if (v.children && v.children.length >= 2) this.pairs(v.children[1], key);
+      } else if (name === 'entries') {
+        this.streamEntries(v, key);
+      }
+      // Everything else is ids, counts, group and consumer names: names, not values.
+    }
+  }
+
+  /**
+   * SORT ... GET # GET <pattern> ... (the `#` put first by dgf): each group starts with the element, and each value
+   * is classified by the name its pattern gives that element.
+   */
+  sortSubst(node: RespNode, t: MaskTarget, key: string): void {
+    const c = node.children;
+    if (!c) return;
+    const patterns: string[] = [];
+    for (let i = 2; i + 1 < t.args.length; i++) {
+      const a = t.args[i]!;
+      if (a.length === 3 && a.toString('latin1').toLowerCase() === 'get') patterns.push(t.args[++i]!.toString('latin1'));
+      else if (a.length === 5 && a.toString('latin1').toLowerCase() === 'limit') i += 2;
+      else if (a.length === 2 && a.toString('latin1').toLowerCase() === 'by') i += 1;
+    }
+    const stride = patterns.length;
+    if (stride === 0) return this.all(node, key);
+    for (let g = 0; g + stride <= c.length; g += stride) {
+      const element = this.text(c[g]);
+      for (let i = 0; i < stride; i++) this.leaf(c[g + i], sortPatternName(patterns[i]!, element, key));
     }
   }
 
@@ -237,6 +290,12 @@ class Walk {
       }
       case 'stream-autoclaim':
         return this.streamEntries(c?.[1], key);
+      case 'stream-info':
+        return this.streamInfo(node, key);
+      case 'sort-subst':
+        return this.sortSubst(node, t, key);
+      case 'int-value':
+        return;
       case 'sort': {
         const patterns: string[] = [];
         for (let i = 2; i + 1 < t.args.length; i++) {
@@ -253,7 +312,18 @@ class Walk {
       }
       case 'exec': {
         if (!c || !t.tx) return;
-        for (let i = 0; i < c.length && i < t.tx.length; i++) this.shape(c[i]!, t.tx[i]!, resp3);
+        for (let i = 0; i < c.length && i < t.tx.length; i++) {
+          const q = t.tx[i]!;
+          const child = c[i]!;
+          if (q.derive || q.shape === 'int-value') {
+            // A reply dgf computes: the element is replaced whole by what maskReply makes of it.
+            const bytes = this.buf.subarray(child.start, child.end);
+            const out = maskReply(bytes, q, this.ctx, resp3);
+            if (out !== bytes) this.reps.push({ node: child, payload: out, raw: true });
+          } else {
+            this.shape(child, q, resp3);
+          }
+        }
         return;
       }
     }
@@ -277,13 +347,39 @@ function hasWord(args: readonly Buffer[], word: string, from: number): boolean {
  * caller forwards the original bytes.
  */
 export function maskReply(frame: Buffer, target: MaskTarget, ctx: MaskContext, resp3: boolean): Buffer {
+  if (target.derive) return target.derive(maskFrame(frame, target, ctx, resp3), resp3);
+  if (target.shape === 'int-value') return maskInteger(frame, target, ctx);
+  return maskFrame(frame, target, ctx, resp3);
+}
+
+function maskFrame(frame: Buffer, target: MaskTarget, ctx: MaskContext, resp3: boolean): Buffer {
   if (frame[0] === RespType.BulkString && (target.shape === 'values' || target.shape === 'hash-field')) return maskBulk(frame, target, ctx);
+  if (frame[0] === RespType.SimpleError || frame[0] === RespType.BulkError || frame[0] === RespType.Null) return frame;
   const root = decodeFrame(frame);
   const w = new Walk(frame, ctx);
+  const attrs = lastFrameHadAttributes;
   w.shape(root, target, resp3);
+  if (attrs) w.attributes(root, target.keys.length > 0 ? target.keys[0]!.toString('latin1') : target.name);
   if (w.reps.length === 0) return frame;
-  w.reps.sort((a, b) => a.node.start - b.node.start);
+  w.reps.sort((a, b) => replacementStart(a) - replacementStart(b));
   return spliceFrame(frame, 0, frame.length, w.reps);
+}
+
+/**
+ * An integer reply that is the value of a key or hash field (INCRBY, HINCRBY on a name the role sees through the
+ * value detectors): its digits are scanned like the string they were, and a reply a detector would mask is
+ * withheld (an integer cannot carry a mask).
+ */
+function maskInteger(frame: Buffer, target: MaskTarget, ctx: MaskContext): Buffer {
+  if (frame[0] !== RespType.Integer) return frame;
+  let name = target.keys.length > 0 ? target.keys[0]!.toString('latin1') : target.name;
+  if (target.name === 'hincrby') name = `${name}:${target.args[2]?.toString('latin1') ?? ''}`;
+  const plan = planOf(ctx, classificationName(name));
+  if (plan.mode === 'clear') return frame;
+  if (plan.mode === 'scan' && !mustScan(plan, frame, 1, frame.length - 2, ctx.stats)) return frame;
+  const text = frame.toString('latin1', 1, frame.length - 2);
+  if (plan.mode === 'scan' && plan.apply(text, ctx.stats) === text) return frame;
+  return errorReply(`NOPERM dgf: the reply of ${target.name.toUpperCase()} is a value this role sees masked, and is withheld (the write was applied)`);
 }
 
 /** Fast path for the commonest reply, one bulk string (GET, HGET, LPOP, ...): no tree, no walker. */

@@ -30,6 +30,8 @@ import { RespType, mayCarryStrings } from './codec/resp-types.js';
 import { extractKeys, lookupCommand, type CommandInfo, type ReplyShape } from './command-table.js';
 import { MaxConnectionsError, type UpstreamPool } from './multiplexer.js';
 import { PlanCache, classificationName, maskPush, maskReply, type MaskTarget } from './reply-masking.js';
+import { Guard, guardCommand, type Derivation, type GuardResult } from './masked-commands.js';
+import { scrubText } from '../../src/governance/scrub-text.js';
 import { After, Batch, CommandTally, Slot, type SlotOwner } from './slot.js';
 import type { DecisionCache } from './decision-cache.js';
 import { KeyShapeMemo } from './key-shape.js';
@@ -91,6 +93,7 @@ class CommandOptions implements BeginOptions {
 
 class CommandTarget implements MaskTarget {
   tx?: readonly MaskTarget[];
+  derive: Derivation | null = null;
   constructor(
     readonly name: string,
     readonly shape: ReplyShape,
@@ -99,6 +102,18 @@ class CommandTarget implements MaskTarget {
     readonly keyShapes: readonly string[],
   ) {}
 }
+
+/** The rule id a refusal by the Redis masking guarantee (masked-commands.ts) is recorded under. */
+const GUARD_RULE = 'dgf-lineage';
+
+/** Takes the replies dgf does not forward (MULTI's and QUEUED of a transaction dgf wraps a command in). */
+const IGNORED_REPLY = {
+  onReplyBytes(): void {},
+  onReplyLost(): void {},
+};
+const MULTI_COMMAND = encodeCommand(['MULTI']);
+
+type Rewrite = Extract<GuardResult, { kind: 'rewrite' }>;
 
 /** failMode open never rejects; a handler anyway, so a broken sink can never crash the process. */
 function ignoreAuditError(): void {}
@@ -308,8 +323,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
         }
         break;
       case 'monitor':
-        if (batch.policy.scansValuesFor(this.role)) {
-          return this.local(batch, errorReply('NOPERM dgf: MONITOR shows clear values and is refused for masked roles'));
+        if (batch.policy.masksAnyFor(this.role)) {
+          return this.local(batch, errorReply("NOPERM dgf: MONITOR shows every client's commands with their values; refused for a role that sees masked data"));
         }
         break;
     }
@@ -354,7 +369,32 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       const msg = 'OOM command not allowed when used memory > quota';
       return this.local(batch, errorReply(msg), slot, msg);
     }
-    return this.forward(name, info, args, keyBufs, shapes, raw, batch, slot, policy);
+    let rewrite: Rewrite | null = null;
+    if (info.guard !== Guard.None && policy.masksAnyFor(this.role)) {
+      // The masking guarantee (masked-commands.ts): refused, answered, or sent as another command whose reply dgf
+      // masks and turns into this one's.
+      const g = guardCommand(info.guard, info.fullName, args, objects, {
+        policy,
+        role: this.role,
+        plans: this.plans,
+        inTransaction: this.multi || this.watching,
+      });
+      if (g !== null) {
+        if (g.kind === 'rewrite') {
+          rewrite = g;
+        } else {
+          if (this.multi) this.txDirty = true;
+          if (g.kind === 'reply') return this.local(batch, g.reply, slot);
+          if (slot.op) slot.op.denyBy(GUARD_RULE, g.message);
+          else if (slot.tally) {
+            const d = slot.tally.decision;
+            slot.tally.decision = { ...d, action: 'deny', ruleId: GUARD_RULE, message: g.message, rules: [...d.rules, GUARD_RULE] };
+          }
+          return this.local(batch, errorReply(`NOPERM ${g.message}`), slot, g.message);
+        }
+      }
+    }
+    return this.forward(name, info, args, keyBufs, shapes, raw, batch, slot, policy, rewrite);
   }
 
   private unknown(name: string, args: Buffer[], raw: Buffer[] | null, batch: Batch): boolean {
@@ -363,7 +403,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     const slot = new Slot(this, batch, null, op, statement, []);
     if (op.denied) return this.local(batch, errorReply(`NOPERM ${op.decision.message ?? 'command refused by policy'}`), slot, 'denied');
     // Fail closed: a command whose keys and reply we cannot read is never run for a role whose values are masked.
-    if (batch.policy.scansValuesFor(this.role)) {
+    if (batch.policy.masksAnyFor(this.role)) {
       const msg = `ERR unknown command '${name.slice(0, 64)}' (dgf refuses commands it cannot govern for masked roles)`;
       return this.local(batch, errorReply(msg), slot, 'unknown command');
     }
@@ -396,6 +436,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     batch: Batch,
     slot: Slot,
     policy: CompiledPolicy,
+    rewrite: Rewrite | null = null,
   ): boolean {
     const needsDedicated = this.needsDedicated(name, info, args);
     const conn = this.connection(needsDedicated);
@@ -404,8 +445,18 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       this.backlogFront(args, raw);
       return false;
     }
-    const data = raw ?? encodeCommand(args);
-    const target = new CommandTarget(name, info?.spec.reply ?? 'values', args, keys, keyShapes);
+    let target: CommandTarget;
+    let data: Buffer | Buffer[];
+    if (rewrite === null) {
+      data = raw ?? encodeCommand(args);
+      target = new CommandTarget(name, info?.spec.reply ?? 'values', args, keys, keyShapes);
+    } else {
+      const sent = rewrite.args ?? args;
+      data = rewrite.args === null ? (raw ?? encodeCommand(args)) : encodeCommand(sent);
+      target = new CommandTarget(name, rewrite.shape, sent, keys, keyShapes);
+      target.derive = rewrite.derive;
+      if (rewrite.tx) target.tx = rewrite.tx;
+    }
     slot.target = target;
     slot.dedicated = conn === this.dedicated;
     slot.inspect = this.needsInspection(target, policy);
@@ -464,6 +515,11 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       slot.done = true;
       slot.rows = 0;
       return true;
+    }
+    if (rewrite?.queued) {
+      // A transaction of dgf's own (masked-commands.ts): only EXEC's reply goes to the client's slot.
+      conn.send(MULTI_COMMAND, IGNORED_REPLY);
+      for (const q of rewrite.queued) conn.send(encodeCommand(q), IGNORED_REPLY);
     }
     conn.send(data, this.track(slot));
     return true;
@@ -724,6 +780,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   /** Whether this command's reply must be decoded for this role (else it is forwarded as its bytes). */
   private needsInspection(t: MaskTarget, policy: CompiledPolicy): boolean {
     if (t.shape === 'none' || t.shape === 'keys') return false;
+    // A reply dgf computes (masked-commands.ts) is always read.
+    if (t.derive || t.shape === 'int-value') return true;
     if (policy.scansValuesFor(this.role)) return true;
     switch (t.shape) {
       case 'values':
@@ -793,12 +851,14 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     const type = first[0]!;
     if (type === RespType.SimpleError || type === RespType.BulkError) {
       frame = slot.parts.length === 1 ? first : Buffer.concat(slot.parts);
+      frame = this.scrubError(slot, frame);
       slot.error = frame.toString('utf8', 1, Math.min(frame.length, 200)).replace(/\r\n.*$/s, '').trim();
       slot.rows = 0;
       return;
     }
     slot.rows = rowsOf(slot.parts);
-    if (!slot.inspect || !slot.target || !mayCarryStrings(type)) return;
+    if (!slot.inspect || !slot.target) return;
+    if (!mayCarryStrings(type) && !slot.target.derive && slot.target.shape !== 'int-value') return;
     frame = slot.parts.length === 1 ? first : Buffer.concat(slot.parts, slot.size);
     try {
       const masked = maskReply(
@@ -821,6 +881,24 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       slot.size = e.length;
       slot.error = 'reply could not be masked';
     }
+  }
+
+  /**
+   * An error reply for a role whose values are masked, with every entity the value detectors find masked (Redis'
+   * own errors quote no values, but a module's or a script's may).
+   */
+  private scrubError(slot: Slot, frame: Buffer): Buffer {
+    const policy = slot.batch.policy;
+    if (!policy.scansValuesFor(this.role)) return frame;
+    const type = frame[0]!;
+    const text = type === RespType.SimpleError ? frame.toString('utf8', 1, frame.length - 2) : frame.toString('utf8', frame.indexOf(13) + 2, frame.length - 2);
+    const clean = scrubText(text, policy, this.role, slot.op ?? slot.tally ?? undefined);
+    if (clean === text) return frame;
+    const out = errorReply(clean);
+    this.heldBytes += out.length - slot.size;
+    slot.parts = [out];
+    slot.size = out.length;
+    return out;
   }
 
   private maybeComplete(batch: Batch): void {

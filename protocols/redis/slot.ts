@@ -32,7 +32,8 @@ export class CommandTally extends MaskTally {
   constructor(
     readonly operation: string,
     readonly kind: OperationKind,
-    readonly decision: Decision,
+    /** The policy's decision; a refusal by the protocol (masked-commands.ts) replaces it with a denial. */
+    public decision: Decision,
     labels: readonly string[] | undefined,
   ) {
     super(labels);

@@ -23,8 +23,12 @@ export interface RespNode {
   attribute: RespNode | null;
 }
 
+/** Whether the last `decodeFrame` met a RESP3 attribute (so a walker must look at attributes too). */
+export let lastFrameHadAttributes = false;
+
 /** Decode the frame starting at `offset`; returns the node (its `end` is where the next frame starts). */
 export function decodeFrame(buf: Buffer, offset = 0): RespNode {
+  lastFrameHadAttributes = false;
   return decodeAt(buf, offset, 0);
 }
 
@@ -51,6 +55,7 @@ function decodeAt(buf: Buffer, offset: number, depth: number): RespNode {
   if (offset >= buf.length) throw new ProtocolError('Protocol error: incomplete frame', 'ERR');
   const type = buf[offset]!;
   if (type === RespType.Attribute) {
+    lastFrameHadAttributes = true;
     const attr = decodeAggregate(buf, offset, depth, type);
     const value = decodeAt(buf, attr.end, depth);
     value.attribute = attr;

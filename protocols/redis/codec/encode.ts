@@ -59,22 +59,29 @@ export function plain(value: Plain, resp3: boolean): string {
 export interface Replacement {
   node: RespNode;
   payload: Buffer;
+  /** `payload` is a whole encoded value that replaces the node (and any attribute before it), not a leaf's bytes. */
+  raw?: boolean;
+}
+
+/** Where a replacement starts in the frame: a leaf keeps the attribute before it, a raw replacement does not. */
+export function replacementStart(r: Replacement): number {
+  return !r.raw && r.node.attribute ? r.node.attribute.end : r.node.start;
 }
 
 /**
  * Re-encode a frame with some string leaves replaced, copying every other byte range unchanged; each leaf keeps
  * its RESP type (a simple string stays simple and may not contain CR/LF, a verbatim string keeps its format).
- * `replacements` must be in ascending `node.start` order and must not nest.
+ * `replacements` must be in ascending `replacementStart` order and must not nest.
  */
 export function spliceFrame(buf: Buffer, start: number, end: number, replacements: readonly Replacement[]): Buffer {
   if (replacements.length === 0) return buf.subarray(start, end);
   const parts: Buffer[] = [];
   let pos = start;
-  for (const { node, payload } of replacements) {
+  for (const r of replacements) {
+    const { node, payload } = r;
     // Keep any attribute that precedes the leaf.
-    const leafStart = node.attribute ? node.attribute.end : node.start;
-    parts.push(buf.subarray(pos, leafStart));
-    parts.push(encodeLeaf(buf, node, payload));
+    parts.push(buf.subarray(pos, replacementStart(r)));
+    parts.push(r.raw ? payload : encodeLeaf(buf, node, payload));
     pos = node.end;
   }
   parts.push(buf.subarray(pos, end));
