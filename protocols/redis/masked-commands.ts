@@ -27,9 +27,11 @@
  * other commands of the hot path pay one integer comparison.
  */
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import type { CompiledPolicy } from '../../src/policy/types.js';
 import type { ReplyShape } from './command-table.js';
-import { errorReply } from './codec/encode.js';
+import { decodeFrame, toJs } from './codec/decode.js';
+import { errorReply, plain, type Plain } from './codec/encode.js';
 import * as derive from './derive.js';
 import { classificationName, type PlanCache } from './reply-masking.js';
 
@@ -418,18 +420,60 @@ const REFUSE_WHY: Record<string, string> = {
 };
 
 /**
- * Scripts and functions run reads dgf cannot trace (a script can read any key it is told about in ARGV, or none).
- * A policy allow-list of script SHA1s with the labels their output may carry would let named scripts through (their
- * reply masked with the derived mask of those labels); the policy engine has no such setting yet, so every script
- * is refused for a masked role.
+ * Scripts and functions read what dgf cannot trace (a script can read any key it is told about in ARGV, or none).
+ * A script allow-listed in policy (`scripts`: its body's SHA1 with the labels its output may carry) runs, and its
+ * reply gets the derived mask of those labels; loading it is harmless. Every other script, and every function
+ * (FCALL, FUNCTION LOAD: a library has no body SHA a policy could name), is refused for a masked role.
  */
-function guardScript(fullName: string, args: readonly Buffer[], ctx: GuardContext): GuardResult {
-  void args;
-  void ctx;
+function guardScript(fullName: string, args: readonly Buffer[], ctx: GuardContext): GuardResult | null {
+  const sha = scriptSha(fullName, args);
+  const labels = sha === null ? null : ctx.policy.scriptLabels(sha);
+  if (labels !== null) {
+    if (fullName === 'script|load') return null;
+    return { kind: 'rewrite', args: null, shape: 'values', derive: scriptReply(labels, ctx) };
+  }
   const what = fullName.startsWith('function') || fullName.startsWith('fcall') ? 'functions' : 'scripts';
   return {
     kind: 'refuse',
-    message: `dgf: ${upper(fullName)}: ${what} read keys and values dgf cannot trace (a script may read any key named in its arguments); ${REFUSAL_TAIL} unless the script is allow-listed in policy`,
+    message: `dgf: ${upper(fullName)}: ${what} read keys and values dgf cannot trace (a script may read any key named in its arguments); ${REFUSAL_TAIL} unless the script is allow-listed in policy (scripts: sha1 + labels)`,
+  };
+}
+
+/** The SHA1 a script command names: EVALSHA's argument, the hash of EVAL's or SCRIPT LOAD's body; null for functions. */
+function scriptSha(fullName: string, args: readonly Buffer[]): string | null {
+  switch (fullName) {
+    case 'evalsha':
+    case 'evalsha_ro':
+      return args[1] ? args[1].toString('latin1').toLowerCase() : null;
+    case 'eval':
+    case 'eval_ro':
+      return args[1] ? createHash('sha1').update(args[1]).digest('hex') : null;
+    case 'script|load':
+      return args[2] ? createHash('sha1').update(args[2]).digest('hex') : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * An allow-listed script's reply as the role may see it: when one of the script's labels is masked for the role,
+ * every string becomes the derived mask and every number null (a count or code computed from a masked value is
+ * derived from it too); errors pass (they were scrubbed). Otherwise the reply as masked by its shape (detectors).
+ */
+function scriptReply(labels: readonly string[], ctx: GuardContext): Derivation | null {
+  const plan = ctx.policy.derivedPlan(ctx.role, labels, 'text');
+  if (plan.mode !== 'mask') return null;
+  return (masked, resp3) => {
+    const c = masked[0];
+    if (c === 0x2d || c === 0x21) return masked; // '-' / '!': an error
+    const redact = (v: unknown): Plain => {
+      if (v === null || v === undefined) return null;
+      if (typeof v === 'string') return plan.apply(v) as string;
+      // Arrays, and RESP3 maps (decoded as [key, value] pairs), keep their structure with every leaf masked.
+      if (Array.isArray(v)) return v.map(redact);
+      return null;
+    };
+    return Buffer.from(plain(redact(toJs(masked, decodeFrame(masked))), resp3));
   };
 }
 

@@ -83,6 +83,8 @@ export interface PolicyDefs {
   onUnknownLineage: Map<string, UnknownLineageAction>;
   /** `content` of every file, concatenated: objects declared clean or binary-only. */
   content: { clean: string[]; binaryOnly: string[] };
+  /** `scripts` of every file: allow-listed script SHA1 (lower case) -> the labels its output may carry. */
+  scripts: Map<string, string[]>;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
@@ -126,7 +128,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 /** Validate every source; returns the definitions and every error found. */
 export function validateSources(sources: readonly YamlSource[], userFiles: ReadonlySet<string> = new Set()): { defs: PolicyDefs; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
-  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [], onUnknownLineage: new Map(), content: { clean: [], binaryOnly: [] } };
+  const defs: PolicyDefs = { classifiers: [], masks: [], rules: [], onUnknownLineage: new Map(), content: { clean: [], binaryOnly: [] }, scripts: new Map() };
   const ruleIds = new Map<string, string>();
 
   for (const src of sources) {
@@ -256,6 +258,11 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
       });
     });
 
+    if (Array.isArray(data.scripts)) {
+      for (const entry of data.scripts) {
+        if (isObj(entry) && typeof entry.sha1 === 'string') defs.scripts.set(entry.sha1.toLowerCase(), list(entry.labels) ?? []);
+      }
+    }
     if (isObj(data.content)) {
       defs.content.clean.push(...(list(data.content.clean) ?? []));
       defs.content.binaryOnly.push(...(list(data.content.binaryOnly) ?? []));

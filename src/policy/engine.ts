@@ -346,6 +346,10 @@ export class PolicyImpl implements CompiledPolicy {
 
   private contentGlobs: { clean: RegExp[]; binaryOnly: RegExp[] } | null = null;
 
+  scriptLabels(sha1: string): readonly string[] | null {
+    return this.defs.scripts.get(sha1.toLowerCase()) ?? null;
+  }
+
   contentClass(object: string): 'clean' | 'binary-only' | null {
     const g = (this.contentGlobs ??= {
       clean: this.defs.content.clean.map((p) => globToRegExp(p, false)),

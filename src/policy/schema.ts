@@ -107,5 +107,23 @@ export const POLICY_SCHEMA = {
       additionalProperties: false,
       properties: { clean: stringList, binaryOnly: stringList },
     },
+    /**
+     * Server-side scripts a role with masks may run (Redis EVAL/EVALSHA/SCRIPT LOAD), by the SHA1 of their body,
+     * with the labels their output may carry: the reply gets the derived mask of those labels. Any other script is
+     * refused for a role with masks, since dgf cannot trace what it reads.
+     */
+    scripts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sha1', 'labels'],
+        properties: {
+          sha1: { type: 'string', pattern: '^[0-9a-fA-F]{40}$' },
+          labels: stringList,
+          description: { type: 'string' },
+        },
+      },
+    },
   },
 } as const;

@@ -208,6 +208,11 @@ export interface CompiledPolicy {
    */
   contentClass(object: string): 'clean' | 'binary-only' | null;
   /**
+   * The labels the output of an allow-listed server-side script may carry (policy section `scripts`, by the SHA1 of
+   * its body, lower-case hex), or null when the script is not allow-listed (refused for a role with masks).
+   */
+  scriptLabels(sha1: string): readonly string[] | null;
+  /**
    * What to do with an output dgf cannot trace to its sources, for `role` (policy setting `onUnknownLineage`):
    * 'deny' refuses the operation, 'mask' masks every output value with the derived mask. The role's own entry, else
    * the `default` entry, else 'deny'.

@@ -1,5 +1,9 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PolicyStore, type CompiledPolicy } from '../../../src/policy/index.js';
 import { PlanCache, maskReply, type MaskTarget } from '../../../protocols/redis/reply-masking.js';
 import { decodeFrame, toJs } from '../../../protocols/redis/codec/decode.js';
@@ -169,5 +173,56 @@ describe('the masking guarantee for Redis commands (masked-commands.ts, derive.t
     assert.deepEqual(Buffer.from(byteWindow(Buffer.from('abcdef'), 2, 100)).toString(), 'cdef');
     assert.equal(charWindow('héllo wörld', 1, 4), 'éllo');
     assert.equal(charWindow('abc', 5), '');
+  });
+});
+
+describe('scripts: refused for a masked role unless allow-listed in policy by the SHA1 of their body', () => {
+  const BODY = "return {redis.call('GET', KEYS[1]), 42}";
+  const SHA = createHash('sha1').update(BODY).digest('hex');
+  let allowing: CompiledPolicy;
+
+  before(async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dgf-scripts-'));
+    await writeFile(join(dir, 'scripts.yaml'), `scripts:\n  - sha1: ${SHA.toUpperCase()}\n    labels: [pii.email]\n    description: reads one user's e-mail\n`);
+    allowing = (await PolicyStore.load({ dir, hashKey: 'unit-test-key-0123456789abcdef' })).current();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function guardWith(p: CompiledPolicy, role: string, ...argv: string[]): GuardResult | null {
+    const args = argv.map((a) => Buffer.from(a));
+    const info = lookupCommand(argv[0]!.toLowerCase(), args[1])!;
+    const keys = extractKeys(info.spec, args).map((k) => k.toString('latin1'));
+    return guardCommand(info.guard, info.fullName, args, keys, { policy: p, role, plans: new PlanCache() });
+  }
+
+  test('not allow-listed: EVAL, EVALSHA, FCALL and SCRIPT LOAD are refused, naming the allow-list', () => {
+    for (const argv of [['EVAL', BODY, '1', 'user:1:email'], ['EVALSHA', SHA, '1', 'k'], ['FCALL', 'f', '0'], ['SCRIPT', 'LOAD', BODY]]) {
+      const g = guardWith(policy, 'analyst', ...argv);
+      assert.ok(g && g.kind === 'refuse' && /allow-listed in policy/.test(g.message), argv.join(' '));
+    }
+  });
+
+  test('allow-listed: EVALSHA (any case) and EVAL of the same body run; the reply gets the derived mask of its labels', () => {
+    assert.equal(allowing.scriptLabels(SHA), allowing.scriptLabels(SHA.toUpperCase()));
+    assert.deepEqual(allowing.scriptLabels(SHA), ['pii.email']);
+    for (const argv of [['EVALSHA', SHA.toUpperCase(), '1', 'user:1:email'], ['EVAL', BODY, '1', 'user:1:email']]) {
+      const g = guardWith(allowing, 'analyst', ...argv);
+      assert.ok(g && g.kind === 'rewrite' && g.args === null && g.derive !== null, argv.join(' '));
+      const reply = g.derive!(Buffer.from(arr(bulk('alice@example.com'), ':42\r\n')), false);
+      assert.deepEqual(js(reply), ['[REDACTED]', null]);
+      // An error reply passes as it is (it was scrubbed upstream of the derivation).
+      assert.equal(g.derive!(Buffer.from('-ERR boom\r\n'), false).toString(), '-ERR boom\r\n');
+    }
+    assert.equal(guardWith(allowing, 'analyst', 'SCRIPT', 'LOAD', BODY), null, 'loading an allow-listed script runs as sent');
+    // A role that sees e-mails clear gets the reply as Redis sent it (masked by its shape only).
+    const dpo = guardWith(allowing, 'dpo', 'EVALSHA', SHA, '1', 'user:1:email');
+    assert.ok(dpo && dpo.kind === 'rewrite' && dpo.derive === null);
+  });
+
+  test('a malformed allow-list entry is a config error with file and line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dgf-scripts-bad-'));
+    await writeFile(join(dir, 'bad.yaml'), 'scripts:\n  - sha1: not-a-sha\n    labels: [pii.email]\n');
+    await assert.rejects(PolicyStore.load({ dir }), (err: Error) => /bad\.yaml:2/.test(String(err.message)) && /sha1/.test(String(err.message)));
+    await rm(dir, { recursive: true, force: true });
   });
 });
