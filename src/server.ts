@@ -85,7 +85,7 @@ export async function startServer(config: DgfConfig, options: { logger?: Logger 
         inventory,
         ready: () => listeners.length === config.listeners.length,
       },
-      { listen: config.admin.listen, ...(config.admin.token ? { token: config.admin.token } : {}) },
+      { listen: config.admin.listen, ...(config.admin.token ? { token: config.admin.token } : {}), ...(config.admin.hosts ? { hosts: config.admin.hosts } : {}) },
       logger,
     );
     logger.info({ address: admin.address }, 'admin API listening');

@@ -7,7 +7,7 @@ import { normalizeFramework } from '../compliance/rules.js';
 import { validateCompliance } from '../compliance/validate.js';
 import type { Logger } from '../logger.js';
 import { auditQueueDepth, registry } from '../metrics/index.js';
-import type { LogicalType } from '../policy/types.js';
+import type { CompiledPolicy, Explanation, LogicalType } from '../policy/types.js';
 import type { ResourceUsage } from '../quota/types.js';
 import { dashboardHtml } from './dashboard.js';
 import type { HealthChecker } from './health.js';
@@ -22,6 +22,8 @@ export interface RouteContext {
   health: HealthChecker;
   logger: Logger;
   maxBodyBytes: number;
+  /** The admin API has a token (so this request carried it); without one it is open on loopback. */
+  tokenRequired: boolean;
 }
 
 export interface Route {
@@ -151,7 +153,13 @@ function audit({ res, url, state }: RouteContext): void {
   sendJson(res, 200, { records, count: records.length });
 }
 
-async function classify({ req, res, state, maxBodyBytes }: RouteContext): Promise<void> {
+/**
+ * Masks whose output a caller could use to reverse or link values (a keyed hash or token of a chosen value is a
+ * dictionary oracle; `fake` is deterministic too): computed for the admin token only.
+ */
+const ORACLE_METHODS = new Set(['hash', 'tokenize', 'fake']);
+
+async function classify({ req, res, state, maxBodyBytes, tokenRequired }: RouteContext): Promise<void> {
   const body = await readJsonBody(req, maxBodyBytes);
   if (!isPlainObject(body)) throw new HttpError(400, 'BAD_REQUEST', 'request body must be a JSON object {role, fields} or {role, values}');
   const role = body.role ?? 'default';
@@ -170,18 +178,29 @@ async function classify({ req, res, state, maxBodyBytes }: RouteContext): Promis
     if (entries.length > MAX_CLASSIFY_ITEMS) throw new HttpError(400, 'BAD_REQUEST', `at most ${MAX_CLASSIFY_ITEMS} fields per request`);
     for (const [name, value] of entries) {
       const e = policy.explain(role, name, value, type);
-      results.push({ name, labels: e.labels, findings: e.findings, masked: e.masked });
+      results.push({ name, labels: e.labels, findings: e.findings, ...maskedOutput(e, role, policy, tokenRequired) });
     }
   } else if (Array.isArray(body.values)) {
     if (body.values.length > MAX_CLASSIFY_ITEMS) throw new HttpError(400, 'BAD_REQUEST', `at most ${MAX_CLASSIFY_ITEMS} values per request`);
     body.values.forEach((value: unknown, index: number) => {
       const e = policy.explain(role, undefined, value, type);
-      results.push({ index, labels: e.labels, findings: e.findings, masked: e.masked });
+      results.push({ index, labels: e.labels, findings: e.findings, ...maskedOutput(e, role, policy, tokenRequired) });
     });
   } else {
     throw new HttpError(400, 'BAD_REQUEST', 'give either "fields" (an object of name: value) or "values" (an array)');
   }
   sendJson(res, 200, { role, version: policy.version, results });
+}
+
+/** The masked value, or, without the admin token, nothing where a hash/tokenize/fake mask computed it. */
+function maskedOutput(e: Explanation, role: string, policy: CompiledPolicy, tokenRequired: boolean): { masked: unknown; withheld?: string } {
+  if (tokenRequired) return { masked: e.masked };
+  const labels = new Set([...e.labels, ...e.findings.map((f) => f.label)]);
+  for (const label of labels) {
+    const method = policy.maskMethodFor(role, label);
+    if (method !== null && ORACLE_METHODS.has(method)) return { masked: null, withheld: `${method} outputs are computed for the admin token only (set admin.token)` };
+  }
+  return { masked: e.masked };
 }
 
 async function reload({ res, state, logger }: RouteContext): Promise<void> {

@@ -4,7 +4,7 @@
  * `{"error": {"code", "message"}}`; no request, however malformed, can take the process down.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import { bearerChecker } from './auth.js';
 import { HEALTH_TIMEOUT_MS, HealthChecker } from './health.js';
@@ -23,6 +23,11 @@ export interface AdminServerOptions {
   maxBodyBytes?: number;
   /** Per-upstream timeout of health checks in ms; default 2000. */
   healthTimeoutMs?: number;
+  /**
+   * Host names (besides IP literals, `localhost` and the listen host) the API answers to; a request naming any
+   * other host is answered 421 (a web page cannot read the API through DNS rebinding). Default none.
+   */
+  hosts?: readonly string[];
 }
 
 export interface AdminServer {
@@ -47,6 +52,17 @@ export async function startAdminServer(state: AdminState, opts: AdminServerOptio
   const authorized = opts.token ? bearerChecker(opts.token) : null;
   const health = new HealthChecker(() => state.listeners(), opts.healthTimeoutMs ?? HEALTH_TIMEOUT_MS);
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const names = new Set(['localhost', host.toLowerCase(), ...(opts.hosts ?? []).map((h) => h.toLowerCase())]);
+  /**
+   * DNS rebinding points a name the attacker owns at 127.0.0.1: the browser then sends that name as Host. IP
+   * literals (a kubelet probe, curl to an address) and the names the operator listed are the API's own.
+   */
+  const hostAllowed = (header: string | undefined): boolean => {
+    if (header === undefined || header === '') return true; // HTTP/1.0 without Host: no browser sends that
+    const name = header.startsWith('[') ? header.slice(1, header.indexOf(']')) : header.replace(/:\d+$/, '');
+    const lower = name.toLowerCase();
+    return isIP(lower) !== 0 || names.has(lower) || names.has(lower.replace(/\.$/, ''));
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
@@ -58,6 +74,9 @@ export async function startAdminServer(state: AdminState, opts: AdminServerOptio
     }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
     try {
+      if (!hostAllowed(req.headers.host)) {
+        throw new HttpError(421, 'MISDIRECTED_REQUEST', 'this host name is not one the dgf admin API answers to (admin.hosts)');
+      }
       if (authorized && (path === '/api' || path.startsWith('/api/')) && !authorized(req)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)', undefined, {
           'www-authenticate': 'Bearer realm="dgf"',
@@ -71,7 +90,7 @@ export async function startAdminServer(state: AdminState, opts: AdminServerOptio
         const allow = candidates.map((r) => (r.method === 'GET' ? 'GET, HEAD' : r.method)).join(', ');
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${allow}`, undefined, { allow });
       }
-      await route.handler({ req, res, url, state, health, logger: log, maxBodyBytes });
+      await route.handler({ req, res, url, state, health, logger: log, maxBodyBytes, tokenRequired: authorized !== null });
     } catch (err) {
       const httpErr = toHttpError(err);
       if (httpErr.status >= 500) log.error({ err, method: req.method, path }, 'admin request failed');

@@ -131,7 +131,7 @@ function describe(e: ErrorObject): { message: string; path: (string | number)[] 
 }
 
 interface RawConfig {
-  admin?: { listen?: string; token?: string };
+  admin?: { listen?: string; token?: string; hosts?: string[] };
   policies?: { dir?: string; packs?: string[]; hashKey?: string; watch?: boolean };
   roles?: DgfConfig['roles'];
   audit?: { failMode?: 'closed' | 'open'; chainKey?: string; sinks?: DgfConfig['audit']['sinks'] };
@@ -176,6 +176,10 @@ function normalize(
     if (auth === 'trust' && !LOOPBACK.test(host)) {
       errors.push(at(`auth: trust is only allowed on a loopback address, not ${host}; add users`, where(l.auth ? 'auth' : 'listen')));
     }
+    // A password method with nobody to check it against would let anyone in as any user.
+    if (auth !== undefined && auth !== 'trust' && users.length === 0) {
+      errors.push(at(`auth: ${auth} needs users (name and password) to check clients against`, where('auth')));
+    }
     const up = l.upstream ?? {};
     const needsUrl = l.protocol === 'postgres' || l.protocol === 'mongodb' || l.protocol === 'redis' || l.protocol === 'blob';
     if (needsUrl && !up.url) errors.push(at(`missing required key "url" for a ${l.protocol} upstream`, where('upstream')));
@@ -202,11 +206,21 @@ function normalize(
       options: l.options ?? {},
     };
   });
+  const adminListen = raw.admin?.listen ?? DEFAULTS.adminListen;
+  const adminHost = adminListen.slice(0, adminListen.lastIndexOf(':'));
+  // Off loopback the admin API serves the audit trail and reloads policies for whoever reaches it: a token is required.
+  if (adminHost !== '' && !LOOPBACK.test(adminHost) && !raw.admin?.token) {
+    errors.push(at(`admin.listen ${adminListen} is not a loopback address: set admin.token (an empty \${VAR} counts as none)`, ['admin', raw.admin?.listen ? 'listen' : 'token']));
+  }
   if (errors.length > 0) throw new ConfigErrors(errors);
 
   return {
     file,
-    admin: { listen: raw.admin?.listen ?? DEFAULTS.adminListen, ...(raw.admin?.token ? { token: raw.admin.token } : {}) },
+    admin: {
+      listen: raw.admin?.listen ?? DEFAULTS.adminListen,
+      ...(raw.admin?.token ? { token: raw.admin.token } : {}),
+      ...(raw.admin?.hosts ? { hosts: raw.admin.hosts } : {}),
+    },
     policies: {
       ...(raw.policies?.dir ? { dir: resolvePath(raw.policies.dir) } : {}),
       packs: raw.policies?.packs ?? [...DEFAULTS.packs],

@@ -80,7 +80,7 @@ export const configSchema = {
     admin: {
       type: 'object',
       additionalProperties: false,
-      properties: { listen: port, token: { type: 'string' } },
+      properties: { listen: port, token: { type: 'string' }, hosts: { type: 'array', items: { type: 'string' } } },
     },
     policies: {
       type: 'object',

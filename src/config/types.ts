@@ -117,8 +117,10 @@ export interface PoliciesConfig {
 export interface AdminConfig {
   /** host:port; default 127.0.0.1:8080. */
   listen: string;
-  /** Bearer token for /api/*; default none (open, loopback only). */
+  /** Bearer token for /api/*; default none (open, loopback only: a non-loopback listen requires one). */
   token?: string;
+  /** Host names the API answers to besides IP literals and localhost (DNS-rebinding guard); default none. */
+  hosts?: string[];
 }
 
 export interface DgfConfig {

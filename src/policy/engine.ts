@@ -293,6 +293,10 @@ export class PolicyImpl implements CompiledPolicy {
     return this.rolePlan(role).masks.get(label) ?? null;
   }
 
+  maskMethodFor(role: string, label: string): MaskMethod | null {
+    return this.maskFor(role, label)?.method ?? null;
+  }
+
   private resolveMask(role: string, label: string): MaskSpec | null {
     for (const m of this.masks) {
       if (!anyMatch(m.labels, label)) continue;

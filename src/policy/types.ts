@@ -212,6 +212,8 @@ export interface CompiledPolicy {
    * its body, lower-case hex), or null when the script is not allow-listed (refused for a role with masks).
    */
   scriptLabels(sha1: string): readonly string[] | null;
+  /** The mask method `role` gets for `label`, or null when the role sees it clear (for tooling and the admin API). */
+  maskMethodFor(role: string, label: string): MaskMethod | null;
   /**
    * What to do with an output dgf cannot trace to its sources, for `role` (policy setting `onUnknownLineage`):
    * 'deny' refuses the operation, 'mask' masks every output value with the derived mask. The role's own entry, else
