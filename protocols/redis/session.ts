@@ -333,6 +333,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     if (!info) return this.unknown(name, args, raw, batch);
     if ((info.spec.arity > 0 && args.length !== info.spec.arity) || (info.spec.arity < 0 && args.length < -info.spec.arity)) {
       const what = info.fullName.includes('|') ? info.fullName : info.name;
+      // Inside MULTI a command that fails when queued aborts the transaction at EXEC, as Redis does.
+      if (this.multi) this.txDirty = true;
       return this.local(batch, errorReply(`ERR wrong number of arguments for '${what}' command`));
     }
     const keyBufs = extractKeys(info.spec, args);
@@ -401,6 +403,9 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     const statement = name.toUpperCase();
     const op = this.env.gov.begin({ identity: this.identity, role: this.role, operation: name, kind: 'other', objects: [], statement });
     const slot = new Slot(this, batch, null, op, statement, []);
+    if (op.denied || batch.policy.masksAnyFor(this.role)) {
+      if (this.multi) this.txDirty = true;
+    }
     if (op.denied) return this.local(batch, errorReply(`NOPERM ${op.decision.message ?? 'command refused by policy'}`), slot, 'denied');
     // Fail closed: a command whose keys and reply we cannot read is never run for a role whose values are masked.
     if (batch.policy.masksAnyFor(this.role)) {
