@@ -32,7 +32,7 @@ export function parse(name: string, sql: string, paramTypes: readonly number[]):
   b[p++] = 0;
   p += b.write(sql, p, 'utf8');
   b[p++] = 0;
-  b.writeInt16BE(paramTypes.length, p);
+  b.writeUInt16BE(paramTypes.length, p);
   p += 2;
   for (const t of paramTypes) {
     b.writeUInt32BE(t >>> 0, p);

@@ -56,8 +56,8 @@ export function readParse(buf: Buffer, body: number, end: number): ParseMessage 
   const r = reader.reset(buf, body, end);
   const name = r.cstring();
   const query = r.cstring();
-  const n = r.int16();
-  if (n < 0) throw new ProtocolError('invalid parameter type count', SqlState.ProtocolViolation);
+  // Counts are unsigned: PostgreSQL accepts up to 65,535 parameter types (a driver may send 50,000).
+  const n = r.uint16();
   const paramTypes = new Array<number>(n);
   for (let i = 0; i < n; i++) paramTypes[i] = r.uint32();
   return { name, query, paramTypes };
@@ -80,18 +80,15 @@ export function readBind(buf: Buffer, body: number, end: number): BindMessage {
   const statementStart = r.pos;
   const statement = r.cstring();
   const statementNul = r.pos - 1;
-  const nFormats = r.int16();
-  if (nFormats < 0) throw new ProtocolError('invalid parameter format count', SqlState.ProtocolViolation);
+  const nFormats = r.uint16();
   r.skip(nFormats * 2);
-  const nParams = r.int16();
-  if (nParams < 0) throw new ProtocolError('invalid parameter count', SqlState.ProtocolViolation);
+  const nParams = r.uint16();
   for (let i = 0; i < nParams; i++) {
     const len = r.int32();
     if (len > 0) r.skip(len);
     else if (len < -1) throw new ProtocolError('invalid parameter length', SqlState.ProtocolViolation);
   }
-  const nResults = r.int16();
-  if (nResults < 0) throw new ProtocolError('invalid result format count', SqlState.ProtocolViolation);
+  const nResults = r.uint16();
   const resultFormats = new Array<number>(nResults);
   for (let i = 0; i < nResults; i++) resultFormats[i] = r.int16();
   return { portal, statement, statementStart, statementNul, resultFormats };

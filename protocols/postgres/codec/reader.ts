@@ -33,6 +33,14 @@ export class Reader {
     return v;
   }
 
+  /** An unsigned 16-bit count, as PostgreSQL reads message counts (`pq_getmsgint(msg, 2)`: 0 to 65535). */
+  uint16(): number {
+    if (this.pos + 2 > this.end) throw truncated();
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
   int32(): number {
     if (this.pos + 4 > this.end) throw truncated();
     const v = this.buf.readInt32BE(this.pos);
