@@ -699,12 +699,14 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       i = 2;
     }
     let name: string | null = null;
+    let loggedIn = false;
     for (; i < args.length; i++) {
       const opt = args[i]!.toString('latin1').toLowerCase();
       if (opt === 'auth' && i + 2 < args.length) {
         const user = args[i + 1]!.toString('utf8');
         if (!this.checkPassword(user, args[i + 2]!)) return errorReply('WRONGPASS invalid username-password pair or user is disabled.');
         this.login(user);
+        loggedIn = true;
         i += 2;
       } else if (opt === 'setname' && i + 1 < args.length) {
         name = args[++i]!.toString('utf8');
@@ -713,7 +715,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       }
     }
     if (!this.authed) return errorReply('NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time');
-    if (name !== null) this.setName(name);
+    if (name !== null) this.setName(name, loggedIn);
     this.resp = version;
     const info = this.env.serverInfo();
     return Buffer.from(
@@ -724,9 +726,13 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     );
   }
 
-  private setName(name: string): void {
+  /**
+   * The connection's name is the identity's application (audit records show it). It picks the role only at login
+   * (HELLO ... AUTH ... SETNAME): a client cannot re-map its live connection's role by renaming it later.
+   */
+  private setName(name: string, atLogin: boolean): void {
     this.identity = { ...this.identity, application: name };
-    this.role = this.env.gov.roleOf(this.identity);
+    if (atLogin) this.role = this.env.gov.roleOf(this.identity);
   }
 
   /** CLIENT subcommands answered for the client's own (virtual) connection. */
@@ -735,7 +741,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     switch (sub) {
       case 'setname':
         if (args.length !== 3) return false;
-        this.setName(args[2]!.toString('utf8'));
+        this.setName(args[2]!.toString('utf8'), false);
         return this.local(batch, OK);
       case 'getname':
         return this.local(batch, bulk(this.identity.application ?? null, this.resp === 3));
