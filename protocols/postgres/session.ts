@@ -48,6 +48,8 @@ const MAX_FOLLOWERS = 4;
 const QUERY_CANCELED = '57014';
 /** The rule id of a refusal by lineage (an output dgf cannot trace, a masked value laundered): in the audit trail. */
 const LINEAGE_RULE = 'dgf-lineage';
+/** Default of the listener's `authTimeoutMs`. */
+const AUTH_TIMEOUT_MS = 10_000;
 const UNTRACED_ONLY: readonly string[] = Object.freeze([UNTRACED_LABEL]);
 
 /**
@@ -212,6 +214,21 @@ export class Session implements PipelineFollower {
   private runStart = 0;
   private runEnd = 0;
   private readonly lineage: SessionLineage;
+  private authTimer: NodeJS.Timeout | null = null;
+
+  private readonly onAuthTimeout = (): void => {
+    this.authTimer = null;
+    if (this.state !== 'startup' && this.state !== 'auth') return;
+    // PostgreSQL's own words for authentication_timeout.
+    this.closeWith(be.errorResponse({ severity: 'FATAL', code: SqlState.QueryCanceled, message: 'canceling authentication due to timeout' }));
+  };
+
+  private clearAuthTimer(): void {
+    if (this.authTimer !== null) {
+      clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+  }
 
   constructor(
     socket: net.Socket,
@@ -219,6 +236,9 @@ export class Session implements PipelineFollower {
   ) {
     this.socket = socket;
     this.lineage = new SessionLineage(l.lineage, l.verdicts);
+    // A client that connects and never finishes authenticating holds a socket and a session: bounded in time.
+    this.authTimer = setTimeout(this.onAuthTimeout, l.config.authTimeoutMs ?? AUTH_TIMEOUT_MS);
+    this.authTimer.unref();
     this.decoder = new FrameDecoder(l.config.maxMessageBytes, { startup: true });
     this.out = new ClientOutput(socket);
     this.attachSocket(socket);
@@ -458,6 +478,7 @@ export class Session implements PipelineFollower {
 
   /** After authentication: role, upstream parameters, BackendKeyData, ReadyForQuery. */
   private async login(): Promise<void> {
+    this.clearAuthTimer();
     this.state = 'login';
     this.blocked = true;
     this.role = this.l.gov.roleOf(this.identity);
@@ -1750,6 +1771,7 @@ export class Session implements PipelineFollower {
   // ---------------------------------------------------------------- teardown
 
   private teardown(reason: string | null): void {
+    this.clearAuthTimer();
     if (this.state === 'closed' && !this.opened && !this.conn) {
       this.l.sessions.delete(this.processId);
       return;

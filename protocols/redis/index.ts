@@ -92,6 +92,7 @@ export const start: ListenerFactory = async ({ config, governance: gov, logger }
     users,
     trust,
     maxMessageBytes: config.maxMessageBytes ?? 16 * 1024 * 1024,
+    authTimeoutMs: config.authTimeoutMs ?? 10_000,
     clientOutputLimit: opts.clientOutputLimitBytes,
     maxInflight: opts.maxInflight,
     defaultDb: endpoint.db,

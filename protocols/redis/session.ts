@@ -49,6 +49,8 @@ export interface SessionEnv {
   users: Map<string, Buffer>;
   trust: boolean;
   maxMessageBytes: number;
+  /** How long a client has to authenticate (AUTH or HELLO ... AUTH) before it is disconnected, in ms. */
+  authTimeoutMs: number;
   /** Largest reply bytes held for one client before it is disconnected (default 64 MiB). */
   clientOutputLimit: number;
   /** Most commands in flight per client before its socket stops being read (default 10,000). */
@@ -213,6 +215,11 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     this.role = env.gov.roleOf(this.identity);
     this.db = env.defaultDb;
     env.gov.clientOpened();
+    if (!this.authed) {
+      // A client that connects and never authenticates holds a socket and a session: bounded in time.
+      this.authTimer = setTimeout(this.onAuthTimeout, env.authTimeoutMs);
+      this.authTimer.unref();
+    }
     if (reads) reads.deliver = (chunk: Buffer) => this.onData(chunk);
     else socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onClientDrain());
@@ -674,7 +681,18 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     return timingSafeEqual(want, sha(password));
   }
 
+  private authTimer: NodeJS.Timeout | null = null;
+
+  private readonly onAuthTimeout = (): void => {
+    this.authTimer = null;
+    if (!this.authed) this.fatal('ERR dgf: authentication timeout (AUTH or HELLO ... AUTH must come first)');
+  };
+
   private login(user: string): void {
+    if (this.authTimer !== null) {
+      clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
     this.authed = true;
     this.identity = { ...this.identity, user };
     this.role = this.env.gov.roleOf(this.identity);
@@ -1226,6 +1244,10 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   }
 
   teardown(): void {
+    if (this.authTimer !== null) {
+      clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
     if (this.torn) return;
     this.torn = true;
     this.closed = true;

@@ -20,6 +20,7 @@ export const DEFAULTS = {
   /** 16 MiB: larger frames are a protocol error for that client. */
   maxMessageBytes: 16 * 1024 * 1024,
   poolTimeoutMs: 30_000,
+  authTimeoutMs: 10_000,
   /** Used when neither audit.chainKey nor policies.hashKey is set; dgf warns at start. */
   developmentKey: 'dgf-development-key-change-me',
 };

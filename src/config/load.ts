@@ -202,6 +202,7 @@ function normalize(
       pool: l.pool ?? DEFAULTS.pool,
       maxMessageBytes: l.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
       poolTimeoutMs: l.poolTimeoutMs ?? DEFAULTS.poolTimeoutMs,
+      authTimeoutMs: l.authTimeoutMs ?? DEFAULTS.authTimeoutMs,
       quota: { onExceed: 'reject', ...(l.quota ?? {}) },
       options: l.options ?? {},
     };

@@ -50,6 +50,7 @@ const listener = {
     pool: { enum: ['session', 'transaction'] },
     maxMessageBytes: { type: 'integer', minimum: 1024 },
     poolTimeoutMs: positiveInt,
+    authTimeoutMs: positiveInt,
     quota: {
       type: 'object',
       additionalProperties: false,

@@ -74,6 +74,8 @@ export interface ListenerConfig {
   maxMessageBytes: number;
   /** How long a client may wait for an upstream connection before an error, in ms; default 30000. */
   poolTimeoutMs: number;
+  /** How long a client has to authenticate after connecting, in ms, before it is disconnected; default 10000. */
+  authTimeoutMs?: number;
   quota: QuotaConfig;
   /** Protocol-specific extras, validated by the protocol (e.g. { stripCompression: true }). */
   options: Record<string, unknown>;
