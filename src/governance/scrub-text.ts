@@ -51,7 +51,11 @@ export function scrubText(text: string, policy: CompiledPolicy, role: string, st
  */
 export function maskDerivedValue(value: string, labels: readonly string[], policy: CompiledPolicy, role: string, stats?: MaskStats): string {
   if (labels.length === 0) return value;
-  const plan = policy.derivedPlan(role, labels, 'text');
+  return applyMaskPlan(policy.derivedPlan(role, labels, 'text'), value, stats);
+}
+
+/** `value` through a label-set plan: changed only by a 'mask' plan (as a string: a NULL mask redacts), labels seen. */
+function applyMaskPlan(plan: FieldPlan, value: string, stats: MaskStats | undefined): string {
   if (plan.mode !== 'mask') {
     if (stats) for (const l of plan.labels) stats.seen(l);
     return value;
@@ -69,13 +73,7 @@ export function maskDerivedValue(value: string, labels: readonly string[], polic
 export function maskEchoedValue(value: string, labels: readonly string[], policy: CompiledPolicy, role: string, stats?: MaskStats): string {
   if (labels.length === 0) return value;
   if (labels.includes(UNTRACED_LABEL)) return maskDerivedValue(value, labels, policy, role, stats);
-  const plan = policy.labelPlan(role, labels, 'text');
-  if (plan.mode !== 'mask') {
-    if (stats) for (const l of plan.labels) stats.seen(l);
-    return value;
-  }
-  const out = plan.apply(value, stats);
-  return typeof out === 'string' ? out : REDACTED;
+  return applyMaskPlan(policy.labelPlan(role, labels, 'text'), value, stats);
 }
 
 /** Whether `role` may not see at least one of `labels` (so the masks above would change a value). */

@@ -424,47 +424,39 @@ export class PolicyImpl implements CompiledPolicy {
   }
 
   labelPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
+    return this.labelSetPlan('label', role, labels, type, (sorted) => this.planForLabels(role, sorted, type, undefined));
+  }
+
+  /** A plan per (kind, role, label set, type), cached and bounded like the field plans. */
+  private labelSetPlan(kind: string, role: string, labels: readonly string[], type: LogicalType, build: (sorted: readonly string[]) => FieldPlan): FieldPlan {
     const sorted = [...new Set(labels)].sort();
-    const key = JSON.stringify(['label', role, type, ...sorted]);
+    const key = JSON.stringify([kind, role, type, ...sorted]);
     let plan = this.derivedPlans.get(key);
     if (plan) return plan;
-    plan = this.planForLabels(role, Object.freeze(sorted), type, undefined);
+    plan = build(Object.freeze(sorted));
     if (this.derivedPlans.size >= PolicyImpl.PLAN_CACHE_MAX) this.derivedPlans.clear();
     this.derivedPlans.set(key, plan);
     return plan;
   }
 
+  /** The strongest mask the role has for any of `labels` (lowest METHOD_RANK; the first such label), or null. */
+  private strongestMask(rp: RolePlan, labels: readonly string[]): { label: string; spec: MaskSpec } | null {
+    let best: { label: string; spec: MaskSpec } | null = null;
+    for (const label of labels) {
+      const spec = rp.masks.get(label);
+      if (spec && (best === null || METHOD_RANK[spec.method] < METHOD_RANK[best.spec.method])) best = { label, spec };
+    }
+    return best;
+  }
+
   /** The plan of a field that carries `labels`: the strongest mask the role has for them, else scan or clear. */
   private planForLabels(role: string, labels: readonly string[], type: LogicalType, hint: string | undefined): FieldPlan {
     const rp = this.rolePlan(role);
-    let spec: MaskSpec | null = null;
-    let maskedLabels: string[] = [];
-    for (const l of labels) {
-      const s = rp.masks.get(l);
-      if (!s) continue;
-      maskedLabels.push(l);
-      if (spec === null || METHOD_RANK[s.method] < METHOD_RANK[spec.method]) spec = s;
-    }
+    const strongest = this.strongestMask(rp, labels);
+    if (strongest === null) return this.unmaskedPlan(role, rp, labels, type, hint);
+    const { spec } = strongest;
     const keys = this.keys;
-    if (spec !== null) {
-      const chosen = spec;
-      maskedLabels = maskedLabels.filter((l) => rp.masks.get(l) === chosen).concat(maskedLabels.filter((l) => rp.masks.get(l) !== chosen));
-      const method = chosen.method;
-      const masked = maskedLabels;
-      return {
-        mode: 'mask',
-        labels,
-        apply(value, stats) {
-          if (value === null || value === undefined) return value;
-          if (stats) {
-            for (const l of labels) stats.seen(l);
-            stats.masked(masked[0]!, method);
-          }
-          return maskValue(chosen, value, type, keys);
-        },
-      };
-    }
-    return this.unmaskedPlan(role, rp, labels, type, hint);
+    return maskPlan(labels, strongest.label, spec.method, (value) => maskValue(spec, value, type, keys));
   }
 
   /** The plan of a value none of whose `labels` the role has masked: 'scan' for text/json when the role scans, else 'clear'. */
@@ -514,48 +506,20 @@ export class PolicyImpl implements CompiledPolicy {
   }
 
   derivedPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
-    const sorted = [...new Set(labels)].sort();
-    const key = JSON.stringify([role, type, ...sorted]);
-    let plan = this.derivedPlans.get(key);
-    if (plan) return plan;
-    plan = this.buildDerivedPlan(role, Object.freeze(sorted), type);
-    if (this.derivedPlans.size >= PolicyImpl.PLAN_CACHE_MAX) this.derivedPlans.clear();
-    this.derivedPlans.set(key, plan);
-    return plan;
+    return this.labelSetPlan('derived', role, labels, type, (sorted) => this.buildDerivedPlan(role, sorted, type));
   }
 
   private buildDerivedPlan(role: string, labels: readonly string[], type: LogicalType): FieldPlan {
     const rp = this.rolePlan(role);
-    let strongest: string | null = null;
-    let rank = Infinity;
-    for (const l of labels) {
-      const s = rp.masks.get(l);
-      if (s && METHOD_RANK[s.method] < rank) {
-        strongest = l;
-        rank = METHOD_RANK[s.method];
-      }
-    }
+    let label = this.strongestMask(rp, labels)?.label ?? null;
     // A value dgf could not trace may hold anything: masked for every role that has a masked label (counted under
     // the untraced label only when no classified source is masked).
-    if (strongest === null && rp.masks.size > 0 && labels.includes(UNTRACED_LABEL)) strongest = UNTRACED_LABEL;
+    if (label === null && rp.masks.size > 0 && labels.includes(UNTRACED_LABEL)) label = UNTRACED_LABEL;
     // No name: value detectors run without a hint, as for a computed column.
-    if (strongest === null) return this.unmaskedPlan(role, rp, labels, type, undefined);
-    const label = strongest;
+    if (label === null) return this.unmaskedPlan(role, rp, labels, type, undefined);
     const keys = this.keys;
     const whole = type === 'text' || type === 'json';
-    const method: MaskMethod = whole ? 'redact' : 'null';
-    return {
-      mode: 'mask',
-      labels,
-      apply(value, stats) {
-        if (value === null || value === undefined) return value;
-        if (stats) {
-          for (const l of labels) stats.seen(l);
-          stats.masked(label, method);
-        }
-        return whole ? redactWhole(value, type, keys) : null;
-      },
-    };
+    return maskPlan(labels, label, whole ? 'redact' : 'null', (value) => (whole ? redactWhole(value, type, keys) : null));
   }
 
   maskDocument(role: string, doc: unknown, stats?: MaskStats, object?: string): unknown {
@@ -684,6 +648,22 @@ export class PolicyImpl implements CompiledPolicy {
  * redaction (a parsed JSON value: the redaction as a JSON string value). Bytes handed for text stay bytes (the
  * UTF-8 of the redacted text); no part of the value, not even its structure or length, survives.
  */
+/** A 'mask' plan: null passes; each value counts every label as seen and one value masked under `label` with `method`. */
+function maskPlan(labels: readonly string[], label: string, method: MaskMethod, transform: (value: MaskableValue) => MaskableValue): FieldPlan {
+  return {
+    mode: 'mask',
+    labels,
+    apply(value, stats) {
+      if (value === null || value === undefined) return value;
+      if (stats) {
+        for (const l of labels) stats.seen(l);
+        stats.masked(label, method);
+      }
+      return transform(value);
+    },
+  };
+}
+
 function redactWhole(value: MaskableValue, type: LogicalType, keys: Keyring): MaskableValue {
   // The text mask of the whole value, read as text whatever it holds (JSON text included): never walked.
   const text = typeof value === 'string' ? (maskValue(REDACT, value, 'text', keys) as string) : REDACTED;
