@@ -127,38 +127,28 @@ export const start: ListenerFactory = async (ctx) => {
     }, 3000).unref();
   }
 
-  let poller: NodeJS.Timeout | null = null;
-  if (storagePollMs > 0) {
-    poller = setInterval(() => {
+  /**
+   * dgf's own periodic work on the upstream, only on a connection nobody waits for (never ahead of a client):
+   * the storage poll, and the catalog refresh (tables, view definitions, functions for lineage).
+   */
+  const onIdleConnection = (everyMs: number, what: string, task: (conn: UpstreamConnection) => Promise<void>): NodeJS.Timeout | null => {
+    if (everyMs <= 0) return null;
+    const timer = setInterval(() => {
       const conn = pool.tryAcquireIdle();
       if (!conn) return;
-      pollStorage(conn).then(
+      task(conn).then(
         () => pool.release(conn, 'clean'),
         (err: unknown) => {
-          gov.logger.warn({ err }, 'storage poll failed');
+          gov.logger.warn({ err }, `${what} failed`);
           pool.release(conn, 'clean');
         },
       );
-    }, storagePollMs);
-    poller.unref();
-  }
-
-  let refresher: NodeJS.Timeout | null = null;
-  if (catalogRefreshMs > 0) {
-    // Only on a connection nobody waits for: the refresh is three catalog queries, never ahead of a client.
-    refresher = setInterval(() => {
-      const conn = pool.tryAcquireIdle();
-      if (!conn) return;
-      catalog.refresh((sql) => conn.run(sql)).then(
-        () => pool.release(conn, 'clean'),
-        (err: unknown) => {
-          gov.logger.warn({ err }, 'catalog refresh failed');
-          pool.release(conn, 'clean');
-        },
-      );
-    }, catalogRefreshMs);
-    refresher.unref();
-  }
+    }, everyMs);
+    timer.unref();
+    return timer;
+  };
+  const poller = onIdleConnection(storagePollMs, 'storage poll', pollStorage);
+  const refresher = onIdleConnection(catalogRefreshMs, 'catalog refresh', (conn) => catalog.refresh((sql) => conn.run(sql)));
 
   const running: RunningListener = {
     name: config.name,
