@@ -2,7 +2,7 @@
 # A/B of dgf itself: pgbench -S (1 and 8 clients, simple and prepared protocol) through dgf built from two commits,
 # side by side in one run, interleaved rounds, median of the paired ratios B/A. Both run the same config:
 # transaction mode, pool 2, shipped packs, audit to a file (failMode open, so the disk's fdatasync does not hide
-# dgf's own cost), as a user no role mapping matches (role `default`: every label masked, the full governance
+# dgf's own cost; bench/postgres/dgf.sh, the config bench/postgres/run.sh uses too), as a user no role mapping matches (role `default`: every label masked, the full governance
 # path: analysis, lineage, masking plans).
 #   bash bench/postgres/ab.sh [A-ref] [B-ref]        default: HEAD~1 and the work tree
 # Writes bench/results/postgres-ab.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
@@ -43,37 +43,9 @@ checkout() { # ref dir
 A_DIR=$(checkout "$A_REF" "$WORK/a")
 B_DIR=$(checkout "$B_REF" "$WORK/b")
 
-start_dgf() { # dir port name
-  mkdir -p "$WORK/audit-$3"
-  cat > "$WORK/dgf-$3.yaml" <<YAML
-admin:
-  listen: 127.0.0.1:0
-audit:
-  failMode: open
-  sinks:
-    - { type: file, path: $WORK/audit-$3/audit.jsonl, fsyncMs: 20 }
-listeners:
-  - name: pg
-    protocol: postgres
-    listen: 127.0.0.1:$2
-    users:
-      - { name: bench, password: benchpw }
-    upstream:
-      url: postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable
-      maxConnections: 2
-    pool: transaction
-YAML
-  (cd "$1" && DGF_LOG_LEVEL=warn exec node --import tsx src/cli/main.ts start --config "$WORK/dgf-$3.yaml" >"$WORK/dgf-$3.log" 2>&1) &
-  PIDS+=($!)
-  for _ in $(seq 1 120); do
-    PGPASSWORD=benchpw psql -X -q -h 127.0.0.1 -p "$2" -U bench -d $DB -c 'select 1' >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  echo "dgf ($3) did not start: $(cat "$WORK/dgf-$3.log")" >&2
-  exit 1
-}
-start_dgf "$A_DIR" $A_PORT a
-start_dgf "$B_DIR" $B_PORT b
+source bench/postgres/dgf.sh
+PIDS+=("$(start_bench_dgf open $A_PORT 0 a "$A_DIR")")
+PIDS+=("$(start_bench_dgf open $B_PORT 0 b "$B_DIR")")
 
 tps() { # port clients mode
   PGPASSWORD=benchpw pgbench -n -S -M "$3" -T "$DURATION" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'

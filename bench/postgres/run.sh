@@ -54,38 +54,7 @@ su postgres -s /bin/sh -c "/usr/sbin/pgbouncer -d $WORK/pgbouncer.ini"
 # dgf: transaction pooling, 2 upstream connections, shipped packs, audit to a file with fsync. Two runs of the
 # same config: failMode closed (each result waits for its record's fdatasync) and failMode open (records are
 # fdatasync'ed in groups every fsyncMs, results never wait).
-start_dgf() { # mode port admin-port -> sets DGF_PID
-  cat > "$WORK/dgf-$1.yaml" <<YAML
-admin:
-  listen: 127.0.0.1:$3
-policies:
-  hashKey: bench-hash-key-0123456789
-  watch: false
-audit:
-  failMode: $1
-  sinks:
-    - { type: file, path: $WORK/audit-$1/audit.jsonl, fsyncMs: 20 }
-listeners:
-  - name: pg
-    protocol: postgres
-    listen: 127.0.0.1:$2
-    users:
-      - { name: bench, password: benchpw }
-    upstream:
-      url: postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable
-      maxConnections: 2
-    pool: transaction
-    quota: { preset: supabase-free }
-YAML
-  DGF_LOG_LEVEL=warn node --import tsx src/cli/main.ts start --config "$WORK/dgf-$1.yaml" >"$WORK/dgf-$1.log" 2>&1 &
-  DGF_PID=$!
-  for _ in $(seq 1 120); do
-    PGPASSWORD=benchpw psql -X -q -h 127.0.0.1 -p "$2" -U bench -d $DB -c 'select 1' >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  echo "dgf did not start: $(cat "$WORK/dgf-$1.log")" >&2
-  exit 1
-}
+source bench/postgres/dgf.sh
 
 tps() { # target-port user password clients
   PGPASSWORD=$3 pgbench -n -S -T "$DURATION" -c "$4" -j "$(( $4 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U "$2" $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
@@ -95,10 +64,8 @@ declare -A R
 declare -A PORT PID
 PORT[closed]=$DGF_PORT
 PORT[open]=$((DGF_PORT + 10))
-start_dgf closed ${PORT[closed]} $ADMIN_PORT
-PID[closed]=$DGF_PID
-start_dgf open ${PORT[open]} $((ADMIN_PORT + 1))
-PID[open]=$DGF_PID
+PID[closed]=$(start_bench_dgf closed ${PORT[closed]} $ADMIN_PORT closed)
+PID[open]=$(start_bench_dgf open ${PORT[open]} $((ADMIN_PORT + 1)) open)
 DGF_PID="${PID[closed]} ${PID[open]}"
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
 for c in 1 8; do
