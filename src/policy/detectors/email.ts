@@ -9,8 +9,22 @@
  * an '@', and a domain holds no '@', so its attempts never overlap), and the local part is walked leftwards by
  * hand from that '@', never past the previous '@' or the previous match: every character is read at most twice,
  * and the spans are exactly those the single regex found.
+ *
+ * The top-level domain must be one of the public list (`tlds`, IANA's root zone): `logo@2x.png`, `user@host.local`
+ * and `a@b.notatld` are not addresses. A URL-encoded address (`john.doe%40example.com`, as in a query string) is
+ * found the same way from its `%40`.
  */
+import { createRequire } from 'node:module';
 import type { Detector } from './types.js';
+
+/** IANA's top-level domains, lower-case (the `tlds` package: a JSON array, loaded through require). */
+const TLDS: ReadonlySet<string> = new Set([
+  ...(createRequire(import.meta.url)('tlds') as string[]).map((t) => t.toLowerCase()),
+  // RFC 2606's reserved names for tests and documentation: test data is full of them, and it stands for real addresses.
+  'test',
+  'example',
+  'invalid',
+]);
 
 /** Local-part characters: `[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]`, by char code. */
 const LOCAL = new Uint8Array(128);
@@ -42,12 +56,22 @@ function localStart(text: string, at: number, from: number): number {
  * and each label's end at most 62 ways (it must be followed by a dot).
  */
 const AT_DOMAIN = /@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b/g;
+/** The same after a URL-encoded '@' (same linearity argument: an attempt starts only at a `%40`). */
+const PCT40_DOMAIN = /%40(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b/gi;
+/** An image's density suffix (`logo@2x.png`, `bg@1.5x.jpg`): a file name, not an address. */
+const DENSITY = /^(?:@|%40)\d(?:\.\d+)?x\./i;
 
-function findEmails(text: string, out: number[]): void {
+/** Whether the domain part `d` (from the '@' on) ends with a real top-level domain and is no image suffix. */
+function domainOk(d: string): boolean {
+  return TLDS.has(d.slice(d.lastIndexOf('.') + 1).toLowerCase()) && !DENSITY.test(d);
+}
+
+function findWith(re: RegExp, text: string, out: number[]): void {
   let from = 0; // a match never starts before the end of the previous one
-  AT_DOMAIN.lastIndex = 0;
+  re.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while ((m = AT_DOMAIN.exec(text)) !== null) {
+  while ((m = re.exec(text)) !== null) {
+    if (!domainOk(m[0])) continue;
     const start = localStart(text, m.index, from);
     if (start < 0) continue;
     const end = m.index + m[0].length;
@@ -56,9 +80,14 @@ function findEmails(text: string, out: number[]): void {
   }
 }
 
+function findEmails(text: string, out: number[]): void {
+  if (text.indexOf('@') >= 0) findWith(AT_DOMAIN, text, out);
+  if (text.indexOf('%40') >= 0) findWith(PCT40_DOMAIN, text, out);
+}
+
 export const email: Detector = {
   name: 'email',
-  description: 'e-mail address',
-  applies: (s) => s.at > 0 && s.dots > 0,
+  description: 'e-mail address (public TLD list; also URL-encoded)',
+  applies: (s) => s.dots > 0 && (s.at > 0 || s.digits >= 2),
   find: (text, out) => findEmails(text, out),
 };

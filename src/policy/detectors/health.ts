@@ -1,5 +1,6 @@
 /** Health identifiers: `uk_nhs` (NHS number, mod 11) and `us_npi` (National Provider Identifier, Luhn with 80840). */
-import type { Detector } from './types.js';
+import { newSlidingContext, passesWithContext, wordSet, type ContextWords } from './context.js';
+import { DEFAULT_THRESHOLD, type Detector } from './types.js';
 
 /**
  * Both linear: fixed-length shapes, one attempt reads at most 13 characters. Run with `test` and checked in
@@ -46,14 +47,29 @@ function npiValidAt(text: string, start: number): boolean {
   return sum % 10 === 0;
 }
 
-function findNhs(text: string, out: number[]): void {
+/**
+ * Context of NHS numbers (context.ts): one in eleven ten-digit numbers passes mod 11, so a phone number, a
+ * timestamp or a waybill number next to a word saying so is not reported (0.5 - 0.4); an NHS word raises it.
+ */
+const NHS_CONTEXT: ContextWords = {
+  positive: wordSet('nhs chi hcn patient health hospital gp nhsno'),
+  negative: wordSet(
+    'phone telephone tel mobile cell fax call contact whatsapp telefon téléphone teléfono telefono telefoon telefone',
+    'ts timestamp epoch unix created updated tracking waybill shipment parcel fedex ups usps dhl',
+  ),
+  hint: /nhs|chi_?n|health/i,
+};
+const NHS_SCORE = 0.5;
+
+function findNhs(text: string, out: number[], hint: string | undefined, threshold: number): void {
   NHS.lastIndex = 0;
+  const st = newSlidingContext(); // candidates come in order: one sliding context window reads each character once
   while (NHS.test(text)) {
     const end = NHS.lastIndex;
     // `ddd ddd dddd` (a separator 5 before the end) or ten digits.
     const c = text.charCodeAt(end - 5);
     const start = c === 32 || c === 45 ? end - 12 : end - 10;
-    if (nhsValidAt(text, start, end)) out.push(start, end);
+    if (nhsValidAt(text, start, end) && passesWithContext(NHS_SCORE, threshold, text, start, end, hint, NHS_CONTEXT, st)) out.push(start, end);
   }
 }
 
@@ -67,9 +83,10 @@ function findNpi(text: string, out: number[]): void {
 
 export const ukNhs: Detector = {
   name: 'uk_nhs',
-  description: 'UK NHS number (mod 11)',
+  description: 'UK NHS number (mod 11; phone/timestamp context lowers it)',
+  threshold: DEFAULT_THRESHOLD,
   applies: (s) => s.digits >= 10,
-  find: (text, out) => findNhs(text, out),
+  find: (text, out, hint, threshold = DEFAULT_THRESHOLD) => findNhs(text, out, hint, threshold),
 };
 
 export const usNpi: Detector = {

@@ -11,7 +11,7 @@ import { usSsn } from './us-ssn.js';
 import type { Detector, TextStats } from './types.js';
 
 export type { Detector, TextStats } from './types.js';
-export { textStats, textStatsUtf8 } from './types.js';
+export { DEFAULT_THRESHOLD, textStats, textStatsUtf8 } from './types.js';
 
 /**
  * Every built-in detector, in priority order: when two detectors find overlapping spans, the earlier one wins
@@ -56,10 +56,11 @@ export function detectorPriority(name: string): number {
  * the detector tests check against every detector): most values (names, words, prose) fail it in a few
  * comparisons, so they are rejected without calling thirteen prefilters or decoding the value at all.
  * - >= 4 digits: ipv4 (the fewest digits of the digit-based detectors: card, ssn, phone, iban, nhs, npi, dob);
- * - '@': email; two ':': ipv6; a 15-character token run: jwt, api_key, aws_access_key.
+ * - '@': email; a '.' and 2 digits: a URL-encoded email (`%40`); two ':': ipv6; a 15-character token run: jwt,
+ *   api_key, aws_access_key.
  */
 export function anyDetectorMayMatch(s: TextStats): boolean {
-  return s.digits >= 4 || s.at > 0 || s.colons >= 2 || s.tokenRun >= 15;
+  return s.digits >= 4 || s.at > 0 || s.colons >= 2 || s.tokenRun >= 15 || (s.dots > 0 && s.digits >= 2);
 }
 
 /**
@@ -71,6 +72,7 @@ export function anyDetectorMayMatchUtf8(bytes: Uint8Array, start: number, end: n
   let digits = 0;
   let colons = 0;
   let run = 0;
+  let dot = false;
   for (let i = start; i < end; i++) {
     const c = bytes[i]!;
     // Lower-case letters and spaces first: they are most of the bytes of prose.
@@ -83,9 +85,13 @@ export function anyDetectorMayMatchUtf8(bytes: Uint8Array, start: number, end: n
     } else if (c === 32) {
       run = 0;
     } else if (c >= 65 ? c <= 90 || c === 95 : c === 46 || c === 45) {
+      if (c === 46) {
+        dot = true;
+        if (digits >= 2) return true;
+      }
       if (++run >= 15) return true;
     } else if (c >= 48 && c <= 57) {
-      if (++digits >= 4 || ++run >= 15) return true;
+      if (++digits >= 4 || (dot && digits >= 2) || ++run >= 15) return true;
     } else {
       run = 0;
       if (c === 64) return true;

@@ -1,13 +1,15 @@
 /** `ipv4` and `ipv6` addresses inside text; IPv6 candidates are confirmed with node:net. */
 import { isIPv6 } from 'node:net';
-import { anyMatch, findAll, type Detector } from './types.js';
+import { newSlidingContext, passesWithContext, wordSet, type ContextWords } from './context.js';
+import { DEFAULT_THRESHOLD, type Detector } from './types.js';
 
 /**
  * Linear: an attempt reads at most 15 characters; each octet can end one way only (it must be followed by '.'
  * or the end test), so backing off over the octet alternatives is a bounded number of one-step tests.
  */
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?!\\w|\\.\\d)`, 'g');
+// Not the dotted quad of an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`): the ipv6 detector reports the whole.
+const IPV4 = new RegExp(`(?<![\\w.])(?<!:ffff:)${OCTET}(?:\\.${OCTET}){3}(?!\\w|\\.\\d)`, 'gi');
 
 /**
  * The IPv6 regex /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g,
@@ -19,12 +21,14 @@ const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?!\\w|\\.\\d)`, '
  * The lookahead after the lookbehind skips, inside the regex, the candidates `ipv6Ok` would reject for having
  * fewer than two non-empty groups (a hex digit before the colon and one after it, or two runs of hex digits
  * after it): a value of `:: ` repeated was 350 000 matches, each a call back into JavaScript (19 ms), now none.
+ * The dotted quad is tried before a last hex group (issue #19): the other way round, `::ffff:192.0.2.1` ended at
+ * `192` (a hex group followed by '.', which the end test allows), and the IPv4 inside it won.
  * Linear: an attempt reads at most 45 characters, and each group can end one way only (it must be followed
  * by ':'), except the lookahead, which reads the run of hex digits and colons after the first colon at most
  * twice; an attempt starts only at a run's first colon, so the runs read are disjoint.
  */
 const IPV6_FROM_COLON =
-  /:(?<=(?<![\w:.])[0-9A-Fa-f]{0,4}:)(?:(?<=[0-9A-Fa-f]:)(?=:*[0-9A-Fa-f])|(?=:*[0-9A-Fa-f]+:+[0-9A-Fa-f]))(?:[0-9A-Fa-f]{0,4}:){1,6}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g;
+  /:(?<=(?<![\w:.])[0-9A-Fa-f]{0,4}:)(?:(?<=[0-9A-Fa-f]:)(?=:*[0-9A-Fa-f])|(?=:*[0-9A-Fa-f]+:+[0-9A-Fa-f]))(?:[0-9A-Fa-f]{0,4}:){1,6}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\w:])/g;
 
 function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
@@ -73,19 +77,43 @@ function ipv6Shape(m: string): boolean {
   return pairs === 1 ? groups <= 7 : groups === 8;
 }
 
-/** An IPv6 address with at least two non-empty groups (not `::`, `::1`, `fe80::`). */
+/** An IPv6 address with at least two non-empty groups (not `::`, `::1`, `fe80::`); groups counted in place. */
 function ipv6Ok(m: string): boolean {
   if (!ipv6Shape(m) || !isIPv6(m)) return false;
   let groups = 0;
-  for (const part of m.split(':')) if (part.length > 0) groups++;
+  let inGroup = false;
+  for (let i = 0; i < m.length; i++) {
+    const colon = m.charCodeAt(i) === 58;
+    if (!colon && !inGroup) groups++;
+    inGroup = !colon;
+  }
   return groups >= 2;
+}
+
+/** A dotted quad next to `version`, `build`, `release` is a version number (`Version 4.2.1.0`). */
+const IPV4_CONTEXT: ContextWords = {
+  positive: wordSet('ip ipv addr address host client server remote src dst from gateway subnet'),
+  negative: wordSet('version ver v release build firmware oid rev revision patch', 'versión versione versie versão'),
+  hint: /ip|addr|host/i,
+};
+const IPV4_SCORE = 0.6;
+
+function findIpv4(text: string, out: number[], hint: string | undefined, threshold: number): void {
+  IPV4.lastIndex = 0;
+  const st = newSlidingContext(); // candidates come in order: one sliding context window reads each character once
+  let m: RegExpExecArray | null;
+  while ((m = IPV4.exec(text)) !== null) {
+    const end = m.index + m[0].length;
+    if (passesWithContext(IPV4_SCORE, threshold, text, m.index, end, hint, IPV4_CONTEXT, st)) out.push(m.index, end);
+  }
 }
 
 export const ipv4: Detector = {
   name: 'ipv4',
-  description: 'IPv4 address',
+  description: 'IPv4 address (a version-number context lowers it)',
+  threshold: DEFAULT_THRESHOLD,
   applies: (s) => s.dots >= 3 && s.digits >= 4,
-  find: (text, out) => findAll(IPV4, text, out, anyMatch),
+  find: (text, out, hint, threshold = DEFAULT_THRESHOLD) => findIpv4(text, out, hint, threshold),
 };
 
 export const ipv6: Detector = {

@@ -27,11 +27,22 @@ export interface Detector {
   /** Cheap test on the text's statistics; false means the detector cannot match, so `find` is skipped. */
   applies(stats: TextStats, hint: string | undefined): boolean;
   /**
-   * Push the [start, end) offsets of every entity found inside `text` onto `out` (flat pairs, for speed).
-   * `hint` is the field name the value came from, when known (used by `date_of_birth`).
+   * Score (0..1) a candidate must reach to be reported, unless a policy sets another (`threshold:` on the
+   * classifier). Detectors that score their candidates by context (`us_ssn`, `phone`, `payment_card`,
+   * `date_of_birth`, see context.ts) compare each score with it; the others report validated entities only, which
+   * score 1. Default: DEFAULT_THRESHOLD.
    */
-  find(text: string, out: number[], hint: string | undefined): void;
+  readonly threshold?: number;
+  /**
+   * Push the [start, end) offsets of every entity found inside `text` onto `out` (flat pairs, for speed).
+   * `hint` is the field name the value came from, when known (context for the scoring detectors);
+   * `threshold` the score to reach (the detector's own when absent).
+   */
+  find(text: string, out: number[], hint: string | undefined, threshold?: number): void;
 }
+
+/** Score a finding must reach when neither the detector nor the policy sets another. */
+export const DEFAULT_THRESHOLD = 0.5;
 
 /**
  * One pass over `text`; the prefilters of every detector read these counts. With `into`, the counts are written
