@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A/B of dgf itself: pgbench -S (1 and 8 clients, simple and prepared protocol) through dgf built from two commits,
-# side by side in one run, interleaved rounds, median of the paired ratios B/A. Both run the same config:
-# transaction mode, pool 2, shipped packs, audit to a file (failMode open, so the disk's fdatasync does not hide
-# dgf's own cost; bench/postgres/dgf.sh, the config bench/postgres/run.sh uses too), as a user no role mapping matches (role `default`: every label masked, the full governance
-# path: analysis, lineage, masking plans).
+# side by side in one run, interleaved rounds, median of the paired ratios B/A. Both run the same config
+# (bench/postgres/dgf.sh, the one bench/postgres/run.sh uses too): transaction mode, pool 2, shipped packs, audit to a
+# file with dgf's default audit settings (no failMode/durability keys: failMode closed, durability write, i.e. each
+# intent record is handed to the OS before its statement goes upstream; a commit from before `durability` existed
+# runs its own defaults), as a user no role mapping matches (role `default`: every label masked, the full governance
+# path: analysis, lineage, masking plans). AB_DURABILITY=write|fsync writes the keys explicitly instead (both
+# commits must know them).
 #   bash bench/postgres/ab.sh [A-ref] [B-ref]        default: HEAD~1 and the work tree
 # Writes bench/results/postgres-ab.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
 set -euo pipefail
@@ -16,6 +19,7 @@ A_PORT=${A_PORT:-16531}
 B_PORT=${B_PORT:-16532}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
+AB_DURABILITY=${AB_DURABILITY:-default}
 SCALE=${SCALE:-10}
 DB=dgf_bench_ab
 WORK=$(mktemp -d /tmp/dgf-bench-ab.XXXXXX)
@@ -44,8 +48,8 @@ A_DIR=$(checkout "$A_REF" "$WORK/a")
 B_DIR=$(checkout "$B_REF" "$WORK/b")
 
 source bench/postgres/dgf.sh
-PIDS+=("$(start_bench_dgf open $A_PORT 0 a "$A_DIR")")
-PIDS+=("$(start_bench_dgf open $B_PORT 0 b "$B_DIR")")
+PIDS+=("$(start_bench_dgf "$AB_DURABILITY" $A_PORT 0 a "$A_DIR")")
+PIDS+=("$(start_bench_dgf "$AB_DURABILITY" $B_PORT 0 b "$B_DIR")")
 
 tps() { # port clients mode
   PGPASSWORD=benchpw pgbench -n -S -M "$3" -T "$DURATION" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
@@ -75,7 +79,7 @@ cat > bench/results/postgres-ab.md <<MD
 
 Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores; \`bash bench/postgres/ab.sh $A_REF $B_REF\` ($ROUNDS interleaved rounds of
 ${DURATION}s per point, pgbench -S scale $SCALE). Both: transaction mode, pool 2, shipped packs, audit file
-(failMode open), user \`bench\` in role \`default\` (every label masked: analysis, lineage and masking plans all run).
+($( [ "$AB_DURABILITY" = default ] && echo "dgf's default audit settings: failMode closed, durability write" || echo "failMode closed, durability $AB_DURABILITY")), user \`bench\` in role \`default\` (every label masked: analysis, lineage and masking plans all run).
 A = $(git -C "$ROOT" rev-parse --short "$A_REF" 2>/dev/null || echo "$A_REF"), B = $( [ "$B_REF" = WORKTREE ] && echo "work tree at $(git -C "$ROOT" rev-parse --short HEAD)" || git -C "$ROOT" rev-parse --short "$B_REF").
 
 | protocol | clients | A tps | B tps | B/A (median of paired rounds) | samples |

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# pgbench -S with 1 and 8 clients: direct, through PgBouncer (transaction mode, pool 2) and through dgf
-# (transaction mode, pool 2, shipped packs, audit to a file with fsync, failMode closed); then dgf's RSS with
-# 5,000 idle clients. Writes bench/results/postgres.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
+# pgbench -S with 1 and 8 clients, in one run, targets interleaved: direct, through PgBouncer (transaction mode,
+# pool 2), through dgf in its default configuration (transaction mode, pool 2, shipped packs, audit to a file;
+# no failMode/durability keys: failMode closed, durability write) and through dgf with durability fsync (failMode
+# closed) beside it. ROUNDS rounds of DURATION seconds; the ratios are medians of per-round ratios (dgf and
+# PgBouncer measured in the same round). CPU per transaction of PgBouncer and both dgf processes from
+# /proc/<pid>/stat (utime + stime). Then dgf's RSS with IDLE_CLIENTS idle clients and the statement-analysis cost.
+# Writes bench/results/postgres.md. Needs the test PostgreSQL on 55432 (scripts/backends.sh).
+#   bash bench/postgres/run.sh                       # ROUNDS=5 DURATION=5 SCALE=10 IDLE_CLIENTS=5000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,12 +18,13 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 SCALE=${SCALE:-10}
 IDLE_CLIENTS=${IDLE_CLIENTS:-5000}
+HZ=$(getconf CLK_TCK)
 DB=dgf_bench
 WORK=$(mktemp -d /tmp/dgf-bench-pg.XXXXXX)
 chmod 777 "$WORK"
-DGF_PID=""
+DGF_PIDS=()
 cleanup() {
-  [ -n "$DGF_PID" ] && kill $DGF_PID 2>/dev/null || true
+  for p in "${DGF_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
   sleep 0.5
   psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" postgres >/dev/null 2>&1 || true
@@ -50,93 +56,209 @@ INI
 echo '"postgres" ""' > "$WORK/userlist.txt"
 chmod 644 "$WORK/pgbouncer.ini" "$WORK/userlist.txt"
 su postgres -s /bin/sh -c "/usr/sbin/pgbouncer -d $WORK/pgbouncer.ini"
+for _ in $(seq 1 50); do [ -s "$WORK/pgbouncer.pid" ] && break; sleep 0.1; done
+BOUNCER_PID=$(cat "$WORK/pgbouncer.pid")
 
-# dgf: transaction pooling, 2 upstream connections, shipped packs, audit to a file with fsync. Two runs of the
-# same config: failMode closed (each result waits for its record's fdatasync) and failMode open (records are
-# fdatasync'ed in groups every fsyncMs, results never wait).
+# dgf: transaction pooling, 2 upstream connections, shipped packs, audit to a file (fsyncMs 20), twice:
+#   dgf        the default configuration (no failMode/durability keys: failMode closed, durability write)
+#   dgf-fsync  failMode closed, durability fsync
 source bench/postgres/dgf.sh
-
-tps() { # target-port user password clients
-  PGPASSWORD=$3 pgbench -n -S -T "$DURATION" -c "$4" -j "$(( $4 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U "$2" $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
-}
-
-declare -A R
 declare -A PORT PID
-PORT[closed]=$DGF_PORT
-PORT[open]=$((DGF_PORT + 10))
-PID[closed]=$(start_bench_dgf closed ${PORT[closed]} $ADMIN_PORT closed)
-PID[open]=$(start_bench_dgf open ${PORT[open]} $((ADMIN_PORT + 1)) open)
-DGF_PID="${PID[closed]} ${PID[open]}"
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
+PORT[dgf]=$DGF_PORT
+PORT[fsync]=$((DGF_PORT + 10))
+PID[dgf]=$(start_bench_dgf default "${PORT[dgf]}" "$ADMIN_PORT" dgf)
+DGF_PIDS+=("${PID[dgf]}")
+PID[fsync]=$(start_bench_dgf fsync "${PORT[fsync]}" $((ADMIN_PORT + 1)) fsync)
+DGF_PIDS+=("${PID[fsync]}")
+PORT[direct]=$PGPORT
+PORT[bouncer]=$BOUNCER_PORT
+PID[direct]=""
+PID[bouncer]=$BOUNCER_PID
+declare -A USER_OF=([direct]=postgres [bouncer]=postgres [dgf]=bench [fsync]=bench)
+declare -A PW_OF=([direct]="" [bouncer]="" [dgf]=benchpw [fsync]=benchpw)
+declare -A TX_THROUGH=([dgf]=0 [fsync]=0) # transactions through each dgf, warm-ups included (audit records / tx)
+
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the command name, field 2, may
+# hold spaces, so count from the ") " that ends it).
+ticks() { if [ -n "$1" ]; then sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; else echo 0; fi; }
+
+# One pgbench -S run against a target; prints "tps transactions cpu_us_per_transaction" (cpu "-" without a pid).
+measure() { # target clients
+  local t=$1 c=$2 pid=${PID[$1]} out t0 t1
+  t0=$(ticks "$pid")
+  out=$(PGPASSWORD=${PW_OF[$t]} pgbench -n -S -T "$DURATION" -c "$c" -j "$(( c < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "${PORT[$t]}" -U "${USER_OF[$t]}" $DB 2>/dev/null || true)
+  t1=$(ticks "$pid")
+  echo "$out" | awk -v d=$((t1 - t0)) -v hz="$HZ" -v pid="$pid" '
+    /^tps/ { tps = $3 }
+    /actually processed/ { n = $NF; sub(/\/.*/, "", n) }
+    END { printf "%.0f %d %s\n", tps, n, (pid != "" && n > 0) ? sprintf("%.1f", d * 1e6 / hz / n) : "-" }'
+}
+# Median of the numbers on stdin (mean of the middle two for an even count).
+median() { tr ' ' '\n' | { grep -v -e '^$' -e '^-$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+fmt2() { awk -v x="$1" 'BEGIN { if (x == "n/a") print x; else printf "%.2f", x }'; }
+fmt1() { awk -v x="$1" 'BEGIN { if (x == "n/a") print x; else printf "%.1f", x }'; }
+
+TARGETS=(direct bouncer dgf fsync)
+declare -A TPS CPU RAT MED
 for c in 1 8; do
-  for mode in closed open; do tps ${PORT[$mode]} bench benchpw $c >/dev/null; done # warm-up: JIT, pools
-  declare -A S=([direct]="" [bouncer]="" [open]="" [closed]="")
-  # ROUNDS short rounds, interleaved, median per target: the machine is shared, noise hits every target alike.
-  for _ in $(seq 1 "$ROUNDS"); do
-    S[direct]+=" $(tps $PGPORT postgres "" $c)"
-    S[bouncer]+=" $(tps $BOUNCER_PORT postgres "" $c)"
-    S[open]+=" $(tps ${PORT[open]} bench benchpw $c)"
-    S[closed]+=" $(tps ${PORT[closed]} bench benchpw $c)"
+  for t in bouncer dgf fsync; do # warm-up, not measured: JIT, pools, caches
+    read -r _ n _ < <(measure $t $c)
+    case $t in dgf | fsync) TX_THROUGH[$t]=$(( ${TX_THROUGH[$t]} + n )) ;; esac
   done
-  R[direct_$c]=$(echo "${S[direct]}" | median)
-  R[bouncer_$c]=$(echo "${S[bouncer]}" | median)
-  R[dgf_open_$c]=$(echo "${S[open]}" | median)
-  R[dgf_closed_$c]=$(echo "${S[closed]}" | median)
-  R[samples_$c]="direct:${S[direct]} / pgbouncer:${S[bouncer]} / dgf-open:${S[open]} / dgf-closed:${S[closed]}"
-  echo "clients=$c direct=${R[direct_$c]} pgbouncer=${R[bouncer_$c]} dgf-open=${R[dgf_open_$c]} dgf-closed=${R[dgf_closed_$c]} (${R[samples_$c]})"
+  for r in $(seq 1 "$ROUNDS"); do
+    # Interleaved, the order reversed every other round: a slow moment of the shared machine hits all targets.
+    order=("${TARGETS[@]}")
+    ((r % 2)) || order=(fsync dgf bouncer direct)
+    for t in "${order[@]}"; do
+      read -r tps n cpu < <(measure $t $c)
+      TPS[$c/$t/$r]=$tps; CPU[$c/$t/$r]=$cpu
+      case $t in dgf | fsync) TX_THROUGH[$t]=$(( ${TX_THROUGH[$t]} + n )) ;; esac
+    done
+    RAT[$c/dgf/$r]=$(ratio "${TPS[$c/dgf/$r]}" "${TPS[$c/bouncer/$r]}")
+    RAT[$c/fsync/$r]=$(ratio "${TPS[$c/fsync/$r]}" "${TPS[$c/bouncer/$r]}")
+    echo "clients=$c round=$r direct=${TPS[$c/direct/$r]} pgbouncer=${TPS[$c/bouncer/$r]} (${CPU[$c/bouncer/$r]} us/tx)" \
+      "dgf=${TPS[$c/dgf/$r]} (${CPU[$c/dgf/$r]} us/tx, ratio ${RAT[$c/dgf/$r]})" \
+      "dgf-fsync=${TPS[$c/fsync/$r]} (${CPU[$c/fsync/$r]} us/tx, ratio ${RAT[$c/fsync/$r]})"
+  done
+  for t in "${TARGETS[@]}"; do
+    MED[$c/tps/$t]=$(for r in $(seq 1 "$ROUNDS"); do echo "${TPS[$c/$t/$r]}"; done | median)
+    MED[$c/cpu/$t]=$(for r in $(seq 1 "$ROUNDS"); do echo "${CPU[$c/$t/$r]}"; done | median)
+  done
+  for t in dgf fsync; do MED[$c/ratio/$t]=$(for r in $(seq 1 "$ROUNDS"); do echo "${RAT[$c/$t/$r]}"; done | median); done
+  echo "clients=$c medians: direct=${MED[$c/tps/direct]} pgbouncer=${MED[$c/tps/bouncer]} dgf=${MED[$c/tps/dgf]} dgf-fsync=${MED[$c/tps/fsync]}" \
+    "dgf/pgbouncer=${MED[$c/ratio/dgf]} dgf-fsync/pgbouncer=${MED[$c/ratio/fsync]}" \
+    "cpu us/tx: pgbouncer=${MED[$c/cpu/bouncer]} dgf=${MED[$c/cpu/dgf]} dgf-fsync=${MED[$c/cpu/fsync]}"
 done
 # Every file of the sink: the active one and any rotated at 100 MiB.
-for mode in closed open; do R[audit_$mode]=$(cat "$WORK"/audit-$mode/*.jsonl | wc -l); done
-kill ${PID[closed]}
-IDLE=$(node --import tsx bench/postgres/idle-clients.ts ${PORT[open]} bench benchpw "$IDLE_CLIENTS" "${PID[open]}")
+declare -A RECORDS PER_TX
+for t in dgf fsync; do
+  RECORDS[$t]=$(cat "$WORK"/audit-$t/*.jsonl | wc -l)
+  PER_TX[$t]=$(ratio "${RECORDS[$t]}" "${TX_THROUGH[$t]}")
+done
+kill "${PID[fsync]}"
+IDLE=$(node --import tsx bench/postgres/idle-clients.ts "${PORT[dgf]}" bench benchpw "$IDLE_CLIENTS" "${PID[dgf]}")
 echo "idle: $IDLE"
 GOV=$(node --import tsx bench/postgres/governance-cost.ts)
 echo "governance: $GOV"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# Goal of issue #17 for dgf (default configuration) / PgBouncer, and the floor below which it is a regression.
+status() { # ratio goal floor
+  awk -v x="$1" -v g="$2" -v f="$3" 'BEGIN { if (x == "n/a") print "n/a"; else if (x >= g) print "goal met"; else if (x >= f) print "below goal, above floor"; else print "below floor" }'
+}
+declare -A GOAL=([1]=0.9 [8]=1.0) FLOOR=([1]=0.75 [8]=0.9)
+rounds_row() { # clients target -> " v1 / v2 / ..." of TPS, CPU or RAT
+  local c=$1 key=$2 arr=$3 r out=""
+  for r in $(seq 1 "$ROUNDS"); do
+    case $arr in TPS) out+=" ${TPS[$c/$key/$r]}" ;; CPU) out+=" ${CPU[$c/$key/$r]}" ;; RAT) out+=" $(fmt2 "${RAT[$c/$key/$r]}")" ;; esac
+    [ "$r" -lt "$ROUNDS" ] && out+=" /"
+  done
+  echo "$out"
+}
+
 mkdir -p bench/results
-cat > bench/results/postgres.md <<MD
+{
+cat <<MD
 # PostgreSQL: dgf vs PgBouncer vs direct
 
-Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`bash bench/postgres/run.sh\` (median of $ROUNDS interleaved rounds of ${DURATION}s per point, pgbench scale $SCALE).
-PostgreSQL 15 on 127.0.0.1:$PGPORT (fsync off). PgBouncer $(/usr/sbin/pgbouncer --version | head -1 | awk '{print $2}'): transaction mode,
-default_pool_size 2. dgf: transaction mode, maxConnections 2, shipped policy packs, audit to a file with fsync
-(file sink, fsyncMs 20), SCRAM client login; dgf run as \`node --import tsx src/cli/main.ts start --config <yaml>\`.
-Everything (pgbench, proxies, PostgreSQL) shares the same machine.
+Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(uname -r)); \`ROUNDS=$ROUNDS DURATION=$DURATION bash bench/postgres/run.sh\`:
+$ROUNDS interleaved rounds of ${DURATION}s per point (the targets' order reversed every other round), after one
+unmeasured warm-up run per proxy; pgbench -S, scale $SCALE. PostgreSQL 15 on 127.0.0.1:$PGPORT (its own fsync off).
+PgBouncer $(/usr/sbin/pgbouncer --version | head -1 | awk '{print $2}'): transaction mode, default_pool_size 2.
+dgf: transaction mode, maxConnections 2, shipped policy packs, SCRAM client login, audit to a file sink (fsyncMs 20),
+run as \`node --import tsx src/cli/main.ts start --config <yaml>\` (config: bench/postgres/dgf.sh), twice side by side:
+
+- **dgf (default)**: no \`failMode\` / \`durability\` keys in the config, i.e. the defaults \`failMode: closed\`,
+  \`durability: write\`;
+- **dgf fsync**: \`failMode: closed\`, \`durability: fsync\`.
+
+Everything (pgbench, the proxies, PostgreSQL) shares the same machine, which other work shares too.
+
+## The audit dgf runs here: write-ahead (issue #17)
+
+With \`failMode: closed\` no statement goes upstream before its intent record is written: dgf appends the
+statement's intent record (normalized statement, identity, role, objects, decision, hash chain) and sends the
+statement to PostgreSQL only once the audit log has taken it; the outcome follows as a record nobody waits for.
+
+- \`durability: write\` (default): the records appended during one event-loop turn are sealed and handed to the
+  operating system (the page cache) with one write(2) per event-loop turn; the statements then go upstream in the
+  same turn. The file sink fdatasyncs in the background, every \`fsyncMs\` (20 ms here).
+- \`durability: fsync\`: a statement goes upstream only after the fdatasync of the batch holding its intent record
+  has returned; records appended meanwhile form the next batch (group commit).
+
+Audit records written during this run (warm-ups included): ${RECORDS[dgf]} by dgf (default) for ${TX_THROUGH[dgf]}
+transactions (${PER_TX[dgf]} per transaction), ${RECORDS[fsync]} by dgf fsync for ${TX_THROUGH[fsync]} (${PER_TX[fsync]} per transaction).
+
+## Goals (issue #17): dgf (default) / PgBouncer
+
+| clients | goal | floor | measured (median of paired ratios) | |
+| --- | ---: | ---: | ---: | --- |
+MD
+for c in 1 8; do
+  echo "| $c | >= ${GOAL[$c]} | ${FLOOR[$c]} | $(fmt2 "${MED[$c/ratio/dgf]}") | $(status "${MED[$c/ratio/dgf]}" "${GOAL[$c]}" "${FLOOR[$c]}") |"
+done
+cat <<MD
 
 ## pgbench -S (select only), tps
 
-| clients | direct | PgBouncer | dgf (audit failMode open) | ratio | dgf (audit failMode closed) | ratio |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
-| 1 | ${R[direct_1]} | ${R[bouncer_1]} | ${R[dgf_open_1]} | $(ratio "${R[dgf_open_1]}" "${R[bouncer_1]}") | ${R[dgf_closed_1]} | $(ratio "${R[dgf_closed_1]}" "${R[bouncer_1]}") |
-| 8 | ${R[direct_8]} | ${R[bouncer_8]} | ${R[dgf_open_8]} | $(ratio "${R[dgf_open_8]}" "${R[bouncer_8]}") | ${R[dgf_closed_8]} | $(ratio "${R[dgf_closed_8]}" "${R[bouncer_8]}") |
+Median over the $ROUNDS rounds for each target; each ratio is the median over rounds of (dgf's tps / PgBouncer's tps
+in the same round), not the ratio of the medians.
 
-ratio = dgf / PgBouncer. Samples (tps of each round): 1 client: ${R[samples_1]}; 8 clients: ${R[samples_8]}.
-The machine (2 vCPUs) is shared with other work, so single rounds vary a lot; compare the medians. Audit records written: ${R[audit_open]} (open), ${R[audit_closed]} (closed): one per statement, each
-with the normalized statement, identity, role, objects, decision, and the hash chain.
-With failMode closed a result is released only after its record's fdatasync (group commit), so at 1 client the
-rate is bounded by the disk's fdatasync latency; that is the price of "no result without its audit record".
+| clients | direct | PgBouncer | dgf (default) | dgf / PgBouncer | dgf fsync | dgf fsync / PgBouncer |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+MD
+for c in 1 8; do
+  echo "| $c | ${MED[$c/tps/direct]} | ${MED[$c/tps/bouncer]} | ${MED[$c/tps/dgf]} | $(fmt2 "${MED[$c/ratio/dgf]}") | ${MED[$c/tps/fsync]} | $(fmt2 "${MED[$c/ratio/fsync]}") |"
+done
+cat <<MD
+
+Every round (round 1 / round 2 / ...):
+
+| clients | | per round |
+| --- | --- | --- |
+MD
+for c in 1 8; do
+  echo "| $c | direct tps |$(rounds_row $c direct TPS) |"
+  echo "| $c | PgBouncer tps |$(rounds_row $c bouncer TPS) |"
+  echo "| $c | dgf (default) tps |$(rounds_row $c dgf TPS) |"
+  echo "| $c | dgf fsync tps |$(rounds_row $c fsync TPS) |"
+  echo "| $c | dgf / PgBouncer |$(rounds_row $c dgf RAT) |"
+  echo "| $c | dgf fsync / PgBouncer |$(rounds_row $c fsync RAT) |"
+  echo "| $c | PgBouncer CPU us/tx |$(rounds_row $c bouncer CPU) |"
+  echo "| $c | dgf (default) CPU us/tx |$(rounds_row $c dgf CPU) |"
+  echo "| $c | dgf fsync CPU us/tx |$(rounds_row $c fsync CPU) |"
+done
+cat <<MD
+
+## CPU per transaction, microseconds
+
+CPU time (utime + stime from /proc/<pid>/stat, $HZ ticks/s) the proxy process used during a measured run, divided
+by the transactions pgbench completed in it (connection setup included); median over the rounds. dgf's figure is
+the whole Node process (all its threads).
+
+| clients | PgBouncer | dgf (default) | dgf fsync |
+| --- | ---: | ---: | ---: |
+MD
+for c in 1 8; do
+  echo "| $c | $(fmt1 "${MED[$c/cpu/bouncer]}") | $(fmt1 "${MED[$c/cpu/dgf]}") | $(fmt1 "${MED[$c/cpu/fsync]}") |"
+done
+cat <<MD
 
 ## Memory with idle clients
 
 \`$IDLE\`
 
-(RSS of the dgf process before and after $IDLE_CLIENTS idle client connections, each logged in with SCRAM-SHA-256.)
+(RSS of the dgf (default) process before and after $IDLE_CLIENTS idle client connections, each logged in with
+SCRAM-SHA-256.)
 
 ## Where dgf's time goes
 
 Statement analysis with libpg-query, per call (\`bench/postgres/governance-cost.ts\`): \`$GOV\`.
 pgbench -S sends a new text per query (the account id is inlined), so dgf shares one analysis among texts of the
 same shape (constants replaced; see protocols/postgres/statement-shapes.ts) instead of parsing every text.
-A CPU profile of dgf under pgbench -S -c 8 (open mode): dgf's own wire code (framing, routing, pooling) is a few
-percent; the rest is the two socket writes per transaction (on this VM a loopback send also runs the receiver's
-wakeup), Node's per-I/O machinery, and the audit record (HMAC chain, JSON). Measured per transaction on the same
-machine (CPU time of the proxy process, A/B runs interleaved): PgBouncer ~40 us; dgf ~105 us at the start of this
-round, ~79 us after cheaper metrics, decisions cached per statement shape, a synchronous pool hand-over and onread
-upstream reads, and ~59 us with transaction-mode pipelining: when both pooled connections are busy and no client
-waits in the pool, another client's read-only autocommit SELECT is written behind the running one (at most 4 per
-connection), so the server never idles between two clients' statements and reads several per wakeup.
-With 1 client there is nothing to queue: that row is dgf's latency (a JavaScript event loop turn per message
-each way) against PgBouncer's.
+In transaction mode, when both pooled connections are busy and no client waits in the pool, dgf may write another
+client's read-only autocommit SELECT behind the running one (protocols/postgres/session.ts, pipeline-drain.ts).
+With 1 client there is nothing to queue: that row is dgf's per-statement latency against PgBouncer's.
 MD
+} > bench/results/postgres.md
 cat bench/results/postgres.md

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Redis end-to-end benchmark: redis-benchmark GET and SET, 50 connections, pipeline 1 and 16, in one run:
-# directly against Redis, through twemproxy (nutcracker) and through dgf (shipped packs, audit to a file,
-# started with `dgf start --config`). Writes bench/results/redis.md.
+# Redis end-to-end benchmark: redis-benchmark GET and SET, 50 connections, pipeline 1 and 16, in one run, targets
+# interleaved: directly against Redis, through twemproxy (nutcracker), through a bare Node forwarder (a reference,
+# not a proxy), through dgf in its default configuration (no failMode/durability keys: failMode closed, durability
+# write) and through dgf with durability fsync (failMode closed). Shipped packs, audit to a file, started with
+# `dgf start --config`. ROUNDS rounds; the ratios are medians of per-round ratios (dgf and twemproxy measured in the
+# same round). CPU per request of twemproxy, the forwarder and both dgf processes from /proc/<pid>/stat.
+# Writes bench/results/redis.md.
 #
 #   bash bench/redis/run.sh            # needs the Redis 7 of scripts/backends.sh on 127.0.0.1:56379
-#   REQUESTS=200000 ROLE_USER=service bash bench/redis/run.sh
+#   REQUESTS=200000 ROUNDS=5 ROLE_USER=service bash bench/redis/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -16,8 +20,9 @@ ADMIN_PORT=${ADMIN_PORT:-18089}
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-50}
 ROLE_USER=${ROLE_USER:-analyst}   # analyst: a masked role (every bulk reply is scanned by the value detectors)
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-5}
 NODE_FLAGS=${NODE_FLAGS:-}
+HZ=$(getconf CLK_TCK)
 # Shared upstream connections of dgf, like twemproxy's server_connections below (1 each: every client's commands go
 # out together in one write per event-loop turn; the listener's default, 4, spreads big replies over more sockets).
 DGF_SHARED=${DGF_SHARED:-1}
@@ -25,6 +30,7 @@ WORK=$(mktemp -d /tmp/dgf-bench-redis.XXXXXX)
 OUT=$ROOT/bench/results/redis.md
 mkdir -p "$ROOT/bench/results"
 
+DGF_PIDS=()
 cleanup() {
   for pid in "${DGF_PIDS[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done || true
   [[ -f $WORK/nut.pid ]] && kill "$(cat "$WORK/nut.pid")" 2>/dev/null || true
@@ -52,6 +58,8 @@ bench:
    - 127.0.0.1:$REDIS_PORT:1
 YML
 nutcracker -d -c "$WORK/nutcracker.yml" -p "$WORK/nut.pid" -o "$WORK/nut.log" -s $((NUT_PORT + 1)) -a 127.0.0.1
+for _ in $(seq 1 50); do [[ -s $WORK/nut.pid ]] && redis-cli -p "$NUT_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+NUT_PID=$(cat "$WORK/nut.pid")
 
 # A reference, not a proxy to compare dgf with: a bare Node forwarder with dgf's batching and nothing else (no
 # auth, policy, audit or masking), to show what Node's own per-read/per-write cost leaves for governance.
@@ -59,10 +67,12 @@ node --import tsx bench/redis/bare-forwarder.ts "$BARE_PORT" "$REDIS_PORT" 2>"$W
 BARE_PID=$!
 for _ in $(seq 1 100); do redis-cli -p "$BARE_PORT" ping >/dev/null 2>&1 && break; sleep 0.2; done
 
-# dgf: the shipped packs, audit to a file, one redis listener; started twice: failMode closed (the default: a
-# reply waits until its audit record is fsynced) and failMode open (records written by group commit, replies
-# never wait), to show what the durable audit costs.
-write_config() { # $1 mode, $2 listen port, $3 admin port
+# dgf: the shipped packs, audit to a file, one redis listener; started twice:
+#   dgf        the default configuration: no failMode/durability keys (failMode closed, durability write)
+#   dgf-fsync  failMode closed, durability fsync
+write_config() { # $1 name, $2 listen port, $3 admin port, $4 durability (default|fsync|write)
+  local keys=""
+  [[ $4 != default ]] && keys=$'\n'"  failMode: closed"$'\n'"  durability: $4"
   cat >"$WORK/dgf-$1.yaml" <<YML
 admin:
   listen: 127.0.0.1:$3
@@ -72,10 +82,9 @@ roles:
   - { match: { user: analyst }, role: analyst }
   - { match: { user: service }, role: service }
   - { match: { user: admin }, role: admin }
-audit:
-  failMode: $1
+audit:$keys
   sinks:
-    - { type: file, path: $WORK/audit-$1/audit.jsonl, rotateBytes: 1073741824 }
+    - { type: file, path: $WORK/audit-$1/audit.jsonl, rotateBytes: 1073741824, fsyncMs: 20 }
 log:
   level: warn
 listeners:
@@ -91,105 +100,189 @@ listeners:
     options: { sharedConnections: $DGF_SHARED }
 YML
 }
-DGF_PIDS=()
-for mode in closed open; do
-  port=$DGF_PORT; admin=$ADMIN_PORT
-  [[ $mode == open ]] && port=$((DGF_PORT + 1)) && admin=$((ADMIN_PORT + 1))
-  mkdir -p "$WORK/audit-$mode"
-  write_config "$mode" "$port" "$admin"
-  # node directly (not the npx wrapper) so the trap stops the proxy itself.
-  node --import tsx $NODE_FLAGS src/cli/main.ts start --config "$WORK/dgf-$mode.yaml" 2>"$WORK/dgf-$mode.log" &
-  DGF_PIDS+=($!)
-  for _ in $(seq 1 100); do redis-cli -p "$port" --user "$ROLE_USER" --pass benchpw --no-auth-warning ping >/dev/null 2>&1 && break; sleep 0.2; done
-  redis-cli -p "$port" --user "$ROLE_USER" --pass benchpw --no-auth-warning ping >/dev/null
+declare -A PORT PID
+PORT[direct]=$REDIS_PORT; PID[direct]=""
+PORT[twemproxy]=$NUT_PORT; PID[twemproxy]=$NUT_PID
+PORT[bare]=$BARE_PORT; PID[bare]=$BARE_PID
+PORT[dgf]=$DGF_PORT
+PORT[dgf-fsync]=$((DGF_PORT + 1))
+for name in dgf dgf-fsync; do
+  admin=$ADMIN_PORT; durability=default
+  [[ $name == dgf-fsync ]] && admin=$((ADMIN_PORT + 1)) && durability=fsync
+  mkdir -p "$WORK/audit-$name"
+  write_config "$name" "${PORT[$name]}" "$admin" "$durability"
+  # node directly (not the npx wrapper) so the trap stops the proxy itself, and its pid is the one to measure.
+  node --import tsx $NODE_FLAGS src/cli/main.ts start --config "$WORK/dgf-$name.yaml" 2>"$WORK/dgf-$name.log" &
+  PID[$name]=$!
+  DGF_PIDS+=("${PID[$name]}")
+  for _ in $(seq 1 100); do redis-cli -p "${PORT[$name]}" --user "$ROLE_USER" --pass benchpw --no-auth-warning ping >/dev/null 2>&1 && break; sleep 0.2; done
+  redis-cli -p "${PORT[$name]}" --user "$ROLE_USER" --pass benchpw --no-auth-warning ping >/dev/null \
+    || { echo "dgf ($name) did not start: $(cat "$WORK/dgf-$name.log")"; exit 1; }
+done
+declare -A RUNS=([dgf]=0 [dgf-fsync]=0) # redis-benchmark runs through each dgf, warm-ups included (records / request)
+count_run() { case $1 in dgf | dgf-fsync) RUNS[$1]=$(( ${RUNS[$1]} + 1 )) ;; esac; }
+
+# utime + stime of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat, counted after the ") " that
+# ends the command name).
+ticks() { if [[ -n $1 ]]; then sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; else echo 0; fi; }
+
+# One redis-benchmark run of one command: prints "<rps> <cpu us per request of the target's process, or ->".
+measure() { # target pipeline command
+  local t=$1 P=$2 cmd=$3 pid=${PID[$1]} auth=() t0 t1 rps
+  [[ $t == dgf* ]] && auth=(--user "$ROLE_USER" -a benchpw)
+  t0=$(ticks "$pid")
+  rps=$(redis-benchmark -h 127.0.0.1 -p "${PORT[$t]}" "${auth[@]}" -t "$cmd" -n "$REQUESTS" -c "$CLIENTS" -P "$P" -r 100000 --csv 2>/dev/null \
+    | awk -F, 'NR > 1 { gsub(/"/, ""); print $2; exit }' || true)
+  t1=$(ticks "$pid")
+  awk -v rps="${rps:-0}" -v d=$((t1 - t0)) -v hz="$HZ" -v n="$REQUESTS" -v pid="$pid" \
+    'BEGIN { printf "%.0f %s\n", rps, pid != "" ? sprintf("%.2f", d * 1e6 / hz / n) : "-" }'
+}
+median() { tr ' ' '\n' | { grep -v -e '^$' -e '^-$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+fmt() { awk -v x="$2" -v d="$1" 'BEGIN { if (x == "n/a") print x; else printf "%." d "f", x }'; }
+
+# Warm-up (not measured): JIT compilation and the policy's name caches of the Node processes, connections of all.
+for t in direct twemproxy bare dgf dgf-fsync; do
+  pipelines=(16); [[ $t == dgf* ]] && pipelines=(16 1)
+  for P in "${pipelines[@]}"; do for cmd in set get; do measure $t $P $cmd >/dev/null; count_run $t; done; done
 done
 
-# One redis-benchmark run: prints "SET <rps>\nGET <rps>".
-bench() {
-  local port=$1 pipeline=$2; shift 2
-  redis-benchmark -h 127.0.0.1 -p "$port" "$@" -t set,get -n "$REQUESTS" -c "$CLIENTS" -P "$pipeline" -r 100000 --csv 2>/dev/null \
-    | awk -F, 'NR>1 { gsub(/"/, ""); print $1, $2 }'
-}
-
-# Warm-up (not measured): JIT compilation and the policy's name caches of the Node process, connections of all.
-for port in "$REDIS_PORT" "$NUT_PORT" "$BARE_PORT"; do bench "$port" 16 >/dev/null; done
-for port in "$DGF_PORT" $((DGF_PORT + 1)); do bench "$port" 16 --user "$ROLE_USER" -a benchpw >/dev/null; bench "$port" 1 --user "$ROLE_USER" -a benchpw >/dev/null; done
-
-declare -A RPS BY_ROUND
+TARGETS=(direct twemproxy bare dgf dgf-fsync)
+declare -A RPS CPU RAT
 for round in $(seq 1 "$ROUNDS"); do
+  # Interleaved, the order reversed every other round: a slow moment of the shared machine hits all targets.
+  order=("${TARGETS[@]}")
+  ((round % 2)) || order=(dgf-fsync dgf bare twemproxy direct)
   for P in 1 16; do
-    for target in direct twemproxy bare dgf dgf-open; do
-      case $target in
-        direct) port=$REDIS_PORT; auth=() ;;
-        twemproxy) port=$NUT_PORT; auth=() ;;
-        bare) port=$BARE_PORT; auth=() ;;
-        dgf) port=$DGF_PORT; auth=(--user "$ROLE_USER" -a benchpw) ;;
-        dgf-open) port=$((DGF_PORT + 1)); auth=(--user "$ROLE_USER" -a benchpw) ;;
-      esac
-      while read -r cmd rps; do
-        key="$target/$cmd/$P"
-        BY_ROUND[$key/$round]=$rps
-        # Keep the best round (the machine is shared and noisy).
-        if [[ -z "${RPS[$key]:-}" ]] || awk "BEGIN{exit !($rps > ${RPS[$key]})}"; then RPS[$key]=$rps; fi
-      done < <(bench "$port" "$P" "${auth[@]}")
+    for cmd in SET GET; do
+      for t in "${order[@]}"; do
+        read -r rps cpu < <(measure "$t" "$P" "${cmd,,}")
+        RPS[$t/$cmd/$P/$round]=$rps; CPU[$t/$cmd/$P/$round]=$cpu
+        count_run "$t"
+      done
+      for t in bare dgf dgf-fsync; do RAT[$t/$cmd/$P/$round]=$(ratio "${RPS[$t/$cmd/$P/$round]}" "${RPS[twemproxy/$cmd/$P/$round]}"); done
+      echo "round=$round $cmd P$P: direct=${RPS[direct/$cmd/$P/$round]} twemproxy=${RPS[twemproxy/$cmd/$P/$round]} (${CPU[twemproxy/$cmd/$P/$round]} us/req)" \
+        "bare=${RPS[bare/$cmd/$P/$round]} dgf=${RPS[dgf/$cmd/$P/$round]} (${CPU[dgf/$cmd/$P/$round]} us/req, ratio ${RAT[dgf/$cmd/$P/$round]})" \
+        "dgf-fsync=${RPS[dgf-fsync/$cmd/$P/$round]} (${CPU[dgf-fsync/$cmd/$P/$round]} us/req, ratio ${RAT[dgf-fsync/$cmd/$P/$round]})"
     done
   done
 done
 
-records=$(cat "$WORK"/audit-closed/* | wc -l | tr -d ' ')
-records_open=$(cat "$WORK"/audit-open/* | wc -l | tr -d ' ')
-ratio() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
-# Median over rounds of dgf (open) / twemproxy measured in the same round, minutes apart: less sensitive than the
-# best-of ratio to a machine whose speed drifts between runs (twemproxy's pipeline-1 runs varied 64k-98k here).
-paired_median() {
-  local cmd=$1 P=$2 r
+over_rounds() { # array key -> the values of every round, space separated
+  local arr=$1 key=$2 r
   for r in $(seq 1 "$ROUNDS"); do
-    awk "BEGIN{print ${BY_ROUND[dgf-open/$cmd/$P/$r]:-0} / ${BY_ROUND[twemproxy/$cmd/$P/$r]:-1}}"
-  done | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+    case $arr in RPS) echo -n " ${RPS[$key/$r]:-}" ;; CPU) echo -n " ${CPU[$key/$r]:-}" ;; RAT) echo -n " ${RAT[$key/$r]:-}" ;; esac
+  done
 }
+med() { over_rounds "$1" "$2" | median; }
+per_round() { # array key decimals -> " v1 / v2 / ..."
+  local out="" v
+  for v in $(over_rounds "$1" "$2"); do out+=" $(fmt "$3" "$v") /"; done
+  echo "${out% /}"
+}
+declare -A RECORDS PER_REQ
+for t in dgf dgf-fsync; do
+  RECORDS[$t]=$(cat "$WORK"/audit-$t/* | wc -l | tr -d ' ')
+  PER_REQ[$t]=$(awk -v r="${RECORDS[$t]}" -v n=$(( ${RUNS[$t]} * REQUESTS )) 'BEGIN { printf "%.3f", (n > 0) ? r / n : 0 }')
+done
+status() { # ratio goal floor
+  awk -v x="$1" -v g="$2" -v f="$3" 'BEGIN { if (x == "n/a") print "n/a"; else if (x >= g) print "goal met"; else if (x >= f) print "below goal, above floor"; else print "below floor" }'
+}
+declare -A FLOOR=([1]=0.8 [16]=0.9)
 {
   echo "# Redis benchmark: direct vs twemproxy vs dgf"
   echo
-  echo "Generated by \`bash bench/redis/run.sh\` on $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(redis-server --version | awk '{print $3}'), $(nutcracker -V 2>&1 | head -1 | tr -d '\n')."
-  echo "redis-benchmark -t set,get -n $REQUESTS -c $CLIENTS -r 100000 --csv, pipeline 1 and 16, after one unmeasured warm-up run per target; best of $ROUNDS round(s), targets interleaved."
-  echo "dgf: \`dgf start --config\` with the shipped packs (default, gdpr, hipaa, sox, iso27001), audit to a file (fsync group commit) and $DGF_SHARED shared upstream connection(s) (twemproxy: server_connections 1),"
-  echo "once with failMode closed (default: a reply waits until its audit record is fsynced; $records records written) and once with failMode open"
-  echo "($records_open records); clients logged in as \`$ROLE_USER\` (role $ROLE_USER: a masked role, every bulk reply is scanned by the value detectors)."
-  echo "Audit: one record per upstream pipeline batch and subject (listener, role, identity): a command alone in its event-loop turn has its own record; a client's pipeline, or the commands of clients with one identity completed in one turn (all 50 here log in as \`$ROLE_USER\`), share one record with an entry per command."
-  echo "Requests/s are each target's best round; the median column pairs dgf (open) with the twemproxy run of the same round."
+  echo "Generated by \`ROUNDS=$ROUNDS REQUESTS=$REQUESTS bash bench/redis/run.sh\` on $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(redis-server --version | awk '{print $3}'), $(nutcracker -V 2>&1 | head -1 | tr -d '\n')."
+  echo "redis-benchmark -t <command> -n $REQUESTS -c $CLIENTS -r 100000 --csv, one run per command, pipeline 1 and 16, after an unmeasured warm-up"
+  echo "of every target; $ROUNDS round(s), targets interleaved (the order reversed every other round)."
+  echo "twemproxy: server_connections 1. dgf: \`dgf start --config\` with the shipped packs (default, gdpr, hipaa, sox, iso27001),"
+  echo "audit to a file (fsyncMs 20) and $DGF_SHARED shared upstream connection(s); clients logged in as \`$ROLE_USER\`"
+  echo "(role $ROLE_USER; analyst is a masked role: every bulk reply is scanned by the value detectors). Two dgf processes side by side:"
   echo
-  echo "| command | pipeline | direct req/s | twemproxy req/s | dgf (closed) req/s | dgf (open) req/s | dgf closed / twemproxy | dgf open / twemproxy | dgf open / twemproxy, median of rounds | bare Node forwarder / twemproxy |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "- **dgf (default)**: no \`failMode\` / \`durability\` keys in the config: \`failMode: closed\`, \`durability: write\`;"
+  echo "- **dgf fsync**: \`failMode: closed\`, \`durability: fsync\`."
+  echo
+  cat <<'TXT'
+## The audit dgf runs here: write-ahead (issue #17)
+
+With `failMode: closed` no command goes upstream before its intent record is written. The intent records of the
+commands going upstream in one event-loop turn are appended at the turn's end, before any upstream write, one
+record per subject (listener, role, identity) and turn (`protocols/redis/turn-intents.ts`); the outcome records
+follow, grouped the same way (`turn-records.ts`), and nobody waits for them.
+
+- `durability: write` (default): the turn's records are sealed and handed to the operating system (the page cache)
+  with one write(2) per event-loop turn, and the turn's upstream writes follow in the same turn. The file sink
+  fdatasyncs in the background every `fsyncMs` (20 ms).
+- `durability: fsync`: the turn's upstream writes wait until the fdatasync of the batch holding their intent
+  records has returned; records appended meanwhile form the next batch (group commit).
+TXT
+  echo
+  echo "Audit records written during this run (warm-ups included): ${RECORDS[dgf]} by dgf (default), ${PER_REQ[dgf]} per request;"
+  echo "${RECORDS[dgf-fsync]} by dgf fsync, ${PER_REQ[dgf-fsync]} per request."
+  echo
+  echo "## Goals (issue #17): dgf (default) / twemproxy"
+  echo
+  echo "Median over rounds of (dgf's requests/s / twemproxy's in the same round)."
+  echo
+  echo "| command | pipeline | goal | floor | measured | |"
+  echo "| --- | --- | ---: | ---: | ---: | --- |"
   for P in 1 16; do
     for cmd in SET GET; do
-      d=${RPS[direct/$cmd/$P]:-0}; t=${RPS[twemproxy/$cmd/$P]:-0}; g=${RPS[dgf/$cmd/$P]:-0}; o=${RPS[dgf-open/$cmd/$P]:-0}; b=${RPS[bare/$cmd/$P]:-0}
-      echo "| $cmd | $P | $d | $t | $g | $o | $(ratio "$g" "$t") | $(ratio "$o" "$t") | $(paired_median "$cmd" "$P") | $(ratio "$b" "$t") |"
+      m=$(med RAT "dgf/$cmd/$P")
+      echo "| $cmd | $P | >= 1.0 | ${FLOOR[$P]} | $(fmt 2 "$m") | $(status "$m" 1.0 "${FLOOR[$P]}") |"
     done
   done
   echo
-  echo "Every round (requests/s of twemproxy and dgf open, and their ratio), to show how far this machine's speed moves:"
+  echo "## Requests/s"
   echo
-  echo "| command | pipeline | $(for r in $(seq 1 "$ROUNDS"); do printf 'round %s | ' "$r"; done)"
-  echo "| --- | --- | $(for r in $(seq 1 "$ROUNDS"); do printf -- '--- | '; done)"
+  echo "Median over rounds for each target; each ratio is the median over rounds of the ratio of the same round (not the"
+  echo "ratio of the medians). The bare Node forwarder is a reference, not a proxy: \`bench/redis/bare-forwarder.ts\` is"
+  echo "dgf's batching with nothing else (no auth, policy, audit or masking)."
+  echo
+  echo "| command | pipeline | direct | twemproxy | bare forwarder | dgf (default) | dgf fsync | bare / twemproxy | dgf / twemproxy | dgf fsync / twemproxy |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for P in 1 16; do
     for cmd in SET GET; do
       row="| $cmd | $P |"
-      for r in $(seq 1 "$ROUNDS"); do
-        t=${BY_ROUND[twemproxy/$cmd/$P/$r]:-0}; o=${BY_ROUND[dgf-open/$cmd/$P/$r]:-0}
-        if [[ $t == 0 ]]; then row+=" - |"; continue; fi
-        row+=" $(printf '%.0f' "$t") / $(printf '%.0f' "$o") = $(ratio "$o" "$t") |"
-      done
+      for t in direct twemproxy bare dgf dgf-fsync; do row+=" $(fmt 0 "$(med RPS "$t/$cmd/$P")") |"; done
+      for t in bare dgf dgf-fsync; do row+=" $(fmt 2 "$(med RAT "$t/$cmd/$P")") |"; done
       echo "$row"
     done
   done
   echo
-  echo "The last column is a reference, not a proxy: \`bench/redis/bare-forwarder.ts\` is dgf's batching with nothing"
-  echo "else (no auth, policy, audit or masking): what Node's own per-read and per-write cost allows on this machine."
+  echo "## CPU per request, microseconds"
+  echo
+  echo "CPU time (utime + stime from /proc/<pid>/stat, $HZ ticks/s) the proxy process used during a measured run, divided"
+  echo "by the run's $REQUESTS requests (the $CLIENTS connections' setup included); median over rounds. dgf's and the"
+  echo "forwarder's figures are the whole Node process (all its threads)."
+  echo
+  echo "| command | pipeline | twemproxy | bare forwarder | dgf (default) | dgf fsync |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: |"
+  for P in 1 16; do
+    for cmd in SET GET; do
+      row="| $cmd | $P |"
+      for t in twemproxy bare dgf dgf-fsync; do row+=" $(fmt 2 "$(med CPU "$t/$cmd/$P")") |"; done
+      echo "$row"
+    done
+  done
+  echo
+  echo "## Every round (round 1 / round 2 / ...)"
+  echo
+  echo "| command | pipeline | | per round |"
+  echo "| --- | --- | --- | --- |"
+  for P in 1 16; do
+    for cmd in SET GET; do
+      for t in direct twemproxy bare dgf dgf-fsync; do echo "| $cmd | $P | $t req/s |$(per_round RPS "$t/$cmd/$P" 0) |"; done
+      for t in bare dgf dgf-fsync; do echo "| $cmd | $P | $t / twemproxy |$(per_round RAT "$t/$cmd/$P" 2) |"; done
+      for t in twemproxy dgf dgf-fsync; do echo "| $cmd | $P | $t CPU us/req |$(per_round CPU "$t/$cmd/$P" 2) |"; done
+    done
+  done
   echo
   cat <<'TXT'
-## Where the time goes
+## Earlier profile (not re-measured by this script)
 
-Measured on this VM with the processes' CPU counters in /proc, `perf record` of the running proxy (node
+From earlier sessions, before the write-ahead audit of issue #17 (so with the audit records written after the
+replies, not before the commands); kept as the record of where dgf's time went then. Measured on this VM with the processes' CPU counters in /proc, `perf record` of the running proxy (node
 --perf-basic-prof), /proc/stat for the whole machine and `strace`; analyst role, failMode open, GET. CPU per
 request, user + system (the VM's speed drifts by a fifth or more within minutes; ranges over interleaved runs):
 
@@ -228,8 +321,6 @@ request, user + system (the VM's speed drifts by a fifth or more within minutes;
   latency. Writing each reply with `fs.writeSync` on the socket's descriptor from the event loop (skipping the
   Writable stream when its queue is empty) saved ~0.3% of dgf's CPU: fs.writeSync has its own per-call costs; not
   kept.
-- failMode closed: each reply waits for the group commit's fdatasync, so throughput is bounded by in-flight
-  commands / fsync latency rather than by CPU.
 TXT
 } >"$OUT"
 cat "$OUT"

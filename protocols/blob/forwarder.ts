@@ -245,6 +245,17 @@ export class BlobForwarder {
       if (!(await this.finish(op, res, head, { error: message }))) return;
       return fail(403, 'DgfQueryNotMaskable', message);
     }
+    const kept = op.intent();
+    if (kept !== null) {
+      // Write-ahead: nothing goes upstream before the intent record is kept.
+      try {
+        await kept;
+      } catch (err) {
+        const message = `the audit record of this request could not be kept (audit failMode closed); it was not run: ${(err as Error).message}`;
+        await this.finish(op, res, head, { error: 'audit record could not be kept' });
+        return fail(503, 'ServerBusy', message);
+      }
+    }
     if (masks && parsed.operation === 'get-blob' && object !== null) {
       const sign = (h: Record<string, string>): string =>
         signBlobRequest('SharedKey', this.account, this.accountKey, { method, path: upstreamPath, query, headers: h }, scheme === 'SharedKey' && swap);

@@ -242,6 +242,18 @@ export class CosmosForwarder {
       headers['x-ms-continuation'] = opened;
     }
     headers.authorization = authorizationHeader(this.masterKey, method, parsed.resourceType, signer.link, date);
+    const kept = op.intent();
+    if (kept !== null) {
+      // Write-ahead: nothing goes upstream before the intent record is kept.
+      try {
+        await kept;
+      } catch (err) {
+        this.gov.quota.chargeRequestUnits(-estimate);
+        const message = `the audit record of this request could not be kept (audit failMode closed); it was not run: ${(err as Error).message}`;
+        await this.finish(op, res, { error: 'audit record could not be kept' });
+        return sendCosmosError(res, 503, message);
+      }
+    }
     const started = performance.now();
     let upstreamRes: Dispatcher.ResponseData;
     let responseBody: Buffer;

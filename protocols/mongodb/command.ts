@@ -2,8 +2,8 @@
  * What a client command means for governance: its operation verb, kind, objects, the field names it
  * filters on or writes, server-side JavaScript it carries, and its audit statement.
  */
-import type { OperationKind } from '../../src/policy/types.js';
-import { findJsOperators } from './pipeline.js';
+import { DYNAMIC_CODE_TAG, type OperationKind } from '../../src/policy/types.js';
+import { findJsOperators, findNamespaces } from './pipeline.js';
 import { TRACES } from './lineage/cache.js';
 import type { CommandTrace, TraceOptions } from './lineage/trace.js';
 import { capStatement, shape } from './statement.js';
@@ -61,6 +61,17 @@ const COLLECTION_COMMANDS = new Set([
 
 type Doc = Record<string, unknown>;
 
+/**
+ * What code dgf does not read (applyOps) may do: every verb command analysis gives a MongoDB command, as `may:` tags
+ * with `dynamic-code` (see DYNAMIC_CODE_TAG in src/policy/types.ts): deny rules naming one of them match it.
+ */
+const MONGO_VERBS = [
+  'find', 'insert', 'update', 'delete', 'deletemany-all', 'findandmodify', 'bulkwrite', 'aggregate', 'drop', 'dropdatabase',
+  'create', 'create-view', 'createindexes', 'dropindexes', 'renamecollection', 'collmod', 'converttocapped', 'applyops',
+  '$where', '$function', '$accumulator', 'mapreduce', 'read', 'write', 'ddl', 'admin',
+];
+const DYNAMIC_TAGS: readonly string[] = Object.freeze([DYNAMIC_CODE_TAG, ...MONGO_VERBS.map((v) => `may:${v}`)]);
+
 function isDoc(v: unknown): v is Doc {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { _bsontype?: unknown })._bsontype === undefined;
 }
@@ -78,8 +89,57 @@ function topKeys(v: unknown, into: Set<string>): void {
   }
 }
 
-function isEmptyFilter(q: unknown): boolean {
-  return q === undefined || q === null || (isDoc(q) && Object.keys(q).length === 0);
+/**
+ * Whether dgf can prove a delete filter selective, i.e. that it does not match every document whatever the data
+ * (the intent of `deletemany-all`: no mass deletion). Proof is positive and syntactic: the filter requires, through
+ * its top level or an `$and` member (every branch of an `$or`), some field to equal a concrete value: `{f: v}`,
+ * `{f: {$eq: v}}`, or `{f: {$in: [v, ...]}}` with every v concrete (not null, MinKey, MaxKey, a regex, or an
+ * operator document). Everything else proves nothing: negations ($ne, $nin, $not, $nor), existence and type tests,
+ * ranges (one- or two-sided: `{_id: {$gte: MinKey}}` and `{f: {$gt: -1e308}}` match everything), regexes, $expr,
+ * $where, $jsonSchema, $comment and unknown operators. A filter that proves nothing counts as `deletemany-all`.
+ * Range deletes (retention jobs) therefore need a role the rule exempts.
+ */
+export function provablySelective(filter: unknown, depth = 0): boolean {
+  if (!isDoc(filter) || depth > 32) return false;
+  for (const [k, v] of Object.entries(filter)) {
+    if (k === '$and') {
+      if (Array.isArray(v) && v.some((sub) => provablySelective(sub, depth + 1))) return true;
+    } else if (k === '$or') {
+      if (Array.isArray(v) && v.length > 0 && v.every((sub) => provablySelective(sub, depth + 1))) return true;
+    } else if (!k.startsWith('$') && fieldSelective(v)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function fieldSelective(v: unknown): boolean {
+  if (concrete(v)) return true;
+  if (!isDoc(v)) return false;
+  if (v.$eq !== undefined && concrete(v.$eq)) return true;
+  return Array.isArray(v.$in) && v.$in.every(concrete);
+}
+
+/** A value an equality can only match documents holding it (an operator document, null or a bound is not one). */
+function concrete(v: unknown, depth = 0): boolean {
+  if (v === null || v === undefined || depth > 16) return false;
+  if (v instanceof RegExp) return false;
+  if (Array.isArray(v)) return v.every((x) => concrete(x, depth + 1));
+  if (typeof v === 'object') {
+    const bson = (v as { _bsontype?: unknown })._bsontype;
+    if (bson === 'MinKey' || bson === 'MaxKey' || bson === 'BSONRegExp') return false;
+    if (bson !== undefined || v instanceof Date || v instanceof Uint8Array) return true;
+    // A document literal, unless it is an operator document (`{$gt: 1}`).
+    return Object.keys(v).every((k) => !k.startsWith('$'));
+  }
+  return true;
+}
+
+/** A delete statement that may remove every document: no limit of 1, and a filter dgf cannot prove selective. */
+function deletesAll(d: unknown, limitKey: 'limit' | 'multi'): boolean {
+  if (!isDoc(d)) return true;
+  const many = limitKey === 'limit' ? numberOf(d.limit ?? 0) !== 1 : d.multi === true;
+  return many && !provablySelective(limitKey === 'limit' ? d.q : d.filter);
 }
 
 function numberOf(v: unknown): number {
@@ -108,6 +168,7 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
   const js = new Set<string>();
   const tags: string[] = [];
   let detail = '';
+  const applyNamespaces: string[] = [];
   let grows = lower === 'insert' || lower === 'update' || lower === 'findandmodify' || lower === 'create' || lower === 'createindexes' || lower === 'bulkwrite';
   const seq = (key: string): unknown[] => (Array.isArray(cmd[key]) ? (cmd[key] as unknown[]) : ((sequences.get(key) as unknown[] | undefined) ?? []));
 
@@ -164,11 +225,12 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
     case 'delete': {
       const dels = seq('deletes');
       let all = false;
-      for (const d of dels.slice(0, 1000)) {
+      // Every statement is judged (a long list is no place to hide one): a mass delete anywhere makes the command one.
+      for (const d of dels) {
+        if (deletesAll(d, 'limit')) all = true;
         if (!isDoc(d)) continue;
         topKeys(d.q, fields);
         findJsOperators(d.q, js);
-        if (isEmptyFilter(d.q) && numberOf(d.limit) === 0) all = true;
       }
       if (all) operation = 'deletemany-all';
       const d0 = dels[0];
@@ -181,6 +243,32 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
       findJsOperators(cmd.query, js);
       findJsOperators(cmd.update, js);
       detail = shape({ query: cmd.query ?? {}, ...(cmd.update !== undefined ? { update: cmd.update } : {}), ...(cmd.remove ? { remove: true } : {}) });
+      break;
+    case 'bulkwrite': {
+      // The bulkWrite command (admin database): operations over the namespaces of nsInfo.
+      const ops = seq('ops');
+      let all = false;
+      for (const o of ops) {
+        if (!isDoc(o)) continue;
+        if (o.delete !== undefined && deletesAll(o, 'multi')) all = true;
+        topKeys(o.filter, fields);
+        findJsOperators(o.filter, js);
+        findJsOperators(o.updateMods, js);
+      }
+      if (all) operation = 'deletemany-all';
+      detail = `[${ops.length} operation${ops.length === 1 ? '' : 's'}]`;
+      break;
+    }
+    case 'renamecollection':
+      // Renaming onto an existing collection with dropTarget drops the target first: a drop (of the target).
+      if (cmd.dropTarget === true || numberOf(cmd.dropTarget) === 1) tags.push('drop');
+      detail = `to ${typeof cmd.to === 'string' ? cmd.to : '?'}${tags.length > 0 ? ' dropTarget' : ''}`;
+      break;
+    case 'applyops':
+      // Raw oplog entries: any write or command on any collection, which dgf does not judge one by one.
+      for (const t of DYNAMIC_TAGS) tags.push(t);
+      for (const o of seq('applyOps')) if (isDoc(o) && typeof o.ns === 'string') applyNamespaces.push(o.ns);
+      detail = '[oplog entries]';
       break;
     case 'mapreduce':
       kind = isDoc(cmd.out) && cmd.out.inline ? 'read' : 'write';
@@ -202,6 +290,14 @@ export function describeCommand(cmd: Doc, db: string, sequences: ReadonlyMap<str
   if (lower === 'aggregate') for (const r of trace.reads) if (fields.size < 64) fields.add(r);
   const objects = collection ? [`${db}.${collection}`] : [db];
   if (trace.writeTarget) objects.push(trace.writeTarget.includes('.') && !trace.writeTarget.startsWith('.') ? trace.writeTarget : `${db}.${trace.writeTarget}`);
+  // Issue #18: collections read or written through stages ($lookup, $unionWith, $graphLookup, $out, $merge, views)
+  // and the namespaces of renameCollection and the bulkWrite command are objects of the command too.
+  const more = new Set<string>(trace.namespaces);
+  if (lower === 'aggregate' || lower === 'create' || lower === 'find' || lower === 'count' || lower === 'distinct') findNamespaces(cmd, db, more);
+  if (lower === 'renamecollection') for (const ns of [cmd.renameCollection, cmd.to]) if (typeof ns === 'string') more.add(ns);
+  if (lower === 'bulkwrite') for (const n of seq('nsInfo')) if (isDoc(n) && typeof n.ns === 'string') more.add(n.ns);
+  for (const ns of applyNamespaces) more.add(ns);
+  for (const ns of more) if (!objects.includes(ns)) objects.push(ns);
   const statement = capStatement(`${lower} ${objects[0]}${detail ? ` ${detail}` : ''}`);
   return {
     name,

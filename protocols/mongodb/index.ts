@@ -5,6 +5,7 @@
 import type net from 'node:net';
 import type { ListenerFactory, RunningListener, UpstreamHealth } from '../../src/listener.js';
 import { TcpListener } from '../shared/tcp-listener.js';
+import { guardPreAuth } from './auth/pre-auth-guard.js';
 import { ScramCredentials } from './auth/scram.js';
 import { scramSha1 } from './auth/scram-sha-1.js';
 import { scramSha256 } from './auth/scram-sha-256.js';
@@ -74,6 +75,11 @@ export const start: ListenerFactory = async ({ config, governance, logger }) => 
     config.listen,
     (socket: net.Socket) => {
       const c = new MongoClientConnection(socket, ctx);
+      // Bounded in time and in message size until the client has authenticated (no-op with trust).
+      guardPreAuth(socket, c, {
+        authTimeoutMs: config.authTimeoutMs ?? 10_000,
+        onClose: (reason) => log.debug({ reason, address: socket.remoteAddress }, 'mongodb client closed before authenticating'),
+      });
       connections.add(c);
       socket.once('close', () => connections.delete(c));
     },

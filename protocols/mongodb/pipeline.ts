@@ -25,6 +25,48 @@ export function findJsOperators(value: unknown, out: Set<string> = new Set(), de
   return out;
 }
 
+/**
+ * Every collection a command names as a source or target of its stages, at any depth (sub-pipelines of $lookup,
+ * $unionWith, $facet): `$lookup.from`, `$graphLookup.from`, `$unionWith`, `$out`, `$merge.into`, and a view's
+ * `viewOn`. Found syntactically, so a stage the lineage trace stops at does not hide the ones after it. Adds
+ * `db.coll` names to `out`.
+ */
+export function findNamespaces(value: unknown, db: string, out: Set<string>, depth = 0): Set<string> {
+  if (depth > 100 || out.size >= 256) return out;
+  if (Array.isArray(value)) {
+    for (const v of value) findNamespaces(v, db, out, depth + 1);
+    return out;
+  }
+  if (!isObject(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    switch (k) {
+      case '$lookup':
+      case '$graphLookup':
+        if (isObject(v)) addNamespace(v.from, db, out);
+        break;
+      case '$unionWith':
+        addNamespace(v, db, out);
+        break;
+      case '$out':
+        addNamespace(v, isObject(v) && typeof v.db === 'string' ? v.db : db, out);
+        break;
+      case '$merge':
+        addNamespace(isObject(v) ? v.into : v, db, out);
+        break;
+      case 'viewOn':
+        addNamespace(v, db, out);
+        break;
+    }
+    findNamespaces(v, db, out, depth + 1);
+  }
+  return out;
+}
+
+function addNamespace(spec: unknown, db: string, out: Set<string>): void {
+  if (typeof spec === 'string') out.add(`${db}.${spec}`);
+  else if (isObject(spec) && typeof spec.coll === 'string') out.add(`${typeof spec.db === 'string' ? spec.db : db}.${spec.coll}`);
+}
+
 /** An aggregate's lineage: its result documents, and the command's trace. */
 export interface PipelineAnalysis extends ResultLineage {
   readonly trace: CommandTrace;

@@ -155,6 +155,11 @@ export class MongoClientConnection {
     this.ctx.gov.quota.connectionClosed();
   }
 
+  /** Whether the client has authenticated (or the listener trusts it): the pre-authentication guard's question. */
+  get authenticated(): boolean {
+    return this.user !== null || this.ctx.trust;
+  }
+
   /** Shutdown: close now if idle, else right after the command in flight has been answered. */
   closeIdle(): void {
     this.draining = true;
@@ -491,6 +496,17 @@ export class MongoClientConnection {
       if (!check.ok) {
         const limit = this.ctx.gov.quota.limits('storage') ?? 0;
         await this.finishAndReply(msg, op, overQuotaReply(this.ctx.storageBytes, limit), { error: check.message ?? 'storage quota exceeded' });
+        return;
+      }
+    }
+    const kept = op.intent();
+    if (kept !== null) {
+      // Write-ahead: nothing goes upstream before the intent record is kept.
+      try {
+        await kept;
+      } catch (err) {
+        const text = `dgf: the audit record of this command could not be kept (audit failMode closed); it was not run (${(err as Error).message})`;
+        await this.finishAndReply(msg, op, errorReply(ErrorCode.InternalError, text), { error: 'audit record could not be kept' });
         return;
       }
     }

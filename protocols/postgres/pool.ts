@@ -26,7 +26,12 @@ interface Waiter {
   request: PoolRequest;
 }
 
-/** How a released connection must be cleaned before reuse. */
+/**
+ * How a released connection must be cleaned before reuse. `discard` (DISCARD ALL) when the client was pinned, and
+ * when a statement of its transaction may have left session state dgf cannot see or replay (a DO block or CALL, a
+ * user function whose body sets, locks, listens or creates temporary tables, a set_config dgf cannot read: see
+ * SessionLineage.firewall); plain statements release `clean`, without a round trip.
+ */
 export type ReleaseMode = 'clean' | 'rollback' | 'discard' | 'destroy';
 
 export interface PoolOptions {
@@ -50,6 +55,7 @@ export class Pool {
   private closing = false;
   private firstConnectDone = false;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly replySweeper: NodeJS.Timeout | null;
 
   constructor(
     private readonly target: UpstreamTarget,
@@ -59,6 +65,21 @@ export class Pool {
     const idleMs = options.idleTimeoutMs ?? 600_000;
     this.sweeper = setInterval(() => this.sweep(idleMs), Math.min(idleMs, 60_000));
     this.sweeper.unref();
+    const replyMs = target.replyTimeoutMs;
+    // One timer per pool, not one per request: writes only stamp the time an answer became due.
+    this.replySweeper = replyMs > 0 ? setInterval(() => this.sweepSilent(replyMs), Math.min(1000, Math.max(50, replyMs / 4))) : null;
+    this.replySweeper?.unref();
+  }
+
+  /** Close connections whose upstream kept silent past upstream.replyTimeoutMs while an answer was due. */
+  private sweepSilent(timeoutMs: number): void {
+    const now = Date.now();
+    for (const c of this.all) {
+      if (c.silentForMs(now) > timeoutMs) {
+        this.gov.logger.warn({ upstream: c.id, timeoutMs }, 'postgres upstream did not answer in time: closing the connection');
+        c.timedOut(timeoutMs);
+      }
+    }
   }
 
   get size(): number {
@@ -331,6 +352,7 @@ export class Pool {
   close(): void {
     this.closing = true;
     clearInterval(this.sweeper);
+    if (this.replySweeper) clearInterval(this.replySweeper);
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.timeoutTimer = null;
     for (const w of this.waiters.splice(0)) w.request.refused(new ProtocolError('the proxy is shutting down', SqlState.AdminShutdown));

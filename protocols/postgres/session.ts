@@ -28,7 +28,7 @@ import * as fe from './codec/frontend-encoder.js';
 import { readBind, readCString, readExecute, readParse, readStartupPacket, readTarget } from './codec/frontend-messages.js';
 import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
 import type { StatementInfo } from './governance/analyze.js';
-import { analyzeStatement } from './statement-shapes.js';
+import { CACHED_PLAN_CHANGED, analyzeStatement, renewedName, statementContext } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
 import { NO_VERDICT, type LineageVerdict } from './governance/lineage-plan.js';
 import { SessionLineage } from './governance/session-lineage.js';
@@ -97,6 +97,14 @@ interface ClientStatement {
   infos: readonly StatementInfo[];
   /** Result columns, from a Describe of the statement (formats still text: Bind decides). */
   columns: ColumnInfo[] | null;
+  /** The RowDescription/NoData frame the client was given for it: the rows it decodes must keep that shape. */
+  described: Buffer | null;
+  /**
+   * Parsed by the client and not yet prepared upstream for it: a server statement of that name already on a
+   * connection may predate DDL or another search_path (PostgreSQL would refuse its plan with 0A000, where a
+   * direct Parse gets a fresh one), so it is prepared again (Close + Parse) instead of reused.
+   */
+  fresh: boolean;
 }
 
 /** A bound portal and the operation governing it. */
@@ -157,6 +165,8 @@ class Entry {
   cancelsAtSend = 0;
   /** Its answer is a cancel that was not its client's: swallow the reply and run the Query again. */
   rerun = false;
+  /** dgf's Describe of a statement before a Bind of it: the client's messages wait for it, then this runs. */
+  then: (() => void) | null = null;
   /** Some of its results went to the client already (it can no longer be run again). */
   started = false;
 
@@ -203,11 +213,22 @@ export class Session implements PipelineFollower {
   private readonly portals = new Map<string, Portal>();
   private startupSettings = new Map<string, string>();
   private settings = new Map<string, string>();
+  /** statementScope(), while the settings and role stay as they are. */
+  private scope: string | null = null;
   /** Setting changes made in the current transaction: kept at commit, dropped at rollback. */
   private pendingSettings: Array<{ name: string; value: string | null }> = [];
 
   private finishes: Array<{ op: Operation; result: FinishResult; resolve: (() => void) | null; reject: ((err: unknown) => void) | null }> = [];
   private finishScheduled = false;
+
+  /**
+   * Write-ahead (failMode closed): upstream bytes written after an intent record was appended wait here, in
+   * order, until the audit log kept it (in the same event-loop turn with durability write); null when nothing
+   * waits. `heldBatches` counts the audit batches still owed; `heldOn` is the last one's promise.
+   */
+  private held: Buffer[] | null = null;
+  private heldBatches = 0;
+  private heldOn: Promise<void> | null = null;
 
   // Run of upstream frames forwarded untouched, written as one slice.
   private runBuf: Buffer | null = null;
@@ -239,7 +260,7 @@ export class Session implements PipelineFollower {
     // A client that connects and never finishes authenticating holds a socket and a session: bounded in time.
     this.authTimer = setTimeout(this.onAuthTimeout, l.config.authTimeoutMs ?? AUTH_TIMEOUT_MS);
     this.authTimer.unref();
-    this.decoder = new FrameDecoder(l.config.maxMessageBytes, { startup: true });
+    this.decoder = new FrameDecoder(l.config.maxMessageBytes, { startup: true, preAuth: true });
     this.out = new ClientOutput(socket);
     this.attachSocket(socket);
   }
@@ -353,7 +374,7 @@ export class Session implements PipelineFollower {
 
   /** The session's side of pipelining: transaction pooling, between transactions, no protocol state pending. */
   private mayPipeline(): boolean {
-    return this.l.config.pool === 'transaction' && !this.pinned && this.txStatus === 'I' && !this.copyIn && !this.errorSkip && !this.localSkip;
+    return this.l.config.pool === 'transaction' && !this.pinned && this.txStatus === 'I' && !this.copyIn && !this.errorSkip && !this.localSkip && !this.lineage.leftState;
   }
 
   /** Whether `conn` runs with exactly this client's settings (replaySettings would send nothing). */
@@ -445,6 +466,7 @@ export class Session implements PipelineFollower {
     for (const [k, v] of params) if (!NOT_SETTINGS.has(k)) this.startupSettings.set(k, v);
     for (const [k, v] of parseOptions(params.get('options') ?? '')) this.startupSettings.set(k, v);
     this.settings = new Map(this.startupSettings);
+    this.scope = null;
     if (this.l.closing) throw new ProtocolError('the database system is shutting down', '57P03');
 
     const known = this.l.users.get(this.user);
@@ -479,6 +501,7 @@ export class Session implements PipelineFollower {
   /** After authentication: role, upstream parameters, BackendKeyData, ReadyForQuery. */
   private async login(): Promise<void> {
     this.clearAuthTimer();
+    this.decoder.preAuth = false;
     this.state = 'login';
     this.blocked = true;
     this.role = this.l.gov.roleOf(this.identity);
@@ -660,7 +683,7 @@ export class Session implements PipelineFollower {
       queueMicrotask(this.resumeAfterPipeline);
       return;
     }
-    this.l.pool.release(conn, 'clean');
+    this.l.pool.release(conn, this.lineage.takeLeftState() ? 'discard' : 'clean');
   }
 
   /** Refresh the catalog on this client's connection, holding its messages, then run `retry`. */
@@ -735,8 +758,68 @@ export class Session implements PipelineFollower {
     const conn = this.conn!;
     // Anything an owner writes besides a pipelinable Query (checked after the write) ends queueing behind it.
     if (!this.following) conn.pipelinable = false;
+    if (this.held !== null) {
+      // Not copied: the decoder never writes over bytes it handed out (frame-decoder.ts), as the socket's own
+      // write queue relies on too.
+      this.held.push(buf);
+      return;
+    }
     if (!conn.write(buf)) this.socket.pause();
   }
+
+  /** Write-ahead: append the intent records of operations about to go upstream; their bytes wait for them. */
+  private keepIntents(ops: readonly Operation[]): void {
+    for (let i = 0; i < ops.length; i++) {
+      const kept = ops[i]!.intent();
+      if (kept !== null) this.holdUntil(kept);
+    }
+  }
+
+  private keepIntent(op: Operation): void {
+    const kept = op.intent();
+    if (kept !== null) this.holdUntil(kept);
+  }
+
+  private holdUntil(kept: Promise<void>): void {
+    // Records of one turn share one promise: one wait per batch, not per statement.
+    if (kept === this.heldOn) return;
+    this.heldOn = kept;
+    this.held ??= [];
+    this.heldBatches++;
+    kept.then(this.onIntentsKept, this.onIntentsLost);
+  }
+
+  private readonly onIntentsKept = (): void => {
+    if (--this.heldBatches > 0 || this.held === null) return;
+    const held = this.held;
+    this.held = null;
+    this.heldOn = null;
+    const conn = this.conn;
+    if (conn === null || this.state === 'closed') return;
+    if (!conn.writeMany(held)) this.socket.pause();
+  };
+
+  /**
+   * An intent record could not be kept (audit sink full or failing): nothing written since it may go upstream.
+   * The statements waiting behind it are refused with PostgreSQL's own error and the session ends; a connection
+   * shared with other clients' pipelined Queries is closed rather than left owing replies that will never come.
+   */
+  private readonly onIntentsLost = (err: unknown): void => {
+    this.heldBatches--;
+    if (this.held === null) return;
+    this.held = null;
+    this.heldOn = null;
+    this.l.gov.logger.error({ err }, 'audit intent record could not be kept: statement refused, nothing sent upstream');
+    const conn = this.conn;
+    if (conn && (this.following || conn.followers.length > 0)) conn.destroy();
+    this.closeWith(
+      be.errorResponse({
+        severity: 'FATAL',
+        code: SqlState.AuditUnavailable,
+        message: 'dgf: the audit record of this statement could not be kept (audit failMode closed); it was not run',
+      }),
+    );
+  };
 
   private forwardFrame(buf: Buffer, start: number, end: number): void {
     this.send(buf.subarray(start, end));
@@ -829,7 +912,9 @@ export class Session implements PipelineFollower {
     this.queue.push(e);
   }
 
-  private begin(info: StatementInfo, verdict: LineageVerdict = NO_VERDICT): Operation {
+  private begin(analyzed: StatementInfo, verdict: LineageVerdict = NO_VERDICT): Operation {
+    // Issue #18: names resolved through this session's search_path; notes state the pool must reset (session-lineage.ts).
+    const info = this.lineage.firewall(analyzed, this.searchPath());
     return this.l.gov.begin({
       identity: this.identity,
       role: this.role,
@@ -841,7 +926,16 @@ export class Session implements PipelineFollower {
       ...(info.tags ? { tags: info.tags } : {}),
       ...(verdict.readsMasked ? { readsMasked: true } : {}),
       // A decision that depends on what the statement reads is cached with its verdict, not its text alone.
-    }, verdict === NO_VERDICT ? info : verdict);
+    }, verdict === NO_VERDICT ? info : info === analyzed ? verdict : undefined);
+  }
+
+  /**
+   * What a shared statement is keyed by besides its text: the role and the settings that change how it resolves
+   * (statementContext). Remembered until the settings change: drivers Parse on every call (node-postgres' unnamed
+   * statements), and rebuilding it was a sort and a join per Parse.
+   */
+  private statementScope(): string {
+    return (this.scope ??= `${this.role}\u0000${statementContext(this.settings)}`);
   }
 
   /** The session's search_path setting text (null: the server's default). */
@@ -922,6 +1016,7 @@ export class Session implements PipelineFollower {
       if (info.session && PINNING.has(info.session)) this.pin();
       if (info.session === 'temp-table') this.lineage.createdTemp(info.objects[0]);
     }
+    this.keepIntents(ops);
     if (!this.conn) {
       const idle = this.l.pool.takeIdleNow(this.database);
       if (idle) this.adopt(idle);
@@ -984,7 +1079,8 @@ export class Session implements PipelineFollower {
         return;
       }
     }
-    const shared = this.l.statementFor(m.query, m.paramTypes, this.role);
+    // Per settings context too: the same text names other relations under another search_path.
+    const shared = this.l.statementFor(m.query, m.paramTypes, this.statementScope());
     const stmt: ClientStatement = {
       name: m.name,
       shared,
@@ -993,6 +1089,8 @@ export class Session implements PipelineFollower {
       serverName: m.name === '' ? '' : shared.serverName,
       infos: shared.infos,
       columns: null,
+      described: null,
+      fresh: true,
     };
     if (!this.conn && shared.validated && m.name !== '') {
       // Known good text: no connection needed until Bind. Drivers that prepare synchronously (libpq's PQprepare
@@ -1009,18 +1107,14 @@ export class Session implements PipelineFollower {
     const conn = this.conn!;
     const e = new Entry('parse');
     e.stmt = stmt;
+    stmt.fresh = false;
     if (stmt.name === '') {
       this.forwardFrame(buf, start, end);
       conn.unnamed = stmt;
-    } else if (conn.prepared.has(stmt.serverName)) {
-      e.kind = 'synthetic';
-      e.synthetic = be.parseComplete;
-      if (this.queue.length === 0) {
-        this.emit(be.parseComplete);
-        return;
-      }
     } else {
+      if (conn.prepared.has(stmt.serverName)) this.closeServerStatement(stmt.serverName);
       conn.prepared.set(stmt.serverName, false);
+      conn.described.delete(stmt.serverName);
       e.serverName = stmt.serverName;
       this.send(fe.parse(stmt.serverName, stmt.sql, stmt.paramTypes));
     }
@@ -1033,10 +1127,90 @@ export class Session implements PipelineFollower {
     if (m.target !== 'S') return false;
     const stmt = this.statements.get(m.name);
     const sh = stmt?.shared;
-    if (!stmt || !sh || !sh.paramDesc || !sh.rowDesc || sh.epoch !== this.l.describeEpoch) return false;
+    // Not for a statement just parsed: its description may have changed upstream since dgf took it (DDL elsewhere).
+    if (!stmt || stmt.fresh || !sh || !sh.paramDesc || !sh.rowDesc || sh.epoch !== this.l.describeEpoch) return false;
     stmt.columns = sh.rowDesc[0] === BackendCode.NoData ? [] : columnsOf(sh.rowDesc);
+    stmt.described = sh.rowDesc;
     this.answer(Buffer.concat([sh.paramDesc, sh.rowDesc]));
     return true;
+  }
+
+  /**
+   * A statement the client described decodes its rows by that description: on this connection they must have that
+   * shape, else the Bind gets PostgreSQL's own answer (0A000, as on the client's own connection after DDL or a
+   * search_path change) instead of rows the driver would misread. When this connection's version of the statement
+   * was never described (re-Parsed here, or prepared by another client), it is described first and the client's
+   * messages wait for the answer; then `retry` runs the Bind again (`checked`: no second wait).
+   */
+  private resultMatches(stmt: ClientStatement, buf: Buffer, start: number, body: number, end: number, afterRefresh: boolean, checked: boolean): boolean {
+    const conn = this.conn!;
+    const here = conn.prepared.has(stmt.serverName) ? conn.described.get(stmt.serverName) : undefined;
+    if (here === undefined) {
+      if (checked) return true;
+      // Copied only here, off the hot path: the Bind runs again once the description is in.
+      const copy = Buffer.from(buf.subarray(start, end));
+      const retry = (): void => this.onBind(copy, 0, body - start, copy.length, afterRefresh, true);
+      this.ensurePrepared(stmt);
+      const d = new Entry('describe');
+      d.swallow = true;
+      d.stmt = stmt;
+      d.then = retry;
+      this.send(fe.target(FrontendCode.Describe, 'S', stmt.serverName));
+      // PostgreSQL holds extended-protocol replies until Sync or Flush; the client's Sync is among what waits.
+      this.send(fe.flush);
+      this.enqueue(d);
+      this.blocked = true;
+      return false;
+    }
+    if (here === stmt.described || here.equals(stmt.described!)) return true;
+    // Whatever dgf holds of this text's description may be as old: the client's next Describe goes upstream.
+    stmt.shared.paramDesc = stmt.shared.rowDesc = null;
+    this.refuseExtended(be.errorResponse(CACHED_PLAN_CHANGED));
+    return false;
+  }
+
+  /** The describe `resultMatches` waited for is answered (or skipped): read the client's messages again. */
+  private releaseHold(e: Entry): void {
+    const then = e.then;
+    if (!then) return;
+    e.then = null;
+    queueMicrotask(() => {
+      if (this.state === 'closed') return;
+      this.blocked = false;
+      this.out.cork();
+      try {
+        if (this.conn) then();
+        else this.withConn(then, this.extendedAcquireFailed);
+      } catch (err) {
+        this.fail(err);
+      }
+      this.flushRun();
+      this.out.uncork();
+      if (!this.blocked) this.unblock();
+    });
+  }
+
+  /**
+   * PostgreSQL refused a shared statement's stale plan (`0A000 cached plan must not change result type`, after DDL
+   * or a search_path change): clients that parse the text from now on get it under a new server name, so a fresh
+   * plan, as a fresh Parse gets directly. This client keeps the old name and PostgreSQL's answer.
+   */
+  private renewIfStale(stmt: ClientStatement | null, buf: Buffer, start: number, end: number): void {
+    if (!stmt || stmt.serverName === '' || errorFields(buf.subarray(start, end)).code !== CACHED_PLAN_CHANGED.code) return;
+    const sh = stmt.shared;
+    if (sh.serverName === stmt.serverName) sh.serverName = renewedName(sh.serverName);
+    sh.validated = false;
+    sh.paramDesc = sh.rowDesc = null;
+  }
+
+  /** Close a shared server statement on the current connection (dgf's own message: its CloseComplete is dropped). */
+  private closeServerStatement(serverName: string): void {
+    const c = new Entry('close');
+    c.swallow = true;
+    this.conn!.prepared.delete(serverName);
+    this.conn!.described.delete(serverName);
+    this.send(fe.target(FrontendCode.Close, 'S', serverName));
+    this.enqueue(c);
   }
 
   /** Make sure the statement exists on the current connection (prepared there by someone, or re-Parse it now). */
@@ -1046,8 +1220,13 @@ export class Session implements PipelineFollower {
       if (conn.unnamed === stmt) return;
       conn.unnamed = stmt;
     } else {
-      if (conn.prepared.has(stmt.serverName)) return;
+      if (conn.prepared.has(stmt.serverName)) {
+        if (!stmt.fresh) return;
+        this.closeServerStatement(stmt.serverName);
+      }
+      stmt.fresh = false;
       conn.prepared.set(stmt.serverName, false);
+      conn.described.delete(stmt.serverName);
     }
     const e = new Entry('parse');
     e.swallow = true;
@@ -1057,7 +1236,7 @@ export class Session implements PipelineFollower {
     this.enqueue(e);
   }
 
-  private onBind(buf: Buffer, start: number, body: number, end: number, afterRefresh = false): void {
+  private onBind(buf: Buffer, start: number, body: number, end: number, afterRefresh = false, checked = false): void {
     const m = readBind(buf, body, end);
     const stmt = this.statements.get(m.statement) ?? null;
     const portal: Portal = {
@@ -1079,6 +1258,7 @@ export class Session implements PipelineFollower {
       this.refuseExtended(unknownStatement(m.statement));
       return;
     }
+    if (stmt.described && stmt.name !== '' && !this.errorSkip && !this.resultMatches(stmt, buf, start, body, end, afterRefresh, checked)) return;
     if (portal.info) {
       const verdict = (portal.verdict = this.lineage.verdictOf(stmt.sql, this.l.gov.policy(), this.role, this.searchPath()));
       if (verdict.catalogMiss && !afterRefresh && this.queue.length === 0 && !this.lineage.onlyTempRelations(verdict)) {
@@ -1110,6 +1290,7 @@ export class Session implements PipelineFollower {
         return;
       }
       portal.op = op;
+      this.keepIntent(op);
     }
     if (stmt.serverName === stmt.name) this.forwardFrame(buf, start, end);
     else this.send(fe.renameInFrame(buf, start, end, m.statementStart, m.statementNul, stmt.serverName));
@@ -1309,6 +1490,7 @@ export class Session implements PipelineFollower {
             this.finishQuietly(op, { error: errorFields(buf.subarray(start, end)).message });
             e.portal!.op = null;
           }
+          this.renewIfStale(e.portal?.stmt ?? null, buf, start, end);
           this.extendedError(e, buf, start, end);
         }
         return;
@@ -1320,23 +1502,31 @@ export class Session implements PipelineFollower {
           const cols = code === BackendCode.NoData ? [] : columnsOf(buf.subarray(start, end));
           if (e.portal) e.portal.columns = cols;
           else if (e.stmt) {
-            e.stmt.columns = cols;
+            const frame = Buffer.from(buf.subarray(start, end));
+            if (e.stmt.serverName !== '') conn.described.set(e.stmt.serverName, frame);
+            if (!e.then) {
+              e.stmt.columns = cols;
+              if (!e.swallow) e.stmt.described = frame;
+            }
             if (e.paramDesc) {
               const sh = e.stmt.shared;
               sh.paramDesc = Buffer.from(e.paramDesc);
-              sh.rowDesc = Buffer.from(buf.subarray(start, end));
+              sh.rowDesc = frame;
               sh.epoch = this.l.describeEpoch;
             }
           }
           if (!e.swallow) this.forward(buf, start, end);
           this.done();
+          this.releaseHold(e);
         } else if (code === BackendCode.ErrorResponse) {
+          this.renewIfStale(e.stmt, buf, start, end);
           this.extendedError(e, buf, start, end);
+          this.releaseHold(e);
         }
         return;
       case 'close':
         if (code === BackendCode.CloseComplete) {
-          this.forward(buf, start, end);
+          if (!e.swallow) this.forward(buf, start, end);
           this.done();
         } else if (code === BackendCode.ErrorResponse) {
           this.extendedError(e, buf, start, end);
@@ -1408,14 +1598,17 @@ export class Session implements PipelineFollower {
   private applySetting(name: string, value: string | null): void {
     if (name === 'all') {
       this.settings = new Map(this.startupSettings);
+      this.scope = null;
       return;
     }
     if (value === null) {
       const initial = this.startupSettings.get(name);
       if (initial === undefined) this.settings.delete(name);
       else this.settings.set(name, initial);
+      this.scope = null;
     } else {
       this.settings.set(name, value);
+      this.scope = null;
     }
   }
 
@@ -1436,6 +1629,7 @@ export class Session implements PipelineFollower {
 
   /** Side effects of a message the server skipped. */
   private skipped(e: Entry): void {
+    this.releaseHold(e);
     if (e.kind === 'parse' && e.serverName && this.conn?.prepared.get(e.serverName) === false) this.conn.prepared.delete(e.serverName);
     if (e.kind === 'parse' && e.stmt && this.conn?.unnamed === e.stmt) this.conn.unnamed = null;
     if (e.ops) for (let k = e.index; k < e.ops.length; k++) this.finishQuietly(e.ops[k]!, { error: 'not executed: an earlier message of the pipeline failed' });
@@ -1677,6 +1871,7 @@ export class Session implements PipelineFollower {
         if (tag === 'DISCARD ALL') {
           conn.applied.clear();
           this.settings = new Map(this.startupSettings);
+          this.scope = null;
           this.pendingSettings = [];
         }
       }
@@ -1685,8 +1880,9 @@ export class Session implements PipelineFollower {
 
   /** Hold the CommandComplete (and everything after it) until the audit record is kept. */
   private gateOn(op: Operation, result: { rows: number; upstreamMs: number }, buf: Buffer, start: number, end: number): void {
-    if (this.l.gov.audit.failMode === 'open') {
-      // Nothing waits for the record in open mode: keep the reply in the same write as the rows before it.
+    if (op.hasIntent || this.l.gov.audit.failMode === 'open') {
+      // Nothing waits for the outcome record (its intent was kept before the statement went upstream; in open
+      // mode nothing waits at all): keep the reply in the same write as the rows before it.
       this.finishes.push({ op, result, resolve: null, reject: null });
       this.forward(buf, start, end);
       return;
@@ -1797,7 +1993,7 @@ export class Session implements PipelineFollower {
       conn.owner = null;
       let mode: ReleaseMode;
       if (this.queue.length > 0 || this.copyIn) mode = 'destroy';
-      else if (this.pinned || this.l.config.pool === 'session') mode = 'discard';
+      else if (this.pinned || this.l.config.pool === 'session' || this.lineage.takeLeftState()) mode = 'discard';
       else if (this.txStatus !== 'I' || conn.txStatus !== 'I') mode = 'rollback';
       else mode = 'clean';
       conn.resume();

@@ -129,6 +129,8 @@ function shareable(infos: readonly StatementInfo[]): boolean {
   if (infos.length === 0) return false;
   for (const info of infos) {
     if (info.operation === 'unknown' || info.copy !== null || info.setting !== undefined || info.session === 'set' || info.session === 'reset') return false;
+    // A DO block or function body written as a string constant ('BEGIN ... END') is code: its text is its analysis.
+    if (info.embedded) return false;
   }
   return true;
 }
@@ -146,3 +148,61 @@ export function analyzeStatement(sql: string): StatementInfo[] {
   }
   return infos;
 }
+
+/**
+ * Settings that never change what a statement text resolves to (its relations, functions, types, result
+ * columns): left out of a statement's context so that clients differing only in these still share statements.
+ */
+const NEUTRAL_SETTINGS = new Set([
+  'application_name',
+  'client_encoding',
+  'DateStyle',
+  'datestyle',
+  'IntervalStyle',
+  'intervalstyle',
+  'TimeZone',
+  'timezone',
+  'extra_float_digits',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'idle_session_timeout',
+  'client_min_messages',
+  'bytea_output',
+]);
+
+/**
+ * The part of a client's settings a prepared statement depends on (search_path above all, and any setting dgf does
+ * not know to be neutral), as a key: a statement parsed and described for one context is never reused, nor its
+ * description answered, for a client in another. '' for the server's defaults.
+ */
+export function statementContext(settings: ReadonlyMap<string, string>): string {
+  let parts: string[] | null = null;
+  for (const [k, v] of settings) {
+    if (NEUTRAL_SETTINGS.has(k)) continue;
+    (parts ??= []).push(`${k}=${v}`);
+  }
+  // Sorted: the same settings set in another order are the same context.
+  return parts === null ? '' : parts.sort().join('\u0000');
+}
+
+let retired = 0;
+
+/**
+ * A new server-side name for a shared statement whose upstream plan went stale (PostgreSQL answered `0A000 cached
+ * plan must not change result type`): clients that parse the text from now on get a fresh plan under the new name,
+ * while the clients holding the old description keep the old name, and PostgreSQL's answer, as they would directly.
+ */
+export function renewedName(serverName: string): string {
+  // '~' never occurs in a first name (dgf_<prefix>_<counter>), and the counter is process-wide: no collision.
+  const cut = serverName.indexOf('~');
+  return `${cut < 0 ? serverName : serverName.slice(0, cut)}~${(retired++).toString(36)}`;
+}
+
+/** PostgreSQL's answer to a prepared statement whose result columns changed since the client described it. */
+export const CACHED_PLAN_CHANGED = {
+  severity: 'ERROR',
+  code: '0A000',
+  message: 'cached plan must not change result type',
+  routine: 'RevalidateCachedQuery',
+} as const;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../src/errors.js';
 import type { UpstreamConfig } from '../../src/config/types.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 
 /** libpq's sslmode values. `prefer` (libpq's default) tries TLS and falls back to plain TCP. */
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -19,8 +20,10 @@ export interface UpstreamTarget {
   sslmode: SslMode;
   /** CA certificates for verify-ca / verify-full (upstream.ca or sslrootcert). */
   ca: Buffer | undefined;
-  /** Connect timeout in ms (connect_timeout in seconds in the URL); default 10 s. */
+  /** Connect timeout in ms (connect_timeout in seconds in the URL, else upstream.connectTimeoutMs); default 5 s. */
   connectTimeoutMs: number;
+  /** upstream.replyTimeoutMs: longest silence of the upstream while an answer is due; 0 (default): no limit. */
+  replyTimeoutMs: number;
   /** Extra startup parameters from the URL (options, application_name ...). */
   startupParams: Record<string, string>;
 }
@@ -57,7 +60,8 @@ export function parseUpstreamTarget(upstream: UpstreamConfig, listener: string):
     database: decodeURIComponent(url.pathname.replace(/^\//, '')) || user,
     sslmode,
     ca: caFile && caFile !== 'system' ? readFileSync(caFile) : undefined,
-    connectTimeoutMs: q.get('connect_timeout') ? Number(q.get('connect_timeout')) * 1000 : 10_000,
+    connectTimeoutMs: q.get('connect_timeout') ? Number(q.get('connect_timeout')) * 1000 : (upstream.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs),
+    replyTimeoutMs: upstream.replyTimeoutMs ?? 0,
     startupParams,
   };
 }

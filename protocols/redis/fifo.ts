@@ -27,6 +27,16 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Remove and return the newest item. */
+  pop(): T | undefined {
+    if (this.count === 0) return undefined;
+    const i = (this.head + this.count - 1) & (this.items.length - 1);
+    const item = this.items[i];
+    this.items[i] = undefined;
+    this.count--;
+    return item;
+  }
+
   /** Remove and return everything, oldest first. */
   drain(): T[] {
     const out: T[] = [];

@@ -6,7 +6,8 @@
  * Listener `options` (all optional):
  * - `sharedConnections` (default 4): shared upstream connections per RESP version.
  * - `memoryPollMs` (default 5000; 0 disables): how often `INFO memory` feeds the memory quota.
- * - `clientOutputLimitBytes` (default 64 MiB): reply bytes held for one client before it is disconnected.
+ * - `clientOutputLimitBytes` (default 64 MiB): reply bytes held or queued for one client (a dedicated upstream
+ *   connection is paused instead of queueing); past it the client gets a -ERR naming the limit and is disconnected.
  * - `maxInflight` (default 10000): commands in flight per client before dgf stops reading its socket.
  */
 import { createHash } from 'node:crypto';
@@ -58,6 +59,8 @@ export const start: ListenerFactory = async ({ config, governance: gov, logger }
     ...(config.upstream.ca ? { ca: config.upstream.ca } : {}),
     insecureSkipVerify: config.upstream.insecureSkipVerify === true,
     clientName: `dgf-${config.name}`,
+    ...(config.upstream.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.upstream.connectTimeoutMs } : {}),
+    ...(config.upstream.replyTimeoutMs !== undefined ? { replyTimeoutMs: config.upstream.replyTimeoutMs } : {}),
   });
   const quotaLimit = gov.quota.limits('connections');
   let limit = Math.min(quotaLimit ?? Number.POSITIVE_INFINITY, config.upstream.maxConnections ?? Number.POSITIVE_INFINITY);

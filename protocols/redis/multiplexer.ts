@@ -11,6 +11,7 @@
  * vice versa). Down-converting RESP3 replies for RESP2 clients was rejected: RESP2 has no null, map, set, double
  * or boolean of its own, and Redis picks the RESP2 form per command, which a proxy cannot reproduce exactly.
  */
+import { performance } from 'node:perf_hooks';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import { UpstreamConnection, type UpstreamEndpoint } from './upstream.js';
 
@@ -50,8 +51,30 @@ export class UpstreamPool {
   private dedicatedInUse = 0;
   private rr = 0;
   private closing = false;
+  private readonly sweeper: NodeJS.Timeout | null;
 
-  constructor(private readonly opts: PoolOptions) {}
+  constructor(private readonly opts: PoolOptions) {
+    const t = opts.endpoint.replyTimeoutMs;
+    // One timer per pool rather than one per command: the hot path only stamps `lastHeard`.
+    this.sweeper = t > 0 ? setInterval(() => this.sweep(t), Math.min(1000, Math.max(50, t / 4))) : null;
+    this.sweeper?.unref();
+  }
+
+  /**
+   * Close shared connections whose replies are overdue (a hung upstream): their clients get an error instead of
+   * waiting forever. Dedicated connections are exempt: a blocking command or a subscription is silent by design.
+   */
+  private sweep(timeoutMs: number): void {
+    const now = performance.now();
+    for (const set of [this.shared[2], this.shared[3]]) {
+      for (const c of [...set]) {
+        if (c.pending > 0 && now - c.lastHeard > timeoutMs) {
+          this.opts.governance.logger.warn({ upstream: c.id, pending: c.pending }, 'redis upstream did not answer in time: closing the connection');
+          c.destroy(`upstream did not answer within ${timeoutMs} ms (upstream.replyTimeoutMs)`);
+        }
+      }
+    }
+  }
 
   get limit(): number {
     return this.opts.limit;
@@ -139,6 +162,7 @@ export class UpstreamPool {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(new Error('listener is closing'));

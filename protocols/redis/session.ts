@@ -14,7 +14,7 @@ import type net from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CanonicalEntry } from '../../src/audit/entry.js';
 import { QUEUED } from '../../src/audit/index.js';
-import type { AuditEntry } from '../../src/audit/types.js';
+import type { AuditEntry, IntentSlot } from '../../src/audit/types.js';
 import type { ListenerGovernance } from '../../src/governance/listener-governance.js';
 import type { BeginOptions, Operation } from '../../src/governance/operation.js';
 import { MaskTally, NO_LABELS_SEEN, NO_VALUES_MASKED } from '../../src/policy/tally.js';
@@ -36,6 +36,7 @@ import { After, Batch, CommandTally, Slot, type SlotOwner } from './slot.js';
 import type { DecisionCache } from './decision-cache.js';
 import { KeyShapeMemo } from './key-shape.js';
 import { recordBatchAtTurnEnd, type BatchRecorder } from './turn-records.js';
+import { intendBatchAtTurnEnd, type BatchIntender } from './turn-intents.js';
 import { clientWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 import type { PushHandler, ServerInfo, UpstreamConnection } from './upstream.js';
 
@@ -71,6 +72,8 @@ const SUBSCRIBE = new Set(['subscribe', 'psubscribe', 'ssubscribe']);
 const UNSUBSCRIBE = new Set(['unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const ALLOWED_SUBSCRIBED = new Set([...SUBSCRIBE, ...UNSUBSCRIBE, 'ping', 'quit', 'reset']);
 const MAX_STATEMENT = 512;
+/** How long a client cut off for its output limit has to read the error before its socket is destroyed. */
+const OVERFLOW_GRACE_MS = 500;
 /** Distinct commands named in a batch record's statement. */
 const MAX_STATEMENT_OPERATIONS = 16;
 
@@ -161,7 +164,7 @@ function sha(s: string | Buffer): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEndWriter, BatchRecorder {
+export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEndWriter, BatchRecorder, BatchIntender {
   readonly id = ++nextClientId;
   private readonly parser: RequestParser;
   private incoming: Pending[] = [];
@@ -209,7 +212,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     private readonly env: SessionEnv,
     reads: ChunkInbox | null = null,
   ) {
-    this.parser = new RequestParser(env.maxMessageBytes);
+    // Redis' pre-authentication limits (few, short arguments) until AUTH/HELLO succeeds.
+    this.parser = new RequestParser(env.maxMessageBytes, () => this.authed);
     this.authed = env.trust;
     this.identity = { user: 'default', address: socket.remoteAddress ?? undefined, database: String(env.defaultDb) };
     this.role = env.gov.roleOf(this.identity);
@@ -281,6 +285,12 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       for (let j = i + 1; j < list.length; j++) this.backlog.push(list[j]!);
     }
     batch.sealed = true;
+    if (this.env.gov.audit.failMode === 'closed' && batch.slots.some(isForwardedAudited)) {
+      // Write-ahead: the batch's commands leave at the turn's end, after their intent record is kept.
+      batch.intentIdentity = this.identity;
+      batch.intentRole = this.role;
+      intendBatchAtTurnEnd(this, batch);
+    }
     this.maybeComplete(batch);
     if (this.inflight > this.env.maxInflight && !this.socket.isPaused()) {
       this.pausedForInflight = true;
@@ -836,10 +846,9 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     slot.parts.push(view(chunk, start, end));
     slot.size += end - start;
     this.heldBytes += end - start;
-    if (this.heldBytes > this.env.clientOutputLimit) {
-      this.env.gov.logger.warn({ client: this.id, bytes: this.heldBytes }, 'client output limit exceeded: closing the client');
-      this.teardown();
-    }
+    // Replies are held whole (and a pipeline's until its record is kept): past the limit the client gets a clear
+    // error and is disconnected, never an out-of-memory for everyone.
+    if (this.heldBytes > this.env.clientOutputLimit) this.outputOverflow();
   }
 
   slotDone(slot: Slot): void {
@@ -948,33 +957,48 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
     return this.env;
   }
 
+  /**
+   * The intent record of `batches` (write-ahead): the lone command's own record, or one record whose entries are
+   * the batches' audited commands (decided, not yet run: no rows).
+   */
+  intendBatches(owners: readonly BatchIntender[], batches: readonly Batch[]): Promise<void> | null {
+    const governed = batches.length === 1 ? governedSlots(batches[0]!) : batches.flatMap(governedSlots);
+    const lone = governed.length === 1 ? governed[0]! : null;
+    if (lone !== null && lone.op !== null) {
+      batches[0]!.intent = lone.op;
+      return lone.op.intent();
+    }
+    const { entries, operations, kind } = commandEntries(governed, false);
+    const clients = batches.length === 1 ? 1 : new Set(owners).size;
+    const first = batches[0]!;
+    const record = this.pipelineRecord(first.intentIdentity!, first.intentRole, kind, governed.length, clients, operations, []);
+    for (let i = 0; i < batches.length; i++) batches[i]!.intent = record;
+    return record.intent(entries);
+  }
+
+  intentsAppended(): void {
+    this.env.gov.audit.appendedAtTurnEnd();
+  }
+
   /** The record of `batches` (this session's first; the others' owners share its listener and subject). */
   recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void {
     const governed = batches.length === 1 ? governedSlots(batches[0]!) : batches.flatMap(governedSlots);
     // A lone command with an Operation of its own keeps its own record (every queued batch holds an audited slot).
     const lone = governed.length === 1 ? governed[0]! : null;
-    const done =
-      lone !== null && lone.op !== null
-        ? lone.op.finish({ rows: lone.rows, error: lone.error, upstreamMs: lone.upstreamMs })
-        : this.finishBatch(governed, batches, batches.length === 1 ? 1 : new Set(owners).size);
-    if (this.env.gov.audit.failMode === 'open') {
-      // failMode open: the record is queued and the promise resolves at once (never rejects), so the replies need
-      // not wait for a microtask; writing now also saves a promise and two closures per batch.
-      if (done !== QUEUED) done.catch(ignoreAuditError);
-      for (let i = 0; i < batches.length; i++) owners[i]!.recordKept(batches[i]!, null);
-      return;
+    // Write-ahead: the outcome names the intent the batches went upstream under (grouping keeps it one); batches
+    // dgf answered itself had none and are recorded once.
+    const intent = batches[0]!.intent;
+    let done: Promise<void>;
+    if (lone !== null && lone.op !== null) {
+      if (intent === null) lone.op.settleLocally();
+      else if (intent !== lone.op) lone.op.continues(intent);
+      done = lone.op.finish({ rows: lone.rows, error: lone.error, upstreamMs: lone.upstreamMs });
+    } else {
+      done = this.finishBatch(governed, batches, batches.length === 1 ? 1 : new Set(owners).size, intent);
     }
-    // The lists are reused once this returns.
-    const keptOwners = owners.slice();
-    const keptBatches = batches.slice();
-    done.then(
-      () => {
-        for (let i = 0; i < keptBatches.length; i++) keptOwners[i]!.recordKept(keptBatches[i]!, null);
-      },
-      (err: Error) => {
-        for (let i = 0; i < keptBatches.length; i++) keptOwners[i]!.recordKept(keptBatches[i]!, err);
-      },
-    );
+    // Nothing waits for an outcome: the replies go out at the turn's end (no reply is held back for the audit).
+    if (done !== QUEUED) done.catch(ignoreAuditError);
+    for (let i = 0; i < batches.length; i++) owners[i]!.recordKept(batches[i]!, null);
   }
 
   recordsAppended(): void {
@@ -993,78 +1017,53 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       }
     }
     batch.ready = true;
-    if (this.env.gov.audit.failMode === 'open') clientWriteAtTurnEnd(this);
-    else this.flushOut();
+    clientWriteAtTurnEnd(this);
   }
 
-  /** One audit record for a pipeline batch, with one entry per command. */
-  private finishBatch(governed: Slot[], batches: readonly Batch[], clients: number): Promise<void> {
-    const now = performance.now();
-    const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
-    const entryMs: number[] = new Array<number>(governed.length);
-    const entryUpstreamMs: number[] = new Array<number>(governed.length);
-    let startedAt = now;
-    for (let i = 0; i < batches.length; i++) if (batches[i]!.startedAt < startedAt) startedAt = batches[i]!.startedAt;
-    // The record's statement names the batch's distinct commands; the keys are in the entries.
-    const operations: string[] = [];
-    // What the batch's commands classified and masked, summed for the batch record.
-    let all: MaskTally | null = null;
-    let rows = 0;
-    let upstreamMs = 0;
-    let kind: 'read' | 'write' | 'admin' | 'other' = 'read';
-    for (let i = 0; i < governed.length; i++) {
-      const s = governed[i]!;
-      const op = s.op;
-      const tally = s.tally;
-      // A command is tallied as an entry, or (an unknown command) governed by an Operation of its own.
-      const saw: MaskTally = tally ?? op!;
-      let seen: string[] = NO_LABELS_SEEN;
-      let counts: Record<string, number> = NO_VALUES_MASKED;
-      if (saw.hasLabels()) {
-        seen = saw.seenLabels();
-        if (saw.hasMasked()) counts = saw.maskedCounts();
-        (all ??= new MaskTally()).add(saw);
-      }
-      const operation = tally ? tally.operation : op!.options.operation;
-      if (operations.length < MAX_STATEMENT_OPERATIONS && !operations.includes(operation)) operations.push(operation);
-      rows += s.rows ?? 0;
-      if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
-      entryMs[i] = now - s.batch.startedAt;
-      entryUpstreamMs[i] = s.upstreamMs;
-      const k = tally ? tally.kind : op!.options.kind;
-      if (k === 'admin') kind = 'admin';
-      else if (k === 'write' && kind !== 'admin') kind = 'write';
-      const decision = tally ? tally.decision : op!.decision;
-      entries[i] = new CanonicalEntry(
-        operation,
-        s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
-        s.plainStatement ? null : s.statement,
-        seen,
-        counts,
-        s.rows,
-        decision.action,
-        decision.rules as string[],
-        s.error,
-      );
-    }
-    // The batch record's own decision is not used (each command was decided on its own), so its keys are not
-    // handed to the policy again: they are in the statement and in the entries.
+  /**
+   * The Operation that records a group of batches as one `pipeline` record. Its own decision is not used (each
+   * command was decided on its own), so its keys are not handed to the policy again: they are in the statement and
+   * in the entries.
+   */
+  private pipelineRecord(identity: Identity, role: string, kind: BatchKind, commands: number, clients: number, operations: readonly string[], labels: string[]): Operation {
     const from = clients > 1 ? ` FROM ${clients} CLIENTS` : '';
-    const first = batches[0]!;
-    const record: Operation = this.env.decisions.begin(
+    return this.env.decisions.begin(
       {
-        identity: first.identity!,
-        role: first.role,
+        identity,
+        role,
         operation: 'pipeline',
         kind,
         objects: [],
-        labels: all ? all.seenLabels() : [],
-        statement: `PIPELINE ${governed.length}${from}: ${operations.join(' ').toUpperCase()}`.slice(0, MAX_STATEMENT),
+        labels,
+        statement: `PIPELINE ${commands}${from}: ${operations.join(' ').toUpperCase()}`.slice(0, MAX_STATEMENT),
         encrypted: this.env.clientTls && this.env.upstreamTls,
       },
       [],
     );
+  }
+
+  /** One audit record for a pipeline batch, with one entry per command. */
+  private finishBatch(governed: Slot[], batches: readonly Batch[], clients: number, intent: IntentSlot | null): Promise<void> {
+    const now = performance.now();
+    const entryMs: number[] = new Array<number>(governed.length);
+    const entryUpstreamMs: number[] = new Array<number>(governed.length);
+    let startedAt = now;
+    for (let i = 0; i < batches.length; i++) if (batches[i]!.startedAt < startedAt) startedAt = batches[i]!.startedAt;
+    const { entries, operations, kind, all } = commandEntries(governed, true);
+    let rows = 0;
+    let upstreamMs = 0;
+    for (let i = 0; i < governed.length; i++) {
+      const s = governed[i]!;
+      rows += s.rows ?? 0;
+      if (s.upstreamMs > upstreamMs) upstreamMs = s.upstreamMs;
+      entryMs[i] = now - s.batch.startedAt;
+      entryUpstreamMs[i] = s.upstreamMs;
+    }
+    const first = batches[0]!;
+    const record = this.pipelineRecord(first.identity!, first.role, kind, governed.length, clients, operations, all ? all.seenLabels() : []);
     if (all) record.add(all);
+    if (intent !== null) record.continues(intent);
+    else record.settleLocally();
     return record.finish({ rows, entries, upstreamMs, entryMs, entryUpstreamMs, startedAt });
   }
 
@@ -1124,10 +1123,47 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
       this.pausedUpstream = this.dedicated;
       this.dedicated.socket.pause();
     }
-    if (this.socket.writableLength > this.env.clientOutputLimit) {
-      this.env.gov.logger.warn({ client: this.id }, 'client output limit exceeded: closing the client');
-      this.teardown();
+    // A dedicated connection is paused above, so what waits for this client is bounded by what was in flight. A
+    // shared one cannot pause for one client: past the limit the client gets an error (after the replies it
+    // already has) and is disconnected, as Redis does with client-output-buffer-limit.
+    if (!this.dedicated && this.socket.writableLength > this.env.clientOutputLimit) this.outputOverflow();
+  }
+
+  private outputOverflow(): void {
+    if (this.closed) return;
+    const limit = this.env.clientOutputLimit;
+    this.env.gov.logger.warn(
+      { client: this.id, queued: this.socket.writableLength, held: this.heldBytes, limit },
+      'redis client output limit (clientOutputLimitBytes) exceeded: error and disconnect',
+    );
+    // Replies not yet written are dropped (the client is cut off anyway): memory is freed at once, and only the
+    // error follows what the client already has.
+    for (const item of this.outQueue) {
+      if (!(item instanceof Batch) || item.written) continue;
+      for (const sl of item.slots) {
+        if (!sl.done) sl.discard = true;
+        this.heldBytes -= sl.size;
+        sl.parts = [];
+        sl.size = 0;
+      }
     }
+    // Like fatal(), but without the FIN: a client that stopped reading never sees a FIN behind unread bytes, so
+    // after a moment to read the error (not fatal()'s 5 s) it gets a reset, which it sees at once.
+    this.closed = true;
+    this.socket.pause();
+    const batch = new Batch(this.env.gov.policy(), performance.now());
+    batch.slots.push(
+      new Slot(this, batch, null, null, null, []).local(
+        errorReply(`ERR dgf: client output buffer limit exceeded (${limit} bytes, listener option clientOutputLimitBytes): more replies are waiting for this client than it reads`),
+      ),
+    );
+    batch.sealed = true;
+    this.outQueue.push(batch);
+    this.maybeComplete(batch);
+    setTimeout(() => {
+      if (!this.socket.destroyed) this.socket.resetAndDestroy();
+      this.teardown();
+    }, OVERFLOW_GRACE_MS).unref();
   }
 
   private onClientDrain(): void {
@@ -1212,6 +1248,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
         statement: `${kind.toUpperCase()} ${channel}`,
       });
       for (const [l, n] of labels) for (let i = 0; i < n; i++) op.masked(l, 'redact');
+      op.settleLocally();
       op.finish({ rows: 1 }).catch(() => undefined);
     }
     return out;
@@ -1285,6 +1322,56 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
 /** Whether the command is audited (by an Operation of its own or as an entry of its batch's record). */
 function isAudited(s: Slot): boolean {
   return s.op !== null || s.tally !== null;
+}
+
+type BatchKind = 'read' | 'write' | 'admin' | 'other';
+
+/**
+ * A batch's audited commands as record entries: with their outcome (labels, masked counts, rows, error), or as an
+ * intent (decided, nothing run yet). Also the distinct operations (for the record's statement), the batch's kind
+ * and what its commands classified and masked, summed.
+ */
+function commandEntries(governed: readonly Slot[], outcome: boolean): { entries: AuditEntry[]; operations: string[]; kind: BatchKind; all: MaskTally | null } {
+  const entries: AuditEntry[] = new Array<AuditEntry>(governed.length);
+  const operations: string[] = [];
+  let all: MaskTally | null = null;
+  let kind: BatchKind = 'read';
+  for (let i = 0; i < governed.length; i++) {
+    const s = governed[i]!;
+    const tally = s.tally;
+    // A command is tallied as an entry, or (an unknown command) governed by an Operation of its own.
+    const saw: MaskTally = tally ?? s.op!;
+    let seen: string[] = NO_LABELS_SEEN;
+    let counts: Record<string, number> = NO_VALUES_MASKED;
+    if (outcome && saw.hasLabels()) {
+      seen = saw.seenLabels();
+      if (saw.hasMasked()) counts = saw.maskedCounts();
+      (all ??= new MaskTally()).add(saw);
+    }
+    const operation = tally ? tally.operation : s.op!.options.operation;
+    if (operations.length < MAX_STATEMENT_OPERATIONS && !operations.includes(operation)) operations.push(operation);
+    const k = tally ? tally.kind : s.op!.options.kind;
+    if (k === 'admin') kind = 'admin';
+    else if (k === 'write' && kind !== 'admin') kind = 'write';
+    const decision = tally ? tally.decision : s.op!.decision;
+    entries[i] = new CanonicalEntry(
+      operation,
+      s.objects.length === 0 ? null : s.objects.length === 1 ? s.objects[0]! : s.objects.join(','),
+      s.plainStatement ? null : s.statement,
+      seen,
+      counts,
+      outcome ? s.rows : null,
+      decision.action,
+      decision.rules as string[],
+      outcome ? s.error : null,
+    );
+  }
+  return { entries, operations, kind, all };
+}
+
+/** An audited command sent upstream (not answered by dgf): it goes under an intent record. */
+function isForwardedAudited(s: Slot): boolean {
+  return s.target !== null && (s.op !== null || s.tally !== null);
 }
 
 /** The batch's commands that are audited. */

@@ -4,6 +4,7 @@
  * audit record is kept (failMode closed), then written in request order.
  */
 import { Buffer } from 'node:buffer';
+import type { IntentSlot } from '../../src/audit/types.js';
 import type { Operation } from '../../src/governance/operation.js';
 import { MaskTally } from '../../src/policy/tally.js';
 import type { CompiledPolicy, Decision, Identity, OperationKind } from '../../src/policy/types.js';
@@ -116,6 +117,11 @@ export class Batch {
   /** Who the batch's record names, set when its commands are done (a later AUTH or SETNAME does not change it). */
   identity: Identity | null = null;
   role = '';
+  /** Who the batch's intent record names, set when it is dispatched (write-ahead, failMode closed). */
+  intentIdentity: Identity | null = null;
+  intentRole = '';
+  /** The intent record the batch's commands went upstream under (null: none, nothing waited for). */
+  intent: IntentSlot | null = null;
 
   constructor(
     readonly policy: CompiledPolicy,

@@ -15,14 +15,12 @@
  * costs the proxy's one thread (the record's event, body, HMAC seal and metrics, ~13% of its CPU); grouping makes
  * that cost per turn instead of per command, as twemproxy's server writes are per turn.
  */
-import type { Identity } from '../../src/policy/types.js';
 import type { Batch } from './slot.js';
+import { forEachGroup, type GroupMember } from './subject-groups.js';
 import { recordAtTurnEnd, type TurnEndWriter } from './turn-end.js';
 
 /** The session side: whose records may be one, and how a group is recorded. */
-export interface BatchRecorder {
-  /** The listener the session belongs to (records of different listeners are never grouped). */
-  readonly recordScope: object;
+export interface BatchRecorder extends GroupMember {
   /**
    * Record `batches` (owned by `owners`, index by index; this recorder is `owners[0]`) as one record, or as the
    * lone command's own record, then let each owner write its batch. Both lists are reused after the call.
@@ -34,17 +32,11 @@ export interface BatchRecorder {
   recordsAppended(): void;
 }
 
-/** Whether two identities are the same audit subject (the record names one identity). */
-export function sameIdentity(a: Identity, b: Identity): boolean {
-  return a === b || (a.user === b.user && a.application === b.application && a.address === b.address && a.database === b.database);
-}
-
 const owners: BatchRecorder[] = [];
 const batches: Batch[] = [];
 /** Reused for every group (see BatchRecorder.recordBatches). */
 const groupOwners: BatchRecorder[] = [];
 const groupBatches: Batch[] = [];
-const taken: boolean[] = [];
 /** One recorder per listener of the turn, told when the turn's records are appended. */
 const scopes: BatchRecorder[] = [];
 
@@ -60,35 +52,23 @@ export function recordBatchAtTurnEnd(owner: BatchRecorder, batch: Batch): void {
   recordAtTurnEnd(writer);
 }
 
+function subjectOf(b: Batch): { identity: NonNullable<Batch['identity']>; role: string } {
+  return { identity: b.identity!, role: b.role };
+}
+
+/** Outcomes share a record only when they follow the same intent record (write-ahead). */
+function sameIntent(first: Batch, other: Batch): boolean {
+  return first.intent === other.intent;
+}
+
+function recordGroup(lead: BatchRecorder, groupOwnersOf: readonly BatchRecorder[], groupBatchesOf: readonly Batch[]): void {
+  lead.recordBatches(groupOwnersOf, groupBatchesOf);
+}
+
 function recordTurn(): void {
   const n = owners.length;
   try {
-    for (let i = 0; i < n; i++) taken[i] = false;
-    for (let i = 0; i < n; i++) {
-      if (taken[i]) continue;
-      const lead = owners[i]!;
-      const first = batches[i]!;
-      groupOwners.push(lead);
-      groupBatches.push(first);
-      // Usually every batch of the turn has one subject (a benchmark's clients, an application's pool).
-      for (let j = i + 1; j < n; j++) {
-        if (taken[j]) continue;
-        const b = batches[j]!;
-        const o = owners[j]!;
-        if (o.recordScope === lead.recordScope && b.role === first.role && sameIdentity(b.identity!, first.identity!)) {
-          taken[j] = true;
-          groupOwners.push(o);
-          groupBatches.push(b);
-        }
-      }
-      try {
-        lead.recordBatches(groupOwners, groupBatches);
-      } finally {
-        groupOwners.length = 0;
-        groupBatches.length = 0;
-      }
-      if (!scopes.some((r) => r.recordScope === lead.recordScope)) scopes.push(lead);
-    }
+    forEachGroup(owners, batches, subjectOf, sameIntent, groupOwners, groupBatches, scopes, recordGroup);
     for (let i = 0; i < scopes.length; i++) scopes[i]!.recordsAppended();
   } finally {
     scopes.length = 0;

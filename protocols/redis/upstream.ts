@@ -14,9 +14,20 @@ import { command } from './codec/encode.js';
 import { decodeFrame, toJs } from './codec/decode.js';
 import { RespType } from './codec/resp-types.js';
 import { Fifo } from './fifo.js';
-import { upstreamWriteAtTurnEnd, type TurnEndWriter } from './turn-end.js';
+import { upstreamWriteAtTurnEnd, type UpstreamTurnWriter } from './turn-end.js';
 import { slabReader } from '../shared/slab-reader.js';
 import { writeSpans } from '../shared/write-spans.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
+
+/** Bytes of one turn waiting for their intent records (write-ahead), with how many replies they expect. */
+class OutSegment {
+  ready = false;
+  constructor(
+    readonly spans: Buffer[],
+    readonly bytes: number,
+    readonly targets: number,
+  ) {}
+}
 
 /** Where a reply goes. */
 export interface ReplyTarget {
@@ -46,9 +57,16 @@ export interface UpstreamEndpoint {
   ca?: Buffer;
   insecureSkipVerify: boolean;
   clientName: string;
+  /** upstream.connectTimeoutMs: TCP, TLS and HELLO must be done within it, else the connection is closed. */
+  connectTimeoutMs: number;
+  /** upstream.replyTimeoutMs: longest silence of a shared connection with replies due (0: none). */
+  replyTimeoutMs: number;
 }
 
-export function parseUpstreamUrl(url: string, opts: { ca?: string; insecureSkipVerify?: boolean; clientName: string }): UpstreamEndpoint {
+export function parseUpstreamUrl(
+  url: string,
+  opts: { ca?: string; insecureSkipVerify?: boolean; clientName: string; connectTimeoutMs?: number; replyTimeoutMs?: number },
+): UpstreamEndpoint {
   const u = new URL(url);
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`upstream url must be redis:// or rediss://, got ${u.protocol}`);
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
@@ -63,6 +81,8 @@ export function parseUpstreamUrl(url: string, opts: { ca?: string; insecureSkipV
     ...(opts.ca ? { ca: readFileSync(opts.ca) } : {}),
     insecureSkipVerify: opts.insecureSkipVerify === true,
     clientName: opts.clientName,
+    connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
+    replyTimeoutMs: opts.replyTimeoutMs ?? DEFAULTS.upstreamReplyTimeoutMs,
   };
 }
 
@@ -98,7 +118,7 @@ class InternalReply implements ReplyTarget {
 
 let nextId = 0;
 
-export class UpstreamConnection implements FrameSink, TurnEndWriter {
+export class UpstreamConnection implements FrameSink, UpstreamTurnWriter {
   readonly id = ++nextId;
   readonly socket: net.Socket;
   readonly ready: Promise<ServerInfo>;
@@ -112,6 +132,11 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
   /** Held by one client (MULTI/WATCH, blocking, pub/sub, SELECT, tracking) rather than shared. */
   dedicated = false;
   closed = false;
+  /**
+   * performance.now() of the last sign of life while replies are due: the last chunk read, or the send that made
+   * the queue non-empty. The pool's sweep closes a shared connection silent for longer than replyTimeoutMs.
+   */
+  lastHeard = 0;
   private closeListeners: Array<(conn: UpstreamConnection) => void> = [];
 
   constructor(
@@ -130,7 +155,7 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
         net.connect({ host: endpoint.host, port: endpoint.port, onread: slabReader({ deliver: (chunk) => this.onData(chunk) }) });
     this.socket.setNoDelay(true);
     if (endpoint.tls) this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.socket.on('error', () => this.destroy('upstream connection error'));
+    this.socket.on('error', (err: Error) => this.destroy(`upstream connection error: ${err.message}`));
     this.socket.on('close', () => this.destroy('upstream connection closed'));
     const hello: string[] = ['HELLO', String(resp)];
     if (endpoint.password !== null) hello.push('AUTH', endpoint.user ?? 'default', endpoint.password);
@@ -155,6 +180,16 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
       return { version: String(info['version'] ?? '7.0.0'), mode: String(info['mode'] ?? 'standalone'), role: String(info['role'] ?? 'master') };
     })();
     this.ready.catch(() => undefined);
+    // A server that accepts and never finishes HELLO (hung, half an answer) must not hold clients forever.
+    const connectTimer = setTimeout(
+      () => this.destroy(`upstream ${endpoint.host}:${endpoint.port} did not complete the connection within ${endpoint.connectTimeoutMs} ms (upstream.connectTimeoutMs)`),
+      endpoint.connectTimeoutMs,
+    );
+    connectTimer.unref();
+    this.ready.then(
+      () => clearTimeout(connectTimer),
+      () => clearTimeout(connectTimer),
+    );
   }
 
   /** Replies still expected. */
@@ -172,7 +207,11 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
       target?.onReplyLost('upstream connection closed');
       return false;
     }
-    if (target) this.queue.push(target);
+    if (target) {
+      if (this.queue.length === 0) this.lastHeard = performance.now();
+      this.queue.push(target);
+      this.outTargets++;
+    }
     // Coalesce: every command written during this turn of the event loop (from every client sharing the
     // connection) leaves in one write when the loop reaches its check phase, as twemproxy batches its writes.
     if (data instanceof Uint8Array) {
@@ -190,15 +229,63 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
 
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** Reply targets queued with the bytes in `out`. */
+  private outTargets = 0;
   queuedForTurnEnd = false;
+  /** Write-ahead: earlier turns' bytes cut at their turn's end, in order, written once their intents are kept. */
+  private segments: OutSegment[] = [];
 
   /** Every command sent during the turn, in one write (turn-end.ts). */
   writeAtTurnEnd(): void {
+    // Behind bytes still waiting for their audit records: wait in line, so the replies keep their order.
+    if (this.segments.length > 0) {
+      this.cutAtTurnEnd().ready = true;
+      return;
+    }
     const out = this.out;
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
+    this.outTargets = 0;
     if (!this.closed) writeSpans(this.socket, out, bytes, 256 * 1024);
+  }
+
+  cutAtTurnEnd(): OutSegment {
+    const segment = new OutSegment(this.out, this.outBytes, this.outTargets);
+    this.out = [];
+    this.outBytes = 0;
+    this.outTargets = 0;
+    this.segments.push(segment);
+    return segment;
+  }
+
+  writeSegment(segment: object): void {
+    (segment as OutSegment).ready = true;
+    while (this.segments.length > 0 && this.segments[0]!.ready) {
+      const s = this.segments.shift()!;
+      if (!this.closed) writeSpans(this.socket, s.spans, s.bytes, 256 * 1024);
+    }
+  }
+
+  /**
+   * The turn's intent records could not be kept: these commands must not reach Redis. Their replies are answered
+   * as lost; when later bytes already queue behind them (the targets are not the queue's last), the connection is
+   * closed instead, which fails every waiter.
+   */
+  dropSegment(segment: object, err: Error): void {
+    const s = segment as OutSegment;
+    const i = this.segments.indexOf(s);
+    if (i < 0) return;
+    if (i === this.segments.length - 1 && this.outTargets === 0) {
+      this.segments.pop();
+      const lost: ReplyTarget[] = [];
+      for (let k = 0; k < s.targets; k++) lost.push(this.queue.pop()!);
+      const why = `audit record could not be kept, the command was not run (${err.message})`;
+      for (let k = lost.length - 1; k >= 0; k--) lost[k]!.onReplyLost(why);
+      return;
+    }
+    this.segments.length = 0;
+    this.destroy(`audit record could not be kept: ${err.message}`);
   }
 
   /** Send an internal command (not from a client) and get its reply frame. */
@@ -214,7 +301,7 @@ export class UpstreamConnection implements FrameSink, TurnEndWriter {
   private receivedAt = 0;
 
   private onData(chunk: Buffer): void {
-    this.receivedAt = performance.now();
+    this.receivedAt = this.lastHeard = performance.now();
     try {
       this.scanner.push(chunk, this);
     } catch (err) {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../../src/config/types.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 
 /** Headers that belong to one hop and are never forwarded (RFC 9110 7.6.1), plus ones the proxy recomputes. */
 export const HOP_BY_HOP = new Set([
@@ -40,16 +41,18 @@ export function createUpstreamPool(url: string, config: UpstreamConfig): Upstrea
     connections: config.maxConnections ?? 10,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    headersTimeout: 120_000,
+    // A silent upstream (accepts, never answers; or half the headers) fails the request promptly.
+    headersTimeout: config.replyTimeoutMs ?? DEFAULTS.upstreamReplyTimeoutMs,
     // Large downloads may pause while the client is slow (backpressure), so the body timeout is generous.
     bodyTimeout: 300_000,
     connect:
       parsed.protocol === 'https:'
         ? {
+            timeout: config.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
             rejectUnauthorized: config.insecureSkipVerify !== true,
             ...(config.ca ? { ca: readFileSync(config.ca) } : {}),
           }
-        : {},
+        : { timeout: config.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs },
   });
   return { origin, basePath: parsed.pathname.replace(/\/+$/, ''), pool };
 }

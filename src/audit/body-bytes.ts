@@ -154,6 +154,8 @@ const ERROR_NULL = Buffer.from(',"error":null');
 const ENTRIES_KEY = Buffer.from(',"entries":[');
 const OBJECT_KEY = Buffer.from(',"object":');
 const ROWS_KEY = Buffer.from(',"rows":');
+const INTENT_PHASE = Buffer.from(',"phase":"intent"');
+const OUTCOME_PHASE = Buffer.from(',"phase":"outcome","intent":');
 /** Bytes of an entry besides its head, end, object and statement: keys, quotes, rows, separator. */
 const ENTRY_FIXED_BYTES = 64;
 
@@ -182,6 +184,7 @@ export function hasCommonShape(e: AuditEvent): boolean {
     (e.labels === undefined || e.labels.length === 0) &&
     (e.masked === undefined || isEmpty(e.masked)) &&
     (e.extra === undefined || Object.isFrozen(e.extra)) &&
+    (e.phase === undefined || e.phase === 'intent' || (e.phase === 'outcome' && typeof e.intent === 'number')) &&
     typeof e.identity === 'object' &&
     e.identity !== null
   );
@@ -231,7 +234,7 @@ export function writeBody(out: Buffer, pos: number, e: AuditEvent, ts: string): 
   // A JSON string takes at most 6 bytes per UTF-16 unit (an escape, or up to 3 bytes of UTF-8), plus quotes;
   // rows and duration take at most 24 each.
   let most =
-    tsBytes.length + head.length + decision.length + ERROR_NULL.length + extra.length + STATEMENT_KEY.length + OUTCOME_KEYS.length + 52 +
+    tsBytes.length + head.length + decision.length + ERROR_NULL.length + extra.length + STATEMENT_KEY.length + OUTCOME_KEYS.length + 52 + 56 +
     6 * ((object?.length ?? 0) + (statement?.length ?? 0)) + 4;
   if (entries !== undefined) {
     most += ENTRIES_KEY.length + 1;
@@ -252,7 +255,10 @@ export function writeBody(out: Buffer, pos: number, e: AuditEvent, ts: string): 
   p = writeAscii(out, p, durationJson(duration(e.duration_ms)));
   p = writeBytes(out, p, ERROR_NULL);
   if (entries !== undefined) p = writeEntries(out, p, entries);
-  return writeBytes(out, p, extra);
+  p = writeBytes(out, p, extra);
+  if (e.phase === 'intent') return writeBytes(out, p, INTENT_PHASE);
+  if (e.phase === 'outcome') return writeAscii(out, writeBytes(out, p, OUTCOME_PHASE), numJson(e.intent ?? 0));
+  return p;
 }
 
 /** `,"entries":[...]` of plain entries, as chain.ts's entryJson writes each (null fields left out). */

@@ -2,7 +2,8 @@
  * The audit hash chain: `hash = HMAC-SHA256(key, prev + canonical JSON of the record without hash)`.
  *
  * Canonical JSON is the record's keys in SPEC order (v, seq, ts, listener, protocol, identity, role, operation,
- * object, statement, labels, masked, rows, decision, rules, duration_ms, error, [entries], [extra], prev); nested
+ * object, statement, labels, masked, rows, decision, rules, duration_ms, error, [entries], [extra], [phase, [intent]],
+ * prev); nested
  * objects keep their own key order, which `JSON.parse` preserves, so a verifier that parses a line and serializes
  * it again gets the same bytes the writer hashed.
  *
@@ -277,7 +278,13 @@ export function canonicalBody(r: RecordFields): string {
   if (r.entries !== undefined) s += ',"entries":' + (Array.isArray(r.entries) ? entriesJson(r.entries) : str(r.entries));
   // A frozen extra is one the callers share (e.g. { tls: false } of every plain connection's records).
   if (r.extra !== undefined) s += ',"extra":' + (Object.isFrozen(r.extra) ? sharedExtraJson.of(r.extra) : str(r.extra));
+  if (r.phase !== undefined) s += phaseJson(r.phase, r.intent);
   return s;
+}
+
+/** `,"phase":..[,"intent":seq]` of a write-ahead record (an outcome names its intent). */
+export function phaseJson(phase: unknown, intent: unknown): string {
+  return ',"phase":' + (phase === 'intent' ? '"intent"' : phase === 'outcome' ? '"outcome"' : opt(phase)) + (intent !== undefined ? ',"intent":' + opt(intent) : '');
 }
 
 /** Canonical JSON of a record without its hash (what the chain's HMAC covers, after prev). */
@@ -325,6 +332,10 @@ export function fieldsOf(e: AuditEvent, ts: string): RecordFields {
   };
   if (e.entries !== undefined) r.entries = e.entries;
   if (e.extra !== undefined) r.extra = e.extra;
+  if (e.phase !== undefined) {
+    r.phase = e.phase;
+    if (e.phase === 'outcome') r.intent = e.intent ?? 0;
+  }
   return r;
 }
 

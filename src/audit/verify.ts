@@ -12,6 +12,7 @@
 import { stat } from 'node:fs/promises';
 import { GENESIS, canonicalJson, chainKey, computeHash, lineOf } from './chain.js';
 import { fileLines } from './lines.js';
+import { OperationJoiner } from './operations.js';
 import type { AuditRecord } from './types.js';
 
 /** The first bad record found. */
@@ -33,8 +34,10 @@ export interface VerifyResult {
   lastSeq: number | null;
   /** Files in chain order. */
   files: string[];
-  /** Remarks that are not failures (an empty file, a chain that starts after seq 1). */
+  /** Remarks that are not failures (an empty file, a chain that starts after seq 1, intents without outcome). */
   notes: string[];
+  /** Seqs of write-ahead intent records no outcome record followed ("no outcome (dgf stopped)"). */
+  noOutcome?: number[];
   /** The first bad record, when `ok` is false because of the chain. */
   problem?: VerifyProblem;
   /** Bad invocation or input that is not an audit trail at all (missing file, no records). */
@@ -107,6 +110,8 @@ export async function verifyAuditFiles(files: string[], key: string): Promise<Ve
   res.files = ordered.map((o) => o.file);
 
   const k = chainKey(key);
+  // Write-ahead intents still owed an outcome (operations.ts): reported as a note, not as tampering.
+  const ops = new OperationJoiner();
   let expectedSeq: number | null = null;
   let lastHash = '';
   for (const [fi, { file }] of ordered.entries()) {
@@ -145,12 +150,19 @@ export async function verifyAuditFiles(files: string[], key: string): Promise<Ve
         }
         expectedSeq = r.seq + 1;
         lastHash = r.hash;
+        ops.add(r);
         res.records++;
         res.lastSeq = r.seq;
       }
     } catch (e) {
       return { ...res, ok: false, usageError: `${file}: cannot read (${(e as Error).message})` };
     }
+  }
+  const unsettled = ops.unsettled();
+  if (unsettled.length > 0) {
+    const seqs = unsettled.slice(0, 10).map((r) => r.seq).join(', ');
+    res.noOutcome = unsettled.map((r) => r.seq);
+    res.notes.push(`${unsettled.length} operation(s) have no outcome (dgf stopped while they ran): intent seq ${seqs}${unsettled.length > 10 ? ', ...' : ''}`);
   }
   return res;
 }

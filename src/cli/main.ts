@@ -43,9 +43,10 @@ async function main(argv: string[]): Promise<number> {
   policy
     .command('check')
     .description('validate policy files or directories; each error names file and line')
-    .argument('[paths...]', 'policy files or directories (default: the shipped packs)')
-    .action(async (paths: string[]) => {
-      code = await policyCheck(paths, process.stdout);
+    .argument('[paths...]', "policy files or directories (default: the config's policies, else the shipped packs)")
+    .option('-c, --config <file>', 'config file whose role mappings are checked too (default: $DGF_CONFIG, else ./dgf.yaml if present)')
+    .action(async (paths: string[], opts: { config?: string }) => {
+      code = await policyCheck(paths, process.stdout, { config: configPath(opts.config), implicitConfig: !opts.config });
     });
   policy
     .command('explain')

@@ -7,6 +7,7 @@
  */
 import type { AuditEntry, AuditRecord } from '../audit/types.js';
 import { fileLines } from '../audit/lines.js';
+import { OperationJoiner } from '../audit/operations.js';
 import { RULES, SEVERITIES, normalizeFramework, scoreOf, type ComplianceRule, type Framework, type Severity } from './rules.js';
 
 /** A line of an audit file that could not be used. */
@@ -351,14 +352,25 @@ class ReportBuilder {
 /** Compute a report from records already in memory. Throws ValidationError for an unknown framework. */
 export function computeReport(records: Iterable<AuditRecord>, opts: ReportOptions): Report {
   const b = new ReportBuilder(normalizeFramework(opts.framework), opts);
-  for (const r of records) b.add(r);
+  const ops = new OperationJoiner();
+  for (const r of records) {
+    const op = ops.add(r);
+    if (op) b.add(op);
+  }
+  for (const r of ops.unsettled()) b.add(r);
   return b.finish();
 }
 
 /** Compute a report from records streamed (e.g. `readAuditFiles`) or in memory. */
 export async function buildReport(records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>, opts: ReportOptions): Promise<Report> {
   const b = new ReportBuilder(normalizeFramework(opts.framework), opts);
-  for await (const r of records) b.add(r);
+  // Write-ahead: an intent and its outcome are one operation (operations.ts).
+  const ops = new OperationJoiner();
+  for await (const r of records) {
+    const op = ops.add(r);
+    if (op) b.add(op);
+  }
+  for (const r of ops.unsettled()) b.add(r);
   return b.finish();
 }
 

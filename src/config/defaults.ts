@@ -21,6 +21,10 @@ export const DEFAULTS = {
   maxMessageBytes: 16 * 1024 * 1024,
   poolTimeoutMs: 30_000,
   authTimeoutMs: 10_000,
+  /** upstream.connectTimeoutMs: opening one upstream connection (TCP, TLS, login). */
+  upstreamConnectTimeoutMs: 5_000,
+  /** upstream.replyTimeoutMs where a protocol applies one by default (Redis shared connections, HTTP headers). */
+  upstreamReplyTimeoutMs: 30_000,
   /** Used when neither audit.chainKey nor policies.hashKey is set; dgf warns at start. */
   developmentKey: 'dgf-development-key-change-me',
 };

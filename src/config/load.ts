@@ -134,7 +134,7 @@ interface RawConfig {
   admin?: { listen?: string; token?: string; hosts?: string[] };
   policies?: { dir?: string; packs?: string[]; hashKey?: string; watch?: boolean };
   roles?: DgfConfig['roles'];
-  audit?: { failMode?: 'closed' | 'open'; chainKey?: string; sinks?: DgfConfig['audit']['sinks'] };
+  audit?: { failMode?: 'closed' | 'open'; durability?: 'write' | 'fsync'; chainKey?: string; sinks?: DgfConfig['audit']['sinks'] };
   listeners?: Array<Partial<ListenerConfig> & { name: string; protocol: ProtocolName }>;
   stateDir?: string;
   log?: { level?: string };
@@ -231,6 +231,7 @@ function normalize(
     roles: raw.roles ?? [],
     audit: {
       failMode: raw.audit?.failMode ?? 'closed',
+      durability: raw.audit?.durability ?? 'write',
       ...(raw.audit?.chainKey ? { chainKey: raw.audit.chainKey } : {}),
       sinks,
     },

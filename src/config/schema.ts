@@ -45,6 +45,8 @@ const listener = {
         maxConnections: positiveInt,
         ca: str,
         insecureSkipVerify: { type: 'boolean' },
+        connectTimeoutMs: positiveInt,
+        replyTimeoutMs: { type: 'integer', minimum: 0 },
       },
     },
     pool: { enum: ['session', 'transaction'] },
@@ -115,6 +117,7 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         failMode: { enum: ['closed', 'open'] },
+        durability: { enum: ['write', 'fsync'] },
         chainKey: { type: 'string', minLength: 16 },
         sinks: {
           type: 'array',

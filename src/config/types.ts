@@ -55,6 +55,18 @@ export interface UpstreamConfig {
   ca?: string;
   /** Skip upstream TLS verification (tests only); default false. */
   insecureSkipVerify?: boolean;
+  /**
+   * How long opening one upstream connection may take (TCP, TLS, login handshake), in ms, before the client
+   * waiting for it gets the protocol's own error; default 5000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for an answer from an open upstream connection, in ms, before the request fails with the
+   * protocol's own error (and the connection is closed); 0 disables. Default: 30000 for Redis (shared connections;
+   * blocking commands are exempt) and for Cosmos/Blob response headers; 0 for PostgreSQL and MongoDB, whose
+   * statements may legitimately run for long.
+   */
+  replyTimeoutMs?: number;
 }
 
 export interface ListenerConfig {
@@ -98,8 +110,13 @@ export interface AuditSinkConfig {
 }
 
 export interface AuditConfig {
-  /** closed (default): a statement's result is withheld until its record is kept. open: never block. */
+  /**
+   * closed (default): write-ahead, nothing goes upstream before its intent record is kept. open: never wait;
+   * records that cannot be kept are counted as dropped.
+   */
   failMode: 'closed' | 'open';
+  /** When a record is kept: `write` (default) handed to the OS (survives a dgf crash), `fsync` on disk. */
+  durability?: 'write' | 'fsync';
   /** HMAC key for the hash chain; default: policies.hashKey, else a fixed development key (warned). */
   chainKey?: string;
   sinks: AuditSinkConfig[];

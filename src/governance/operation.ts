@@ -1,11 +1,13 @@
 /**
- * One governed operation (a statement, a command, a request) from decision to audit record.
- * Protocols create it with `ListenerGovernance.begin`, pass it as the MaskStats to every mask call,
- * and `finish` it before sending the final reply (with failMode closed, `finish` resolves only once the
- * audit record is kept, so the client never sees a result whose record could be lost).
+ * One governed operation (a statement, a command, a request) from decision to audit records.
+ * Protocols create it with `ListenerGovernance.begin`, and before anything goes upstream call `intent()`: with
+ * failMode closed that appends the intent record (write-ahead) and returns the promise to wait for before
+ * forwarding (rejected: the record could not be kept, refuse the operation). They pass it as the MaskStats to
+ * every mask call and `finish` it when the result is complete: the outcome record, which nobody waits for.
  */
 import { performance } from 'node:perf_hooks';
-import type { AuditEntry, AuditEvent, AuditLog } from '../audit/types.js';
+import type { AuditEntry, AuditEvent, AuditLog, IntentSlot } from '../audit/types.js';
+import { QUEUED } from '../audit/log.js';
 import { MaskTally, NO_LABELS_SEEN, NO_VALUES_MASKED } from '../policy/tally.js';
 import type { Decision, Identity, OperationKind } from '../policy/types.js';
 import { maskedValues, policyDenials, queriesTotal, queryDuration } from '../metrics/index.js';
@@ -49,6 +51,10 @@ export interface FinishOptions {
   startedAt?: number;
 }
 
+/** Distinct `operation` label values per listener; beyond them, operations are counted as OTHER_OPERATION. */
+const MAX_OPERATION_SERIES = 256;
+const OTHER_OPERATION = 'other';
+
 /** The metric children of one listener, resolved once (label hashing per call was a measurable cost). */
 class ListenerMetrics {
   readonly total: HistogramChild;
@@ -67,7 +73,12 @@ class ListenerMetrics {
 
   query(operation: string, outcome: string): CounterChild {
     let byOutcome = this.queries.get(operation);
-    if (!byOutcome) this.queries.set(operation, (byOutcome = new Map()));
+    if (!byOutcome) {
+      // The operation can be a name the client chose (an unknown Redis command): past a bound, one series for all,
+      // so a client cannot grow /metrics and dgf's memory without end (fuzzing made 27,000 series).
+      if (this.queries.size >= MAX_OPERATION_SERIES && operation !== OTHER_OPERATION) return this.query(OTHER_OPERATION, outcome);
+      this.queries.set(operation, (byOutcome = new Map()));
+    }
     let c = byOutcome.get(outcome);
     if (!c) byOutcome.set(outcome, (c = queriesTotal.child(this.listener, this.protocol, operation, outcome)));
     return c;
@@ -115,11 +126,19 @@ function extraOf(tls: boolean | undefined, extra: Record<string, unknown> | unde
 }
 
 /** One governed operation; what masking saw is tallied by the MaskTally it extends. */
-export class Operation extends MaskTally {
+export class Operation extends MaskTally implements IntentSlot {
   private readonly startedAt = performance.now();
   private finished: Promise<void> | null = null;
   /** Rows returned or affected, accumulated by the protocol. */
   rows = 0;
+  /** The seq of this operation's intent record once kept (0: none). */
+  intentSeq = 0;
+  /** An intent record was appended (failMode closed). */
+  private intended = false;
+  /** The intent record this operation's outcome names: its own, or a batch's that listed it (`continues`). */
+  private intentOf: IntentSlot = this;
+  /** Never goes upstream (answered by dgf): recorded once, nobody waits. */
+  private answeredLocally = false;
 
   constructor(
     private readonly listener: string,
@@ -148,8 +167,74 @@ export class Operation extends MaskTally {
   }
 
   /**
-   * Record the operation: metrics now, audit record appended. Idempotent: a second call returns the first
-   * call's promise. Rejects (failMode closed) when the audit record could not be kept.
+   * Write-ahead: with failMode closed, append this allowed operation's intent record (its identity, role,
+   * operation, objects, statement, decision and rules; `entries` for a batch) and return the promise that
+   * resolves once it is kept; nothing may go upstream before. Null when there is nothing to wait for: failMode
+   * open, a denied operation (recorded once, by `finish`), or an intent already appended.
+   */
+  intent(entries?: AuditEntry[]): Promise<void> | null {
+    if (this.intended || this.audit.failMode === 'open' || this.denied) return null;
+    this.intended = true;
+    return this.audit.append(this.eventOf(NO_LABELS_SEEN, NO_VALUES_MASKED, null, 0, null, entries, extraOf(this.options.encrypted, undefined), 'intent'), this);
+  }
+
+  /** Whether an intent record was appended (and so the outcome is a record nobody waits for). */
+  get hasIntent(): boolean {
+    return this.intended;
+  }
+
+  /** This operation's outcome follows the intent record `intent` wrote (a batch intent that listed it). */
+  continues(intent: IntentSlot): void {
+    this.intended = true;
+    this.intentOf = intent;
+  }
+
+  /** dgf answers this operation itself (it never goes upstream): its one record is not waited for. */
+  settleLocally(): void {
+    this.answeredLocally = true;
+  }
+
+  private eventOf(
+    labels: string[],
+    masked: Record<string, number>,
+    rows: number | null,
+    totalMs: number,
+    error: string | null,
+    entries: AuditEntry[] | undefined,
+    extra: Record<string, unknown> | undefined,
+    phase: 'intent' | 'outcome' | undefined,
+  ): AuditEvent {
+    const objects = this.options.objects ?? NO_LABELS;
+    return {
+      listener: this.listener,
+      protocol: this.protocol,
+      identity: this.options.identity,
+      role: this.options.role,
+      operation: this.options.operation,
+      object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
+      statement: this.options.statement ?? null,
+      labels,
+      masked,
+      rows,
+      decision: this.decision.action,
+      // Shared, never mutated: the audit chain memoizes its JSON per decision.
+      rules: this.decision.rules as string[],
+      duration_ms: Math.round(totalMs * 1000) / 1000,
+      error,
+      // Always present (undefined when absent): one object shape for every event, so the audit log's reads of it
+      // stay monomorphic.
+      entries,
+      extra,
+      phase,
+      intent: phase === 'outcome' ? this.intentOf.intentSeq : undefined,
+    };
+  }
+
+  /**
+   * Record the operation: metrics now, its outcome record appended (or its only record, for a denial or in
+   * failMode open). Idempotent. The promise resolves at once unless the operation went without an intent in
+   * failMode closed (a path that is not write-ahead): then it resolves once the record is kept, and rejects when
+   * it cannot be.
    */
   finish(result: FinishOptions = {}): Promise<void> {
     if (this.finished) return this.finished;
@@ -166,29 +251,23 @@ export class Operation extends MaskTally {
       if (this.denied) policyDenials.inc({ listener: this.listener, rule: this.decision.ruleId ?? 'unknown' });
     }
     if (this.hasMasked()) this.forEachMasked((label, method, count) => metrics.maskedBy(label, method).inc(count));
-    const objects = this.options.objects ?? NO_LABELS;
-    const event: AuditEvent = {
-      listener: this.listener,
-      protocol: this.protocol,
-      identity: this.options.identity,
-      role: this.options.role,
-      operation: this.options.operation,
-      object: objects.length === 0 ? null : objects.length === 1 ? objects[0]! : objects.join(','),
-      statement: this.options.statement ?? null,
-      labels: this.hasLabels() ? this.seenLabels() : NO_LABELS_SEEN,
-      masked: this.hasMasked() ? this.maskedCounts() : NO_VALUES_MASKED,
-      rows: result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
-      decision: this.decision.action,
-      // Shared, never mutated: the audit chain memoizes its JSON per decision.
-      rules: this.decision.rules as string[],
-      duration_ms: Math.round(totalMs * 1000) / 1000,
+    const outcome = this.intended && this.intentOf.intentSeq > 0;
+    const event = this.eventOf(
+      this.hasLabels() ? this.seenLabels() : NO_LABELS_SEEN,
+      this.hasMasked() ? this.maskedCounts() : NO_VALUES_MASKED,
+      result.rows !== undefined ? result.rows : this.denied ? null : this.rows,
+      totalMs,
       error,
-      // Always present (undefined when absent): one object shape for every event, so the audit log's reads of it
-      // stay monomorphic.
-      entries: result.entries,
-      extra: extraOf(this.options.encrypted, result.extra),
-    };
-    this.finished = this.audit.append(event);
+      result.entries,
+      extraOf(this.options.encrypted, result.extra),
+      outcome ? 'outcome' : undefined,
+    );
+    if (this.intended || this.answeredLocally || this.denied || this.audit.failMode === 'open') {
+      this.audit.note(event);
+      this.finished = QUEUED;
+    } else {
+      this.finished = this.audit.append(event);
+    }
     return this.finished;
   }
 

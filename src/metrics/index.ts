@@ -16,11 +16,20 @@ export const clientConnections = new Gauge({
   registers: [registry],
 });
 
+/** Each listener's upstream pool size, read when the metrics are scraped (it changes at every pool hand-over). */
+export const upstreamPoolSizes = new Map<string, { active: number; idle: number }>();
+
 export const upstreamConnections = new Gauge({
   name: 'dgf_upstream_connections',
   help: 'Upstream connections held by a listener, by state (active, idle).',
   labelNames: ['listener', 'state'] as const,
   registers: [registry],
+  collect() {
+    for (const [listener, size] of upstreamPoolSizes) {
+      this.set({ listener, state: 'active' }, size.active);
+      this.set({ listener, state: 'idle' }, size.idle);
+    }
+  },
 });
 
 /** Hot path: take a child per label set once (`queriesTotal.child(listener, protocol, operation, outcome)`). */

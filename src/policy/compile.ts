@@ -30,6 +30,8 @@ export interface ClassifierDef {
   frameworks: string[];
   names: string[];
   detector: string | null;
+  /** Score the detector's findings must reach for this classifier (`threshold:`); null: the detector's own. */
+  threshold: number | null;
   regex: RegExp | null;
   description: string;
   file: string;
@@ -175,11 +177,14 @@ export function validateSources(sources: readonly YamlSource[], userFiles: Reado
         }
       }
       if (names.length === 0 && c.values === undefined) errors.push(src.error('a classifier needs names, values or both', at()));
+      const threshold = typeof c.threshold === 'number' ? c.threshold : null;
+      if (threshold !== null && typeof c.values !== 'string') errors.push(src.error('threshold applies to a built-in detector: give it with values: <detector name>', at('threshold')));
       defs.classifiers.push({
         label: c.label,
         frameworks: list(c.frameworks) ?? [],
         names,
         detector,
+        threshold,
         regex,
         description: typeof c.description === 'string' ? c.description : '',
         file: src.file,

@@ -3,7 +3,7 @@
  * Pure and synchronous; everything expensive is compiled once or cached per (role, name).
  */
 import { globToRegExp } from '../glob.js';
-import { DETECTORS, anyDetectorMayMatch, anyDetectorMayMatchUtf8, detectorPriority, textStats, type Detector } from './detectors/index.js';
+import { DEFAULT_THRESHOLD, DETECTORS, anyDetectorMayMatch, anyDetectorMayMatchUtf8, detectorByName, detectorPriority, textStats, type Detector } from './detectors/index.js';
 import { Keyring, REDACTED, detokenizeValue, maskSpan, maskValue, runtimeType, type MaskSpec } from './mask/index.js';
 import { NameMatcher, normalizeSegment } from './names.js';
 import type { ClassifierDef, MaskDef, PolicyDefs, RuleDef, UnknownLineageAction } from './compile.js';
@@ -22,7 +22,7 @@ import type {
   PolicySummary,
   Requirement,
 } from './types.js';
-import { UNTRACED_LABEL } from './types.js';
+import { DYNAMIC_CODE_TAG, RENAME_OBJECT_TAG, RUNS_TAG_PREFIX, UNTRACED_LABEL } from './types.js';
 
 /** The role of identities no mapping matched: masked for everything classified unless a mask exempts it. */
 export const DEFAULT_ROLE = 'default';
@@ -40,6 +40,8 @@ interface ActiveDetector {
   detector: Detector;
   labels: string[];
   priority: number;
+  /** Score its findings must reach (the classifier's `threshold:`, else the detector's own). */
+  threshold: number;
 }
 
 interface RegexClassifier {
@@ -112,7 +114,7 @@ function scanText(scanner: Scanner, text: string, hint: string | undefined): Hit
   for (const a of scanner.detectors) {
     if (!a.detector.applies(stats, hint)) continue;
     scratch.length = 0;
-    a.detector.find(text, scratch, hint);
+    a.detector.find(text, scratch, hint, a.threshold);
     for (let i = 0; i < scratch.length; i += 2) {
       (hits ??= []).push({ start: scratch[i]!, end: scratch[i + 1]!, priority: a.priority, detector: a.detector.name, labels: a.labels });
     }
@@ -267,19 +269,26 @@ export class PolicyImpl implements CompiledPolicy {
   }
 
   private buildScanner(classifiers: readonly ClassifierDef[], keep: (label: string) => boolean): Scanner {
-    const byDetector = new Map<string, string[]>();
+    // Labels by detector and threshold: classifiers that set different thresholds for one detector run it once each.
+    const byDetector = new Map<string, Map<number, string[]>>();
     const regexes: RegexClassifier[] = [];
     for (const c of classifiers) {
       if (!keep(c.label)) continue;
       if (c.detector) {
-        const l = byDetector.get(c.detector) ?? [];
+        const byThreshold = byDetector.get(c.detector) ?? new Map<number, string[]>();
+        const threshold = c.threshold ?? detectorByName(c.detector)?.threshold ?? DEFAULT_THRESHOLD;
+        const l = byThreshold.get(threshold) ?? [];
         if (!l.includes(c.label)) l.push(c.label);
-        byDetector.set(c.detector, l);
+        byThreshold.set(threshold, l);
+        byDetector.set(c.detector, byThreshold);
       } else if (c.regex) {
         regexes.push({ re: new RegExp(c.regex.source, c.regex.flags), label: c.label, priority: detectorPriority('') });
       }
     }
-    const detectors = DETECTORS.filter((d) => byDetector.has(d.name)).map((d) => ({ detector: d, labels: byDetector.get(d.name)!, priority: detectorPriority(d.name) }));
+    const detectors: ActiveDetector[] = [];
+    for (const d of DETECTORS) {
+      for (const [threshold, labels] of byDetector.get(d.name) ?? []) detectors.push({ detector: d, labels, priority: detectorPriority(d.name), threshold });
+    }
     return { detectors, regexes };
   }
 
@@ -585,8 +594,18 @@ export class PolicyImpl implements CompiledPolicy {
       return labels;
     };
     const op = req.operation.toLowerCase();
-    const tags = req.tags && req.tags.length > 0 ? req.tags.map((t) => t.toLowerCase()) : null;
+    const allTags = req.tags && req.tags.length > 0 ? req.tags.map((t) => t.toLowerCase()) : null;
+    // The operation's own tags, and what it runs inside it (RUNS_TAG_PREFIX): the latter match all but allow rules.
+    let tags: string[] | null = allTags;
+    let runs: string[] | null = null;
+    if (allTags !== null && allTags.some((t) => t.startsWith(RUNS_TAG_PREFIX))) {
+      tags = allTags.filter((t) => !t.startsWith(RUNS_TAG_PREFIX));
+      runs = allTags.filter((t) => t.startsWith(RUNS_TAG_PREFIX)).map((t) => t.slice(RUNS_TAG_PREFIX.length));
+    }
     const readsMasked = req.readsMasked === true;
+    // Code dgf cannot read (DYNAMIC_CODE_TAG): a deny rule it could evade matches it (see dynamicVerbs).
+    const mayDo = tags !== null && tags.includes(DYNAMIC_CODE_TAG) && !this.allowsDynamicCode(req.role) ? dynamicVerbs(tags) : null;
+    const renames = (tags !== null && tags.includes(RENAME_OBJECT_TAG)) || (runs !== null && runs.includes(RENAME_OBJECT_TAG));
     let masksAny: boolean | undefined;
     const matched: string[] = [];
     const requires = new Set<Requirement>();
@@ -594,12 +613,25 @@ export class PolicyImpl implements CompiledPolicy {
     for (const r of this.rules) {
       if (r.except.has(req.role)) continue;
       if (r.role && !anyMatch(r.role, req.role)) continue;
-      if (r.operation && !anyMatch(r.operation, op) && !anyMatch(r.operation, req.kind) && !(tags !== null && tags.some((t) => anyMatch(r.operation!, t)))) continue;
-      if (r.kind && !anyMatch(r.kind, req.kind)) continue;
-      if (r.objects && !req.objects.some((o) => objectMatches(r.objects!, o))) continue;
-      if (r.def.match.readsMasked !== null && r.def.match.readsMasked !== readsMasked) continue;
+      const widen = mayDo !== null && r.def.action === 'deny' && (!r.operation || mayDo.some((v) => anyMatch(r.operation!, v)));
+      if (!widen) {
+        // Renaming an object a deny rule names would take it out of the rule's reach: the rule applies to the renaming.
+        const renamed = renames && r.def.action === 'deny' && r.objects !== null;
+        if (
+          r.operation &&
+          !renamed &&
+          !anyMatch(r.operation, op) &&
+          !anyMatch(r.operation, req.kind) &&
+          !(tags !== null && tags.some((t) => anyMatch(r.operation!, t))) &&
+          !(runs !== null && r.def.action !== 'allow' && runs.some((t) => anyMatch(r.operation!, t)))
+        )
+          continue;
+        if (r.kind && !renamed && !anyMatch(r.kind, req.kind)) continue;
+        if (r.objects && !req.objects.some((o) => objectMatches(r.objects!, o))) continue;
+        if (r.def.match.readsMasked !== null && r.def.match.readsMasked !== readsMasked) continue;
+      } else if (r.kind && !mayDo.some((v) => anyMatch(r.kind!, v))) continue;
       if (r.def.match.maskedRole !== null && r.def.match.maskedRole !== (masksAny ??= this.masksAnyFor(req.role))) continue;
-      if (r.labels) {
+      if (r.labels && !widen) {
         let hit = false;
         for (const l of labelSet()) if (anyMatch(r.labels, l)) { hit = true; break; }
         if (!hit) continue;
@@ -615,6 +647,18 @@ export class PolicyImpl implements CompiledPolicy {
       return { action: 'deny', ruleId: decided.def.id, message: decided.def.message, rules: matched, requires: [...requires] };
     }
     return { action: 'allow', rules: matched, requires: [...requires] };
+  }
+
+  private readonly dynamicAllowed = new Map<string, boolean>();
+
+  /** Whether a rule allows code dgf cannot read for `role`: an allow rule whose operation names `dynamic-code`. */
+  private allowsDynamicCode(role: string): boolean {
+    let v = this.dynamicAllowed.get(role);
+    if (v === undefined) {
+      v = this.rules.some((r) => r.def.action === 'allow' && !r.except.has(role) && (!r.role || anyMatch(r.role, role)) && r.operation !== null && anyMatch(r.operation, DYNAMIC_CODE_TAG));
+      this.dynamicAllowed.set(role, v);
+    }
+    return v;
   }
 
   explain(role: string, name: string | undefined, value: MaskableValue, type: LogicalType = 'text'): Explanation {
@@ -669,6 +713,19 @@ function redactWhole(value: MaskableValue, type: LogicalType, keys: Keyring): Ma
   const text = typeof value === 'string' ? (maskValue(REDACT, value, 'text', keys) as string) : REDACTED;
   const out = type === 'json' && (typeof value === 'string' || value instanceof Uint8Array) ? JSON.stringify(text) : text;
   if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? Buffer.from(out) : new TextEncoder().encode(out);
+  return out;
+}
+
+/**
+ * The verbs code dgf cannot read may run, from its `may:<verb>` tags (the protocol lists its own verbs). A deny rule
+ * that names one of them (or names no operation) matches the request whatever its kind, objects, labels or
+ * readsMasked say: dgf cannot know what the code touches, so every rule it could evade applies (fail closed). Rules
+ * that name only other protocols' verbs do not match. Allow rules match it as any request (by its operation and its
+ * other tags); a role for which some allow rule names `dynamic-code` is not widened at all.
+ */
+function dynamicVerbs(tags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of tags) if (t.startsWith('may:')) out.push(t.slice(4));
   return out;
 }
 

@@ -29,6 +29,12 @@ export const POLICY_SCHEMA = {
             required: ['regex'],
             properties: { regex: { type: 'string' }, flags: { type: 'string' } },
           },
+          /**
+           * Score (0..1) a finding of the built-in detector named in `values` must reach for this classifier
+           * (docs/detectors.md). Default: the detector's own (0.5). Lower finds more (a bare 9-digit run as an
+           * SSN at 0.3), higher finds only what context confirms (0.8).
+           */
+          threshold: { type: 'number', minimum: 0, maximum: 1 },
         },
       },
     },

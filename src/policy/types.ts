@@ -12,6 +12,27 @@
  */
 export const UNTRACED_LABEL = 'dgf.untraced';
 
+/**
+ * The tag of an operation that runs code dgf cannot read (EXECUTE of computed SQL text, a function in a language dgf
+ * does not parse, a shell command). Its `may:<verb>` tags list what it could do; every deny rule naming one of those
+ * verbs then matches it whatever objects or labels the rule names, unless an allow rule names `dynamic-code` for the
+ * role (CompiledPolicy.decide).
+ */
+export const DYNAMIC_CODE_TAG = 'dynamic-code';
+
+/**
+ * The tag of an operation that renames an object or moves it to another schema: every deny rule that names the object
+ * matches it whatever operation the rule names, since under its new name the object would escape the rule.
+ */
+export const RENAME_OBJECT_TAG = 'rename-object';
+
+/**
+ * Prefix of the tags naming what an operation runs inside it (`runs:drop` for a DO block or function body that drops):
+ * deny rules and rules without an action match them as the verb itself; allow rules do not, so allowing one verb
+ * never allows the code around it.
+ */
+export const RUNS_TAG_PREFIX = 'runs:';
+
 /** Logical types a mask must preserve. A masked value is always a valid value of its type. */
 export type LogicalType =
   | 'text'

@@ -2,6 +2,7 @@
  * Test harness: runs dgf exactly as `dgf start` would (real policy packs, real audit file with fsync,
  * real quotas, the admin API), from a config object, on free ports, in a temp dir.
  */
+import type { AuditRecord } from '../../src/audit/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,9 +51,24 @@ export async function startDgf(raw: Record<string, unknown>): Promise<TestDgf> {
   };
 }
 
-/** Read the audit file as parsed records. */
-export async function readAudit(file: string): Promise<Array<Record<string, unknown>>> {
+/** Read the audit file as parsed records, every line (write-ahead intents and outcomes apart). */
+export async function readAuditRaw(file: string): Promise<Array<Record<string, unknown>>> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(file, 'utf8');
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * Read the audit file as completed operations: an intent and its outcome count once, as the outcome
+ * (operations.ts); an intent whose outcome is not written yet is left out (tests poll for the outcome).
+ */
+export async function readAudit(file: string): Promise<Array<Record<string, unknown>>> {
+  const { OperationJoiner } = await import('../../src/audit/operations.js');
+  const joiner = new OperationJoiner();
+  const out: Array<Record<string, unknown>> = [];
+  for (const r of (await readAuditRaw(file)) as unknown as AuditRecord[]) {
+    const op = joiner.add(r);
+    if (op) out.push(op as unknown as Record<string, unknown>);
+  }
+  return out;
 }

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { serialize } from 'bson';
-import { MongoClient, MongoError, MongoServerError, MongoWriteConcernError, type Document, type MongoClientOptions } from 'mongodb';
+import { MongoClient, MongoError, MongoNetworkError, MongoServerError, MongoWriteConcernError, type Document, type MongoClientOptions } from 'mongodb';
 import type { UpstreamConfig } from '../../../src/config/types.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 import { ErrorCode } from '../codec/constants.js';
 import { executeForwarded, type DriverServer, type ForwardKind, type ForwardOptions } from './driver-internals.js';
 
@@ -42,6 +43,9 @@ export interface ForwardResult {
 export class Upstream {
   readonly client: MongoClient;
   hello: UpstreamHello = DEFAULT_HELLO;
+  /** Called when the driver's monitor finds the upstream gone (an in-flight command may never settle). */
+  private readonly onDown = new Set<() => void>();
+  private readonly downGraceMs: number;
 
   constructor(config: UpstreamConfig, appName = 'dgf') {
     if (!config.url) throw new Error('mongodb listener needs upstream.url');
@@ -51,13 +55,46 @@ export class Upstream {
       maxPoolSize: config.maxConnections ?? 10,
       // dgf compresses nothing on the client leg either; keep both legs byte-identical for masking.
       compressors: ['none'],
-      serverSelectionTimeoutMS: 10_000,
+      // A stopped or silent upstream fails the command (HostUnreachable) within upstream.connectTimeoutMs.
+      serverSelectionTimeoutMS: config.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
+      connectTimeoutMS: config.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
+      // 0 (the default) waits as long as a command runs; set, a silent upstream fails the command.
+      socketTimeoutMS: config.replyTimeoutMs ?? 0,
       retryReads: true,
       retryWrites: true,
     };
     if (config.ca) options.ca = readFileSync(config.ca);
     if (config.insecureSkipVerify) options.tlsAllowInvalidCertificates = true;
     this.client = new MongoClient(config.url, options);
+    this.downGraceMs = config.connectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs;
+    this.client.on('serverDescriptionChanged', (e: { newDescription: { type: string } }) => {
+      if (e.newDescription.type !== 'Unknown') return;
+      for (const f of [...this.onDown]) f();
+    });
+  }
+
+  /**
+   * `run`, but abandoned with a network error when the upstream is found gone while it runs and it has not
+   * settled within the grace period (upstream.connectTimeoutMs) after that. A command in flight when the server
+   * stopped was seen never to settle in the driver (CongoDB stopped under load), and a client must not hang; a
+   * long command on a healthy server is never cut.
+   */
+  private untilUpstreamGone<T>(run: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let onDown: (() => void) | undefined;
+    const gone = new Promise<never>((_, reject) => {
+      onDown = (): void => {
+        if (timer) return;
+        timer = setTimeout(() => reject(new MongoNetworkError(`the upstream became unavailable and the command did not finish within ${this.downGraceMs} ms`)), this.downGraceMs);
+        timer.unref();
+      };
+      this.onDown.add(onDown);
+    });
+    gone.catch(() => undefined);
+    return Promise.race([run, gone]).finally(() => {
+      this.onDown.delete(onDown!);
+      if (timer) clearTimeout(timer);
+    });
   }
 
   /**
@@ -106,7 +143,7 @@ export class Upstream {
   /** Forward one command; upstream failures become error replies in MongoDB's own format. */
   async forward(db: string, command: Document, name: string, kind: ForwardKind, options: ForwardOptions, retryableWrite = false): Promise<ForwardResult> {
     try {
-      const { reply, server } = await executeForwarded(this.client, db, command, name, kind, options);
+      const { reply, server } = await this.untilUpstreamGone(executeForwarded(this.client, db, command, name, kind, options));
       return { reply, server, ok: true, error: null };
     } catch (err) {
       return { reply: errorReplyFrom(err, retryableWrite), server: null, ok: false, error: errorText(err) };

@@ -87,6 +87,8 @@ export interface ErrorFields {
   message: string;
   detail?: string;
   hint?: string;
+  /** Source routine ('R'): some drivers act on it (porsager postgres re-prepares after `RevalidateCachedQuery`). */
+  routine?: string;
 }
 
 function fieldsMessage(code: number, f: ErrorFields): Buffer {
@@ -98,6 +100,7 @@ function fieldsMessage(code: number, f: ErrorFields): Buffer {
   ];
   if (f.detail) parts.push(['D', f.detail]);
   if (f.hint) parts.push(['H', f.hint]);
+  if (f.routine) parts.push(['R', f.routine]);
   let len = 1;
   for (const [, v] of parts) len += 2 + Buffer.byteLength(v);
   const b = header(code, len);

@@ -14,6 +14,12 @@ const EMPTY = Buffer.alloc(0);
 
 /** PostgreSQL's own limit for an untyped startup packet (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_PACKET = 10_000;
+/**
+ * Largest typed message before authentication completes (PasswordMessage, SASLInitialResponse, SASLResponse):
+ * the startup packet's limit again. Every one of them is a few hundred bytes, so a client that has proven nothing
+ * cannot make dgf buffer up to `maxMessageBytes` per connection.
+ */
+export const MAX_AUTH_MESSAGE = 10_000;
 
 export class FrameDecoder {
   /** Buffer the current frame lives in (valid until the next `push`). */
@@ -28,6 +34,8 @@ export class FrameDecoder {
   body = 0;
   /** True while packets are untyped (before the StartupMessage has been read). */
   startup: boolean;
+  /** True until the client has authenticated: typed messages are held to MAX_AUTH_MESSAGE meanwhile. */
+  preAuth: boolean;
 
   private readPos = 0;
   private endPos = 0;
@@ -36,9 +44,10 @@ export class FrameDecoder {
   constructor(
     /** Largest frame accepted, including its header. */
     readonly maxBytes: number,
-    options: { startup?: boolean } = {},
+    options: { startup?: boolean; preAuth?: boolean } = {},
   ) {
     this.startup = options.startup ?? false;
+    this.preAuth = options.preAuth ?? false;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -94,6 +103,9 @@ export class FrameDecoder {
       const len = this.buffer.readInt32BE(p + 1);
       if (len < 4) throw new ProtocolError(`invalid message length ${len}`, SqlState.ProtocolViolation);
       if (len + 1 > this.maxBytes) throw new MessageTooLargeError(len + 1, this.maxBytes, SqlState.ProtocolViolation);
+      if (this.preAuth && len + 1 > MAX_AUTH_MESSAGE) {
+        throw new ProtocolError(`invalid message length ${len}: more than ${MAX_AUTH_MESSAGE} bytes before authentication`, SqlState.ProtocolViolation);
+      }
       if (avail < len + 1) return false;
       this.code = this.buffer[p]!;
       this.start = p;
@@ -131,6 +143,6 @@ export class FrameDecoder {
     }
     if (left < 5) return 0;
     const len = this.buffer.readInt32BE(this.readPos + 1);
-    return len >= 4 && len + 1 <= this.maxBytes ? len + 1 : 0;
+    return len >= 4 && len + 1 <= (this.preAuth ? MAX_AUTH_MESSAGE : this.maxBytes) ? len + 1 : 0;
   }
 }

@@ -4,6 +4,8 @@
  * never on regular expressions, so comments, quoting, CTEs and nested statements are read as PostgreSQL reads them.
  */
 import { loadModule, normalizeSync, parseSync, scanSync } from 'libpg-query';
+import { RENAME_OBJECT_TAG, RUNS_TAG_PREFIX as RUNS } from '../../../src/policy/types.js';
+import { DYNAMIC_CODE, DYNAMIC_TAGS, PLPGSQL_UNPARSEABLE, embeddedCode } from './embedded-code.js';
 import { stringList, unwrap, type Fields, type PgNode } from './parse-tree.js';
 
 /** What one statement does, as the session and the policy engine need it. Instances are frozen and shared. */
@@ -11,12 +13,20 @@ export interface StatementInfo {
   /** Lower-case verb: 'select', 'insert', 'update', 'delete', 'merge', 'drop', 'truncate', 'create', 'alter', 'copy', 'set', 'begin', ... */
   operation: string;
   kind: 'read' | 'write' | 'ddl' | 'admin' | 'session' | 'other';
-  /** Relations touched, schema-qualified ('public.customers'; unqualified names resolve to public, temp ones to pg_temp). */
+  /**
+   * Relations touched, schema-qualified ('public.customers'; unqualified names are listed under public, temp ones
+   * under pg_temp, and recorded in `bare`: the session resolves them through its search_path before rules see them).
+   * For a DO block, a function, procedure or rule, the relations of the statements inside it too.
+   */
   objects: string[];
   /** The statement with literals replaced by $n placeholders and comments removed: safe for the audit trail. */
   normalized: string;
   /** Session state the statement creates or changes; a transaction pooler must pin or refuse these. */
-  session: null | 'set' | 'reset' | 'listen' | 'unlisten' | 'advisory-lock' | 'temp-table' | 'hold-cursor' | 'prepare' | 'deallocate' | 'discard' | 'declare-cursor';
+  /**
+   * `unknown-state`: the statement may leave session state dgf cannot see or replay (a DO block, a CALL, a
+   * set_config dgf cannot read): a transaction pooler resets the connection before another client gets it.
+   */
+  session: null | 'set' | 'reset' | 'listen' | 'unlisten' | 'advisory-lock' | 'temp-table' | 'hold-cursor' | 'prepare' | 'deallocate' | 'discard' | 'declare-cursor' | 'unknown-state';
   transaction: null | 'begin' | 'commit' | 'rollback' | 'savepoint';
   /**
    * COPY: direction, target table (for `COPY (query)`, the one table the query reads, else null), columns (for a
@@ -37,6 +47,16 @@ export interface StatementInfo {
    * `copy-to-program`, `set-unresolved`, ...): what copies data or runs code where dgf cannot follow it.
    */
   tags?: readonly string[];
+  /**
+   * For each entry of `objects`, the relation name as written when it was unqualified (`objects` then holds it under
+   * `public`, or `pg_temp` for CREATE TEMP), else null; absent when every name was qualified. The session resolves
+   * these through its search_path (firewall-view.ts).
+   */
+  bare?: readonly (string | null)[];
+  /** Names of the functions the statement calls (last name part, lower case), for the pool's state tracking. */
+  calls?: readonly string[];
+  /** The analysis read string constants as code (DO bodies, function bodies, dblink SQL): never shared by shape. */
+  embedded?: true;
 }
 
 /** COPY text/CSV options as written in the statement (absent: PostgreSQL's default for the format). */
@@ -130,7 +150,8 @@ function analyzeUncached(sql: string): readonly StatementInfo[] {
     const text = sliceStatement(sql, bytes, start, raw.stmt_len);
     const described = describe(raw.stmt ?? {}, normalizeStatement(text));
     const tags = tagsOf(raw.stmt ?? {}, described);
-    out.push(freezeInfo(tags.length > 0 ? { ...described, tags } : described));
+    const withTags = tags.length > 0 ? { ...described, tags } : described;
+    out.push(freezeInfo(withEmbeddedCode(raw.stmt ?? {}, text, withTags)));
   }
   return Object.freeze(out);
 }
@@ -181,6 +202,136 @@ function normalizeStatement(text: string): string {
   }
 }
 
+/** How deep statements nest in code dgf reads (EXECUTE of a DO block of an EXECUTE ...) before it stops reading. */
+const MAX_NESTING = 8;
+let nesting = 0;
+
+/** Session states that keep a client on its connection (the session's PINNING set). */
+const PINNED_STATES = new Set(['listen', 'advisory-lock', 'temp-table', 'hold-cursor', 'prepare']);
+
+/**
+ * `info` judged as what it runs (embedded-code.ts): the verbs, kinds and tags of the statements inside it become
+ * its tags, their relations its objects; code dgf cannot read adds the dynamic-code tags. For code that runs now
+ * (DO), the session state the inner statements leave becomes the DO's.
+ */
+function withEmbeddedCode(stmt: PgNode, text: string, info: StatementInfo): StatementInfo {
+  const code = embeddedCode(stmt, text);
+  if (code === null) return info;
+  const inner: StatementInfo[] = [];
+  if (nesting >= MAX_NESTING) code.dynamic ??= 'code nested too deep';
+  else {
+    nesting++;
+    try {
+      for (const t of code.texts) inner.push(...analyzeSql(t));
+      for (const n of code.nodes) {
+        const d = describe(n, '');
+        inner.push(withEmbeddedCode(n, '', { ...d, ...(tagsOf(n, d).length > 0 ? { tags: tagsOf(n, d) } : {}) }));
+      }
+    } finally {
+      nesting--;
+    }
+  }
+  const tags = new Set(info.tags ?? []);
+  const objects = [...info.objects];
+  const bare: Array<string | null> = info.bare ? [...info.bare] : info.objects.map(() => null);
+  const seen = new Set(objects.map((o, i) => (bare[i] === null ? o : `\u0000${bare[i]}`)));
+  const calls = new Set(info.calls ?? []);
+  let session = info.session;
+  for (const i of inner) {
+    if (i.operation === 'unknown') code.dynamic ??= 'a statement dgf cannot parse';
+    // `runs:<verb>`: deny rules on the verb match the wrapping statement, allow rules do not (they would allow the rest).
+    tags.add(`${RUNS}${i.operation}`);
+    tags.add(`${RUNS}${i.kind}`);
+    for (const t of i.tags ?? []) tags.add(t === DYNAMIC_CODE || t.startsWith('may:') || t.startsWith(RUNS) ? t : `${RUNS}${t}`);
+    i.objects.forEach((o, k) => {
+      const b = i.bare?.[k] ?? null;
+      const key = b === null ? o : `\u0000${b}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      objects.push(o);
+      bare.push(b);
+    });
+    if (!code.runsNow) continue;
+    for (const c of i.calls ?? []) calls.add(c);
+    if (i.session !== null && PINNED_STATES.has(i.session)) {
+      if (session === null || !PINNED_STATES.has(session)) {
+        session = i.session;
+        // The session records the temporary table it created as the statement's first object.
+        if (i.session === 'temp-table' && i.objects[0] !== undefined) {
+          const at = objects.indexOf(i.objects[0]);
+          if (at > 0) {
+            objects.unshift(...objects.splice(at, 1));
+            bare.unshift(...bare.splice(at, 1));
+          }
+        }
+      }
+    } else if (i.session !== null && i.session !== 'declare-cursor' && (session === null || !PINNED_STATES.has(session))) {
+      // SET, RESET, set_config, DISCARD, DEALLOCATE, CALL inside code: state dgf cannot replay.
+      session = 'unknown-state';
+    }
+  }
+  tags.delete(`${RUNS}unknown`);
+  if (code.dynamic !== null) {
+    for (const t of DYNAMIC_TAGS) tags.add(t);
+    if (code.runsNow && (session === null || !PINNED_STATES.has(session))) session = 'unknown-state';
+  }
+  const out: StatementInfo = { ...info, objects, session, tags: [...tags], embedded: true };
+  if (bare.some((b) => b !== null)) out.bare = bare;
+  else delete out.bare;
+  if (calls.size > 0) out.calls = [...calls];
+  return out;
+}
+
+/**
+ * What calling a function with this body may leave on the connection: `state` when it may change session state
+ * (SET, set_config, temporary tables, locks, LISTEN, code dgf cannot read), and the functions it calls in turn.
+ */
+export function bodyEffects(language: string, body: string): { state: boolean; calls: readonly string[] } {
+  const lang = language.toLowerCase();
+  let infos: readonly StatementInfo[];
+  if (lang === 'sql' && body !== '') {
+    infos = analyzeSql(body);
+  } else if (lang === 'plpgsql') {
+    // The catalog keeps the body, not the signature: read it as a DO block would run it, else with a result type.
+    let tag = '$dgf$';
+    for (let i = 0; body.includes(tag); i++) tag = `$dgf${i}$`;
+    let code: ReturnType<typeof embeddedCode> = null;
+    for (const returns of [null, 'int', 'SETOF record', 'trigger']) {
+      const text = returns === null ? `DO ${tag}${body}${tag}` : `CREATE FUNCTION dgf_probe() RETURNS ${returns} LANGUAGE plpgsql AS ${tag}${body}${tag}`;
+      let stmt: PgNode | undefined;
+      try {
+        stmt = (parseSync(text) as { stmts?: RawStmt[] }).stmts?.[0]?.stmt;
+      } catch {
+        continue;
+      }
+      const c = stmt ? embeddedCode(stmt, text) : null;
+      if (c === null || c.dynamic === PLPGSQL_UNPARSEABLE) continue;
+      code = c;
+      break;
+    }
+    if (code === null || code.dynamic !== null) return { state: true, calls: [] };
+    const inner: StatementInfo[] = [];
+    for (const t of code.texts) inner.push(...analyzeSql(t));
+    infos = inner;
+  } else {
+    return { state: true, calls: [] };
+  }
+  const calls = new Set<string>();
+  let state = false;
+  for (const i of infos) {
+    if (i.operation === 'unknown' || isDynamicCode(i) || (i.session !== null && i.session !== 'declare-cursor')) state = true;
+    for (const c of i.calls ?? []) calls.add(c);
+  }
+  return { state, calls: [...calls] };
+}
+
+/** Whether a statement runs SQL dgf cannot read (see embedded-code.ts). */
+export function isDynamicCode(info: StatementInfo): boolean {
+  return info.tags?.includes(DYNAMIC_CODE) === true;
+}
+
+const RELATION_TYPES = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE']);
+
 /** The specific verbs of a statement (see StatementInfo.tags). */
 function tagsOf(stmt: PgNode, described: StatementInfo): string[] {
   const u = unwrap(stmt);
@@ -210,6 +361,13 @@ function tagsOf(stmt: PgNode, described: StatementInfo): string[] {
     case 'DoStmt':
       tags.push('do');
       break;
+    case 'RenameStmt':
+      // A relation under another name escapes rules on its name: rules on the object apply to its renaming.
+      if (RELATION_TYPES.has(str(f['renameType']) ?? '')) tags.push(RENAME_OBJECT_TAG);
+      break;
+    case 'AlterObjectSchemaStmt':
+      if (RELATION_TYPES.has(str(f['objectType']) ?? '')) tags.push(RENAME_OBJECT_TAG);
+      break;
     case 'LoadStmt':
       tags.push('load');
       break;
@@ -238,6 +396,8 @@ function freezeInfo(info: StatementInfo): StatementInfo {
   }
   if (info.setting) Object.freeze(info.setting);
   if (info.tags) Object.freeze(info.tags);
+  if (info.bare) Object.freeze(info.bare);
+  if (info.calls) Object.freeze(info.calls);
   return Object.freeze(info);
 }
 
@@ -255,6 +415,17 @@ function info(
   return { operation, kind, objects, normalized, session: null, transaction: null, copy: null, ...extra };
 }
 
+/** `info` with the objects and extra fields of a walk. */
+function walked(
+  operation: string,
+  kind: StatementInfo['kind'],
+  o: { w: Walk; objects: string[] },
+  normalized: string,
+  extra: Partial<StatementInfo> = {},
+): StatementInfo {
+  return info(operation, kind, o.objects, normalized, { ...walkExtra(o.w), ...extra });
+}
+
 /** Relation name of a RangeVar's fields, schema-qualified. */
 function rangeVarName(rv: Fields): string {
   const rel = str(rv['relname']) ?? '';
@@ -266,17 +437,23 @@ function rangeVarName(rv: Fields): string {
 /** What a walk of a statement's tree found. */
 interface Walk {
   objects: string[];
+  /** Aligned with objects: the name as written when unqualified, else null. */
+  bare: Array<string | null>;
   seen: Set<string>;
   ctes: Set<string>;
   /** Unqualified relation names, checked against CTE names once the whole tree is known. */
   pending: Array<{ name: string; qualified: string }>;
   advisoryLock: boolean;
   setConfig: { name: string; value: string | null; local: boolean } | null;
+  /** set_config calls seen: more than one cannot be told by one `setting`. */
+  setConfigs: number;
   modifying: string | null;
+  /** Functions called (last name part, lower case). */
+  calls: Set<string>;
 }
 
 function newWalk(): Walk {
-  return { objects: [], seen: new Set(), ctes: new Set(), pending: [], advisoryLock: false, setConfig: null, modifying: null };
+  return { objects: [], bare: [], seen: new Set(), ctes: new Set(), pending: [], advisoryLock: false, setConfig: null, setConfigs: 0, modifying: null, calls: new Set() };
 }
 
 const SESSION_ADVISORY_LOCKS = new Set([
@@ -308,7 +485,7 @@ function walk(node: unknown, w: Walk, depth = 0): void {
     if (!Array.isArray(value) && (key === 'RangeVar' || isBareRangeVar(value as Fields))) {
       const rv = value as Fields;
       // Qualified names cannot be CTEs; unqualified ones are checked once every CTE name is known.
-      w.pending.push({ name: str(rv['schemaname']) ? '' : (str(rv['relname']) ?? ''), qualified: rangeVarName(rv) });
+      w.pending.push({ name: str(rv['schemaname']) || rv['relpersistence'] === 't' ? '' : (str(rv['relname']) ?? ''), qualified: rangeVarName(rv) });
       continue;
     }
     if (key === 'CommonTableExpr') {
@@ -331,31 +508,49 @@ function inspectCall(call: Fields, w: Walk): void {
   const names = stringList(call['funcname']);
   const fn = names[names.length - 1]?.toLowerCase();
   if (!fn) return;
+  if (w.calls.size < 64) w.calls.add(fn);
   if (SESSION_ADVISORY_LOCKS.has(fn)) w.advisoryLock = true;
   else if (fn === 'set_config' && Array.isArray(call['args']) && call['args'].length === 3) {
     const [name, value, local] = call['args'] as unknown[];
     const n = constText(name);
+    w.setConfigs++;
     w.setConfig = { name: n ?? '', value: constText(value) ?? null, local: constBool(local) ?? false };
   }
 }
 
-function addObject(w: Walk, name: string): void {
-  if (w.seen.has(name)) return;
-  w.seen.add(name);
+function addObject(w: Walk, name: string, bare: string | null = null): void {
+  // Unqualified and qualified spellings stay apart: `orders` may resolve elsewhere than `public.orders`.
+  const key = bare === null ? name : `\u0000${bare}`;
+  if (w.seen.has(key)) return;
+  w.seen.add(key);
   w.objects.push(name);
+  w.bare.push(bare);
 }
 
 function finishWalk(w: Walk): string[] {
-  for (const p of w.pending) if (p.name === '' || !w.ctes.has(p.name)) addObject(w, p.qualified);
+  for (const p of w.pending) if (p.name === '' || !w.ctes.has(p.name)) addObject(w, p.qualified, p.name === '' ? null : p.name);
   return w.objects;
+}
+
+/** The name of a RangeVar as written when it is unqualified (and not a temporary one), else null. */
+function bareOf(rv: Fields): string | null {
+  return str(rv['schemaname']) || rv['relpersistence'] === 't' ? null : (str(rv['relname']) ?? null);
 }
 
 /** Objects of a subtree, with `first` (the statement's target) listed first. */
 function objectsOf(tree: unknown, first?: Fields): { w: Walk; objects: string[] } {
   const w = newWalk();
-  if (first) addObject(w, rangeVarName(first));
+  if (first) addObject(w, rangeVarName(first), bareOf(first));
   walk(tree, w);
   return { w, objects: finishWalk(w) };
+}
+
+/** The `bare`, `calls` and state fields a walk adds to a statement's info. */
+function walkExtra(w: Walk): Partial<StatementInfo> {
+  const extra: { bare?: readonly (string | null)[]; calls?: readonly string[] } = {};
+  if (w.bare.some((b) => b !== null)) extra.bare = w.bare;
+  if (w.calls.size > 0) extra.calls = [...w.calls];
+  return extra;
 }
 
 /** The text of an A_Const (or a TypeCast of one), as SET would read it. */
@@ -452,27 +647,29 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
     case 'UpdateStmt':
     case 'DeleteStmt':
     case 'MergeStmt':
-      return info(MODIFYING[type]!, 'write', objectsOf(stmt, f['relation'] as Fields).objects, normalized);
-    case 'DropStmt':
-      return info('drop', 'ddl', dropObjects(f), normalized);
+      return walked(MODIFYING[type]!, 'write', objectsOf(stmt, f['relation'] as Fields), normalized);
+    case 'DropStmt': {
+      const d = dropObjects(f);
+      return info('drop', 'ddl', d.objects, normalized, d.bare.some((b) => b !== null) ? { bare: d.bare } : {});
+    }
     case 'TruncateStmt':
-      return info('truncate', 'ddl', objectsOf(stmt).objects, normalized);
+      return walked('truncate', 'ddl', objectsOf(stmt), normalized);
     case 'CreateStmt': {
       const rel = f['relation'] as Fields;
       const temp = rel?.['relpersistence'] === 't';
-      return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
+      return walked('create', 'ddl', objectsOf(stmt, rel), normalized, temp ? { session: 'temp-table' } : {});
     }
     case 'CreateTableAsStmt': {
       const into = f['into'] as Fields | undefined;
       const rel = into?.['rel'] as Fields | undefined;
       const temp = rel?.['relpersistence'] === 't';
-      return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
+      return walked('create', 'ddl', objectsOf(stmt, rel), normalized, temp ? { session: 'temp-table' } : {});
     }
     case 'ViewStmt': {
       // A temporary view lives on one backend, like a temporary table: the client keeps that connection.
       const rel = f['view'] as Fields | undefined;
       const temp = rel?.['relpersistence'] === 't';
-      return info('create', 'ddl', objectsOf(stmt, rel).objects, normalized, temp ? { session: 'temp-table' } : {});
+      return walked('create', 'ddl', objectsOf(stmt, rel), normalized, temp ? { session: 'temp-table' } : {});
     }
     case 'CopyStmt':
       return describeCopy(f, normalized);
@@ -489,7 +686,7 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
     case 'DeclareCursorStmt': {
       const hold = (Number(f['options'] ?? 0) & CURSOR_OPT_HOLD) !== 0;
       const inner = describe((f['query'] as PgNode) ?? {}, normalized);
-      return info('declare', inner.kind, inner.objects, normalized, { session: hold ? 'hold-cursor' : 'declare-cursor' });
+      return info('declare', inner.kind, inner.objects, normalized, { ...innerExtra(inner), session: hold ? 'hold-cursor' : 'declare-cursor' });
     }
     case 'FetchStmt':
       return info(f['ismove'] ? 'move' : 'fetch', 'read', [], normalized);
@@ -498,7 +695,7 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
     case 'PrepareStmt': {
       // The prepared statement is judged now, as what it will do: EXECUTE cannot be judged without it.
       const inner = describe((f['query'] as PgNode) ?? {}, normalized);
-      return info(inner.operation, inner.kind, inner.objects, normalized, { session: 'prepare' });
+      return info(inner.operation, inner.kind, inner.objects, normalized, { ...innerExtra(inner), session: 'prepare' });
     }
     case 'ExecuteStmt':
       return info('execute', 'other', [], normalized);
@@ -512,29 +709,32 @@ function describe(stmt: PgNode, normalized: string): StatementInfo {
       const inner = describe((f['query'] as PgNode) ?? {}, normalized);
       // EXPLAIN ANALYZE runs the statement: judge it as the statement itself.
       if (defElems(f['options']).has('analyze')) return { ...inner, normalized };
-      return info('explain', 'read', inner.objects, normalized);
+      return info('explain', 'read', inner.objects, normalized, inner.bare ? { bare: inner.bare } : {});
     }
     case 'LockStmt':
-      return info('lock', 'other', objectsOf(stmt).objects, normalized);
-    case 'CallStmt':
-      return info('call', 'write', [], normalized);
+      return walked('lock', 'other', objectsOf(stmt), normalized);
+    case 'CallStmt': {
+      // A procedure may leave session state dgf cannot see (SET, temp tables, locks): the pooler resets after it.
+      const o = objectsOf(stmt);
+      return walked('call', 'write', o, normalized, { session: 'unknown-state' });
+    }
     case 'RefreshMatViewStmt':
-      return info('refresh', 'write', objectsOf(stmt).objects, normalized);
+      return walked('refresh', 'write', objectsOf(stmt), normalized);
     case 'GrantStmt':
-      return info(f['is_grant'] ? 'grant' : 'revoke', 'admin', objectsOf(stmt).objects, normalized);
+      return walked(f['is_grant'] ? 'grant' : 'revoke', 'admin', objectsOf(stmt), normalized);
     case 'RenameStmt':
     case 'CommentStmt':
     case 'IndexStmt':
     case 'RuleStmt':
     case 'CompositeTypeStmt':
     case 'DefineStmt':
-      return info(ddlVerb(type), 'ddl', objectsOf(stmt).objects, normalized);
+      return walked(ddlVerb(type), 'ddl', objectsOf(stmt), normalized);
   }
-  if (ADMIN[type]) return info(ADMIN[type]!, 'admin', objectsOf(stmt).objects, normalized);
+  if (ADMIN[type]) return walked(ADMIN[type]!, 'admin', objectsOf(stmt), normalized);
   if (type.startsWith('Create') || type.startsWith('Alter') || type.startsWith('Drop')) {
-    return info(ddlVerb(type), 'ddl', objectsOf(stmt).objects, normalized);
+    return walked(ddlVerb(type), 'ddl', objectsOf(stmt), normalized);
   }
-  return info(type.replace(/Stmt$/, '').toLowerCase(), 'other', objectsOf(stmt).objects, normalized);
+  return walked(type.replace(/Stmt$/, '').toLowerCase(), 'other', objectsOf(stmt), normalized);
 }
 
 function ddlVerb(type: string): string {
@@ -547,24 +747,24 @@ function ddlVerb(type: string): string {
 function describeSelect(f: Fields, stmt: PgNode, normalized: string): StatementInfo {
   const into = f['intoClause'] as Fields | undefined;
   const rel = into?.['rel'] as Fields | undefined;
-  const { w, objects } = objectsOf(stmt, rel);
+  const o = objectsOf(stmt, rel);
+  const w = o.w;
   if (rel) {
     const temp = rel['relpersistence'] === 't';
-    return info('create', 'ddl', objects, normalized, temp ? { session: 'temp-table' } : {});
+    return walked('create', 'ddl', o, normalized, temp ? { session: 'temp-table' } : {});
   }
-  if (w.modifying) return info(w.modifying, 'write', objects, normalized);
-  if (w.advisoryLock) return info('select', 'read', objects, normalized, { session: 'advisory-lock' });
-  if (w.setConfig) {
-    return info('select', 'read', objects, normalized, { session: 'set', setting: w.setConfig });
-  }
-  return info('select', 'read', objects, normalized);
+  if (w.modifying) return walked(w.modifying, 'write', o, normalized, w.setConfig ? unreplayable(w) : {});
+  if (w.advisoryLock) return walked('select', 'read', o, normalized, { session: 'advisory-lock' });
+  if (w.setConfig) return walked('select', 'read', o, normalized, unreplayable(w));
+  return walked('select', 'read', o, normalized);
 }
 
-function dropObjects(f: Fields): string[] {
+function dropObjects(f: Fields): { objects: string[]; bare: Array<string | null> } {
   const out: string[] = [];
+  const bare: Array<string | null> = [];
   const removeType = str(f['removeType']) ?? '';
   const relational = ['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_FOREIGN_TABLE'];
-  if (!Array.isArray(f['objects'])) return out;
+  if (!Array.isArray(f['objects'])) return { objects: out, bare };
   for (const o of f['objects'] as unknown[]) {
     const u = unwrap(o);
     if (!u) continue;
@@ -575,10 +775,32 @@ function dropObjects(f: Fields): string[] {
         const rel = names[names.length - 1]!;
         const schema = names.length >= 2 ? names[names.length - 2]! : 'public';
         out.push(`${schema}.${rel}`);
-      } else out.push(names.join('.'));
-    } else if (u[0] === 'String') out.push(str(u[1]['sval']) ?? '');
+        bare.push(names.length >= 2 ? null : rel);
+      } else {
+        out.push(names.join('.'));
+        bare.push(null);
+      }
+    } else if (u[0] === 'String') {
+      out.push(str(u[1]['sval']) ?? '');
+      bare.push(null);
+    }
   }
-  return out;
+  return { objects: out, bare };
+}
+
+/** The bare/calls fields of an inner statement's info, kept by the statement that wraps it. */
+function innerExtra(inner: StatementInfo): Partial<StatementInfo> {
+  return { ...(inner.bare ? { bare: inner.bare } : {}), ...(inner.calls ? { calls: inner.calls } : {}) };
+}
+
+/**
+ * A statement that calls set_config: a setting the session can replay when there is one with a constant name and
+ * value; otherwise (several calls, a computed name or value) state dgf cannot replay: the pooler resets after it.
+ */
+function unreplayable(w: Walk): Partial<StatementInfo> {
+  const s = w.setConfig!;
+  const known = w.setConfigs === 1 && s.name !== '' && (s.value !== null || s.local);
+  return { session: known ? 'set' : 'unknown-state', setting: s };
 }
 
 function describeCopy(f: Fields, normalized: string): StatementInfo {
@@ -590,14 +812,18 @@ function describeCopy(f: Fields, normalized: string): StatementInfo {
   let object: string | null = null;
   let columns: string[] | null = null;
   let objects: string[];
+  let copyBare: Array<string | null> | null = null;
   if (rel) {
     object = rangeVarName(rel);
     const attlist = stringList(f['attlist']);
     columns = attlist.length > 0 ? attlist : null;
     objects = [object];
+    if (bareOf(rel) !== null) copyBare = [bareOf(rel)];
   } else {
     const query = f['query'] as PgNode | undefined;
-    objects = objectsOf(query ?? {}).objects;
+    const o = objectsOf(query ?? {});
+    objects = o.objects;
+    if (o.w.bare.some((b) => b !== null)) copyBare = o.w.bare;
     const sel = unwrap(query);
     if (sel && sel[0] === 'SelectStmt') {
       columns = targetNames(sel[1]);
@@ -618,7 +844,7 @@ function describeCopy(f: Fields, normalized: string): StatementInfo {
     copyOptions.header = !['false', 'off', '0', 'no'].includes(h);
   }
   const copy = { direction, object, columns, format, ...(Object.keys(copyOptions).length > 0 ? { options: copyOptions } : {}) };
-  return info('copy', kind, objects, normalized, { copy });
+  return info('copy', kind, objects, normalized, { copy, ...(copyBare ? { bare: copyBare } : {}) });
 }
 
 /** Output column names of a SELECT's target list, as PostgreSQL names them; '*' stays '*'. */

@@ -168,6 +168,24 @@ export class CatalogCache implements LineageCatalog {
     return this.byName.get(`${schema}.${name}`);
   }
 
+  private schemasByName: { gen: number; map: Map<string, string[]> } | null = null;
+
+  /** The schemas holding a relation of this name (for a name dgf cannot resolve: every candidate). */
+  schemasOf(name: string): readonly string[] {
+    if (this.schemasByName === null || this.schemasByName.gen !== this.gen) {
+      const map = new Map<string, string[]>();
+      for (const object of this.byName.keys()) {
+        const dot = object.indexOf('.');
+        const rel = object.slice(dot + 1);
+        let list = map.get(rel);
+        if (!list) map.set(rel, (list = []));
+        list.push(object.slice(0, dot));
+      }
+      this.schemasByName = { gen: this.gen, map };
+    }
+    return this.schemasByName.map.get(name) ?? [];
+  }
+
   /** User functions of a name (any schema and overload), for lineage. */
   functions(name: string): readonly CatalogFunction[] {
     return this.functionsByName.get(name) ?? NO_FUNCTIONS;

@@ -203,7 +203,7 @@ export class LineageCache {
   private static readonly MAX = 2000;
   private static readonly MAX_TEXT = 16 * 1024;
 
-  constructor(private readonly catalog: CatalogCache) {}
+  constructor(readonly catalog: CatalogCache) {}
 
   /** Lineage of each statement of `sql` under `searchPath` (the session's setting text; null: the default). */
   trace(sql: string, searchPath: string | null): readonly StatementLineage[] {

@@ -57,7 +57,11 @@ function decodeAt(buf: Buffer, offset: number, depth: number): RespNode {
   if (type === RespType.Attribute) {
     lastFrameHadAttributes = true;
     const attr = decodeAggregate(buf, offset, depth, type);
-    const value = decodeAt(buf, attr.end, depth);
+    // Attributes before one value are read in a loop, not by recursion: the scanner accepts any number of them
+    // (`|0\r\n` repeated), and one recursion each would exhaust the stack. The first attribute is the one kept.
+    let at = attr.end;
+    while (at < buf.length && buf[at] === RespType.Attribute) at = decodeAggregate(buf, at, depth, RespType.Attribute).end;
+    const value = decodeAt(buf, at, depth);
     value.attribute = attr;
     value.start = offset;
     return value;
@@ -112,6 +116,9 @@ function decodeAggregate(buf: Buffer, offset: number, depth: number, type: numbe
     return { type, start: offset, end: cr + 2, dataStart: cr, dataEnd: cr, children: null, isNull: true, attribute: null };
   }
   const count = type === RespType.Map || type === RespType.Attribute ? n * 2 : n;
+  // Each element takes at least 3 bytes (`_\r\n`): a count the frame cannot hold is refused before the array
+  // is sized (a count past 2^32 - 1 would throw a RangeError, a large one would reserve memory for nothing).
+  if (count > (buf.length - cr - 2) / 3) throw new ProtocolError('Protocol error: incomplete frame', 'ERR');
   const children: RespNode[] = new Array<RespNode>(count);
   let pos = cr + 2;
   for (let i = 0; i < count; i++) {

@@ -26,6 +26,12 @@ export interface CommandSink {
 
 export const MAX_ARGS = 1024 * 1024;
 export const MAX_INLINE_BYTES = 64 * 1024;
+/**
+ * Redis' own limits for a client that has not authenticated (since 6.2.6, CVE-2021-32675): AUTH, HELLO, QUIT and
+ * PING need a handful of short arguments, so nobody unauthenticated makes the proxy buffer large commands.
+ */
+export const PRE_AUTH_MAX_ARGS = 10;
+export const PRE_AUTH_MAX_BULK = 16 * 1024;
 /** Commands with more arguments than this take the state machine (their args array grows anyway). */
 const WHOLE_MAX_ARGS = 4096;
 
@@ -50,11 +56,29 @@ export class RequestParser {
   private pieces: Buffer[] = [];
   private raw: Buffer[] = [];
   private size = 0;
+  /** The pre-authentication limits apply (see PRE_AUTH_MAX_ARGS). */
+  private capped: boolean;
+  /** An AUTH or HELLO was read in the current chunk: the commands behind it may be the client's real work. */
+  private authSent = false;
 
-  constructor(private readonly maxCommandBytes = 16 * 1024 * 1024) {}
+  /**
+   * @param authenticated when given, the client starts unauthenticated: its commands are held to Redis'
+   * pre-authentication limits until this returns true (asked at each chunk). Commands pipelined behind an AUTH or
+   * HELLO in the same chunk are not held to them (the AUTH is answered only after the chunk is parsed).
+   */
+  constructor(
+    private readonly maxCommandBytes = 16 * 1024 * 1024,
+    private readonly authenticated: (() => boolean) | null = null,
+  ) {
+    this.capped = authenticated !== null && !authenticated();
+  }
 
   /** Parse a chunk; calls `sink.onCommand` for every command completed in it. Throws ProtocolError. */
   push(chunk: Buffer, sink: CommandSink): void {
+    if (this.capped) {
+      this.authSent = false;
+      if (this.authenticated!()) this.capped = false;
+    }
     const len = chunk.length;
     let pos = 0;
     let frameStart = 0;
@@ -105,6 +129,7 @@ export class RequestParser {
             break;
           }
           if (this.num > MAX_ARGS) throw new ProtocolError('Protocol error: invalid multibulk length', 'ERR');
+          if (this.num > PRE_AUTH_MAX_ARGS && this.capped && !this.authSent) throw new ProtocolError('Protocol error: unauthenticated multibulk length', 'ERR');
           this.argsLeft = this.num;
           this.args = [];
           this.state = S_BULK_TYPE;
@@ -127,6 +152,7 @@ export class RequestParser {
           if (n > this.maxCommandBytes) {
             throw new ProtocolError('Protocol error: invalid bulk length', 'ERR');
           }
+          if (n > PRE_AUTH_MAX_BULK && this.capped && !this.authSent) throw new ProtocolError('Protocol error: unauthenticated bulk length', 'ERR');
           this.bodyLen = n;
           this.bodyLeft = n + 2;
           this.state = S_BODY;
@@ -181,7 +207,10 @@ export class RequestParser {
           this.pieces = [];
           this.state = S_START;
           const args = splitInline(line);
-          if (args.length > 0) sink.onCommand(args, null, this.size);
+          if (args.length > 0) {
+            if (this.capped) this.noteAuth(args);
+            sink.onCommand(args, null, this.size);
+          }
           break;
         }
       }
@@ -208,7 +237,9 @@ export class RequestParser {
       count = count * 10 + (c - 48);
       p++;
     }
-    if (count === 0 || count > WHOLE_MAX_ARGS || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
+    // Under the pre-authentication limits the state machine reads (and refuses) what exceeds them.
+    const maxBulk = this.capped && !this.authSent ? PRE_AUTH_MAX_BULK : this.maxCommandBytes;
+    if (count === 0 || count > WHOLE_MAX_ARGS || (count > PRE_AUTH_MAX_ARGS && this.capped && !this.authSent) || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
     p += 2;
     const args: Buffer[] = [];
     for (let k = 0; k < count; k++) {
@@ -221,13 +252,22 @@ export class RequestParser {
       }
       if (p === digitsAt || p + 1 >= len || chunk[p] !== CR || chunk[p + 1] !== LF) return -1;
       p += 2;
-      if (p + n + 2 > len || p - start + n > this.maxCommandBytes) return -1;
+      if (p + n + 2 > len || p - start + n > this.maxCommandBytes || n > maxBulk) return -1;
       args.push(view(chunk, p, p + n));
       p += n + 2;
     }
     this.size = p - start;
+    if (this.capped) this.noteAuth(args);
     sink.onCommand(args, [view(chunk, start, p)], this.size);
     return p;
+  }
+
+  private noteAuth(args: Buffer[]): void {
+    const name = args[0];
+    if (name && (name.length === 4 || name.length === 5)) {
+      const lower = name.toString('latin1').toLowerCase();
+      if (lower === 'auth' || lower === 'hello') this.authSent = true;
+    }
   }
 
   /** True between commands. */
@@ -261,6 +301,7 @@ export class RequestParser {
     const args = this.args;
     this.args = [];
     this.state = S_START;
+    if (this.capped) this.noteAuth(args);
     sink.onCommand(args, raw, this.size);
   }
 }

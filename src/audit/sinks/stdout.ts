@@ -20,6 +20,18 @@ export class StdoutSink implements AuditSink {
     return null;
   }
 
+  writeNow(data: Buffer): void {
+    if (this.failed) {
+      const e = this.failed;
+      this.failed = null;
+      throw e;
+    }
+    // Copy: the log reuses the batch buffer at once.
+    this.out.write(Buffer.from(data), (err) => {
+      if (err) this.failed = err;
+    });
+  }
+
   write(data: Buffer): Promise<void> {
     // An asynchronous write error (EPIPE: nobody reads stdout) surfaces on the next batch, counted as failed.
     if (this.failed) {

@@ -574,7 +574,7 @@ describe('admin API without a token', () => {
         startAdminServer(
           {
             policies: { current: () => store.current(), reload: async () => ({ ok: true, version: 1 }) },
-            audit: { failMode: 'open', append: async () => undefined, recent: () => [], queueDepth: () => 0, appendedAtTurnEnd: () => undefined, close: async () => undefined },
+            audit: { failMode: 'open', durability: 'write', append: async () => undefined, note: () => undefined, recent: () => [], queueDepth: () => 0, appendedAtTurnEnd: () => undefined, close: async () => undefined },
             auditFiles: () => [],
             listeners: () => [],
             quotas: () => [],

@@ -101,7 +101,7 @@ describe('audit records grouped by subject across clients', () => {
 });
 
 describe('audit records that cannot be kept (failMode closed)', () => {
-  test('every client of a grouped record gets the error instead of its result, and dgf keeps serving', async () => {
+  test('write-ahead: every client gets the error instead of running its command, nothing reaches Redis, and dgf keeps serving', async () => {
     // /dev/full accepts the open and fails every write with ENOSPC: no record can be kept.
     const { dgf, port } = await startRedisDgf({}, { audit: { failMode: 'closed', sinks: [{ type: 'file', path: '/dev/full' }] } });
     const up = direct();
@@ -112,12 +112,17 @@ describe('audit records that cannot be kept (failMode closed)', () => {
       for (let i = 0; i < 8; i++) clients.push(client(port, 'service', { enableReadyCheck: false }));
       const replies = await Promise.all(clients.map((c) => c.get(`${NS}:withheld`).then((v) => v, (e: Error) => e)));
       for (const r of replies) {
-        assert.ok(r instanceof Error, `a result was released without its record: ${String(r)}`);
-        assert.match(r.message, /^ERR dgf: audit unavailable, result withheld/);
+        assert.ok(r instanceof Error, `a command ran without its record: ${String(r)}`);
+        assert.match(r.message, /^ERR dgf: audit record could not be kept, the command was not run/);
       }
+      // Writes are refused before they reach Redis: the key does not exist there.
+      const writes = await Promise.all(clients.map((c, i) => c.set(`${NS}:unrecorded:${i}`, 'v').then((v) => v, (e: Error) => e)));
+      for (const w of writes) assert.ok(w instanceof Error, `a write was acknowledged without its record: ${String(w)}`);
+      assert.equal(await up.exists(...clients.map((_c, i) => `${NS}:unrecorded:${i}`)), 0, 'nothing reached Redis');
       // The connection stays open: the next command gets the same clear error, not a hang or a close.
-      await assert.rejects(clients[0]!.ping(), /^ReplyError: ERR dgf: audit unavailable, result withheld/);
+      await assert.rejects(clients[0]!.incr(`${NS}:unrecorded:counter`), /^ReplyError: ERR dgf: audit record could not be kept/);
       assert.equal(clients[0]!.status, 'ready');
+      assert.equal(await up.exists(`${NS}:unrecorded:counter`), 0);
     } finally {
       for (const c of clients) c.disconnect();
       await up.del(`${NS}:withheld`);

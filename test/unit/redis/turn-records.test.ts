@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompiledPolicy, Identity } from '../../../src/policy/types.js';
 import { Batch } from '../../../protocols/redis/slot.js';
-import { recordBatchAtTurnEnd, sameIdentity, type BatchRecorder } from '../../../protocols/redis/turn-records.js';
+import { recordBatchAtTurnEnd, type BatchRecorder } from '../../../protocols/redis/turn-records.js';
+import { sameIdentity } from '../../../protocols/redis/subject-groups.js';
 
 const POLICY = {} as CompiledPolicy;
 
