@@ -120,6 +120,8 @@ interface Portal {
   verdict: LineageVerdict;
   rows: number;
   sentAt: number;
+  /** The client asked to describe this portal: its row description is on the way. */
+  describing: boolean;
 }
 
 /** What a statement's audit record gets when it ends. */
@@ -307,6 +309,9 @@ export class Session implements PipelineFollower {
   private pumpClient(): void {
     const d = this.decoder;
     this.out.cork();
+    // Write-ahead: everything read in this turn goes upstream together, after the intents it holds are kept (a
+    // Parse before its Bind's intent included), with one writev; nothing held for an intent leaves at the end.
+    if (this.held === null && this.l.gov.audit.failMode === 'closed') this.held = [];
     try {
       while (!this.blocked && this.state !== 'closed' && !this.heldByPipeline() && d.next()) {
         if (d.startup) this.onStartupPacket(d.buffer, d.body, d.end);
@@ -316,6 +321,7 @@ export class Session implements PipelineFollower {
     } catch (err) {
       this.fail(err);
     }
+    if (this.heldBatches === 0 && this.held !== null) this.releaseHeld();
     this.flushRun();
     this.out.uncork();
     // While waiting for a connection, a client that keeps sending is stopped at the socket.
@@ -791,13 +797,17 @@ export class Session implements PipelineFollower {
 
   private readonly onIntentsKept = (): void => {
     if (--this.heldBatches > 0 || this.held === null) return;
-    const held = this.held;
+    this.releaseHeld();
+  };
+
+  private releaseHeld(): void {
+    const held = this.held!;
     this.held = null;
     this.heldOn = null;
     const conn = this.conn;
-    if (conn === null || this.state === 'closed') return;
+    if (held.length === 0 || conn === null || this.state === 'closed') return;
     if (!conn.writeMany(held)) this.socket.pause();
-  };
+  }
 
   /**
    * An intent record could not be kept (audit sink full or failing): nothing written since it may go upstream.
@@ -1250,6 +1260,7 @@ export class Session implements PipelineFollower {
       verdict: NO_VERDICT,
       rows: 0,
       sentAt: 0,
+      describing: false,
     };
     this.closePortal(m.portal);
     if (!stmt) {
@@ -1317,6 +1328,7 @@ export class Session implements PipelineFollower {
         return;
       }
       e.portal = portal;
+      portal.describing = true;
       this.forwardFrame(buf, start, end);
     }
     this.enqueue(e);
@@ -1341,7 +1353,7 @@ export class Session implements PipelineFollower {
       this.refuseExtended(unknownPortal(m.portal));
       return;
     }
-    if (portal?.op && !portal.columns && !portal.stmt?.columns && portal.masker === undefined) {
+    if (portal?.op && !portal.columns && !portal.describing && !portal.stmt?.columns && portal.masker === undefined) {
       // The driver did not describe this result (postgres.js after a Describe of another connection's statement):
       // ask for the row description, for masking, without showing it to the client.
       const d = new Entry('describe');
