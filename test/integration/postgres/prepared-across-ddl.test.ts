@@ -54,7 +54,11 @@ describe('prepared statements across DDL: the same behaviour directly and throug
 
   before(async () => {
     await createSeededDatabase(DB);
-    dgf = await startDgf({ roles: ROLES, listeners: [governedListener(DB)] });
+    // Transaction pooling (two upstream connections) and session pooling, side by side.
+    // Session pooling holds one upstream connection per client: room for a scenario's clients.
+    const session = governedListener(DB, { name: 'pg-session', pool: 'session' });
+    session.upstream = { ...(session.upstream as Record<string, unknown>), maxConnections: 10 };
+    dgf = await startDgf({ roles: ROLES, listeners: [governedListener(DB), session] });
     admin = directClient(DB);
     await admin.connect();
   });
@@ -97,8 +101,10 @@ describe('prepared statements across DDL: the same behaviour directly and throug
 
   async function same(scenario: Scenario): Promise<void> {
     const direct = await play({ port: PG_PORT, user: 'postgres' }, scenario);
-    const proxied = await play({ port: dgf.listener('pg').address.port, user: 'admin', password: 'admin' }, scenario);
-    assert.deepEqual(proxied, direct);
+    for (const listener of ['pg', 'pg-session']) {
+      const proxied = await play({ port: dgf.listener(listener).address.port, user: 'admin', password: 'admin' }, scenario);
+      assert.deepEqual(proxied, direct, `through the ${listener} listener`);
+    }
   }
 
   /** Runs `text` with porsager postgres' named prepared statements (Parse + Describe once, then Bind + Execute). */
