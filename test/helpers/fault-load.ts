@@ -128,3 +128,53 @@ export async function succeededOps(auditFile: string): Promise<AuditedOp[]> {
   }
   return out;
 }
+
+/** What `restartUnderLoad` saw. */
+export interface RestartRun {
+  stats: LoadStats;
+  /** Errors the clients had got when the upstream came back. */
+  errorsWhileDown: number;
+  stoppedAt: number;
+  /** Just before the backend was started again: errors settled before it are the outage's own. */
+  startingAt: number;
+  restartedAt: number;
+}
+
+/**
+ * The restart scenario every fault test runs: stop `backend` under `load`, wait for /health to go degraded and
+ * for every worker to have seen an error, start it again (`afterStart`: what the backend forgot, e.g. an in-memory
+ * container), wait for `refill` operations to succeed and /health to be healthy, stop the load; prints the figures.
+ */
+export async function restartUnderLoad(
+  name: string,
+  opts: {
+    backend: { stop(): Promise<void>; start(): Promise<void> };
+    load: Load;
+    adminUrl: string;
+    workers: number;
+    refill: number;
+    waitHealth(adminUrl: string, want: 'healthy' | 'degraded'): Promise<number>;
+    afterStart?: () => Promise<void>;
+  },
+): Promise<RestartRun> {
+  const { backend, load, adminUrl } = opts;
+  await backend.stop();
+  const stoppedAt = Date.now();
+  const degradedMs = await opts.waitHealth(adminUrl, 'degraded');
+  await waitFor('errors while down', () => load.stats.errors.length >= opts.workers);
+  await sleep(1000);
+  const errorsWhileDown = load.stats.errors.length;
+
+  const startingAt = Date.now();
+  await backend.start();
+  const restartedAt = Date.now();
+  await opts.afterStart?.();
+  const refillMs = await waitFor(`${name}: operations after the restart`, () => load.okSince(restartedAt) >= opts.refill);
+  const healthyMs = await opts.waitHealth(adminUrl, 'healthy');
+  const stats = await load.stop();
+  console.log(
+    `${name} restart: acked ${stats.acked.length}, errors ${stats.errors.length} (${errorsWhileDown} while down), hung ${stats.hung}, ` +
+      `slowest ${stats.maxMs} ms, degraded after ${degradedMs} ms, working again ${refillMs} ms after restart, healthy after ${healthyMs} ms, down ${restartedAt - stoppedAt} ms`,
+  );
+  return { stats, errorsWhileDown, stoppedAt, startingAt, restartedAt };
+}

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { startDgf, type TestDgf } from '../../helpers/dgf.js';
 import { privateAzurite, waitHealth, type PrivateBackend } from '../../helpers/backends.js';
-import { sleep, startLoad, succeededOps, waitFor } from '../../helpers/fault-load.js';
+import { sleep, startLoad, succeededOps, waitFor, restartUnderLoad } from '../../helpers/fault-load.js';
 
 const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const APP_KEY = Buffer.from('app-key'.padEnd(32, '#')).toString('base64');
@@ -58,30 +58,21 @@ describe('faults: azurite restart under load', () => {
     const load = startLoad(WORKERS, (_w, id) => container.getBlockBlobClient(`${id}.txt`).upload(body, body.length), { hangMs: HANG_MS, pauseMs: 10 });
     await waitFor('load before the stop', () => load.stats.acked.length >= 30);
 
-    await backend.stop();
-    const stoppedAt = Date.now();
-    const degradedMs = await waitHealth(dgf.adminUrl, 'degraded');
-    await waitFor('errors while down', () => load.stats.errors.length >= WORKERS);
-    await sleep(1000);
-    const errorsWhileDown = load.stats.errors.length;
-
-    await backend.start();
-    const restartedAt = Date.now();
-    // In-memory Azurite forgot its containers.
-    await createContainer();
-    const refillMs = await waitFor('uploads after the restart', () => load.okSince(restartedAt) >= WORKERS * 5);
-    const healthyMs = await waitHealth(dgf.adminUrl, 'healthy');
-    const stats = await load.stop();
-
-    console.log(
-      `blob restart: acked ${stats.acked.length}, errors ${stats.errors.length} (${errorsWhileDown} while down), hung ${stats.hung}, ` +
-        `slowest ${stats.maxMs} ms, degraded after ${degradedMs} ms, uploads ${refillMs} ms after restart, healthy after ${healthyMs} ms, down ${restartedAt - stoppedAt} ms`,
-    );
+    const { stats, errorsWhileDown, startingAt } = await restartUnderLoad('blob', {
+      backend,
+      load,
+      adminUrl: dgf.adminUrl,
+      workers: WORKERS,
+      refill: WORKERS * 5,
+      waitHealth,
+      // In-memory Azurite forgot its containers.
+      afterStart: createContainer,
+    });
     console.log('blob restart: error kinds', [...new Set(stats.errors.map((e) => `${String(e.code)} ${e.message.split('\n')[0]!.replace(/[0-9.:]+$/, '')}`))]);
     assert.equal(stats.hung, 0, 'no client may hang');
     assert.ok(errorsWhileDown > 0, 'clients saw errors while the upstream was down');
     // After the restart the in-memory Azurite answers for itself (ContainerNotFound) until the container exists again.
-    const whileDown = stats.errors.filter((e) => e.at < restartedAt);
+    const whileDown = stats.errors.filter((e) => e.at < startingAt);
     for (const e of whileDown) {
       assert.ok(e.ms < 5000, `an error took ${e.ms} ms: ${e.message}`);
       // A storage service error answered by dgf (x-ms-error-code), not a dropped connection.

@@ -9,7 +9,7 @@ import { CosmosClient } from '@azure/cosmos';
 import { request } from 'undici';
 import { startDgf, type TestDgf } from '../../helpers/dgf.js';
 import { privateCosmos, waitHealth, type PrivateBackend } from '../../helpers/backends.js';
-import { sleep, startLoad, succeededOps, waitFor } from '../../helpers/fault-load.js';
+import { sleep, startLoad, succeededOps, waitFor, restartUnderLoad } from '../../helpers/fault-load.js';
 import { expectedAuthorization } from '../cosmos/verifying-upstream.js';
 
 const key = (s: string): string => Buffer.from(s.padEnd(32, '#')).toString('base64');
@@ -82,30 +82,21 @@ describe('faults: cosmosdb-server restart under load', () => {
     const load = startLoad(WORKERS, write, { hangMs: HANG_MS, pauseMs: 10 });
     await waitFor('load before the stop', () => load.stats.acked.length >= 30);
 
-    await backend.stop();
-    const stoppedAt = Date.now();
-    const degradedMs = await waitHealth(dgf.adminUrl, 'degraded');
-    await waitFor('errors while down', () => load.stats.errors.length >= WORKERS);
-    await sleep(1000);
-    const errorsWhileDown = load.stats.errors.length;
-
-    await backend.start();
-    const restartedAt = Date.now();
-    // The in-memory server forgot its databases.
-    await createContainer();
-    const refillMs = await waitFor('writes after the restart', () => load.okSince(restartedAt) >= WORKERS * 5);
-    const healthyMs = await waitHealth(dgf.adminUrl, 'healthy');
-    const stats = await load.stop();
-
-    console.log(
-      `cosmos restart: acked ${stats.acked.length}, errors ${stats.errors.length} (${errorsWhileDown} while down), hung ${stats.hung}, ` +
-        `slowest ${stats.maxMs} ms, degraded after ${degradedMs} ms, writes ${refillMs} ms after restart, healthy after ${healthyMs} ms, down ${restartedAt - stoppedAt} ms`,
-    );
+    const { stats, errorsWhileDown, startingAt } = await restartUnderLoad('cosmos', {
+      backend,
+      load,
+      adminUrl: dgf.adminUrl,
+      workers: WORKERS,
+      refill: WORKERS * 5,
+      waitHealth,
+      // The in-memory server forgot its databases.
+      afterStart: createContainer,
+    });
     console.log('cosmos restart: error kinds', [...new Set(stats.errors.map((e) => `${String(e.code)} ${e.message.replace(/[0-9.:]+/g, 'N').slice(0, 120)}`))]);
     assert.equal(stats.hung, 0, 'no client may hang');
     assert.ok(errorsWhileDown > 0, 'clients saw errors while the upstream was down');
     // After the restart the in-memory server answers for itself until the container exists again.
-    for (const e of stats.errors.filter((x) => x.at < restartedAt)) {
+    for (const e of stats.errors.filter((x) => x.at < startingAt)) {
       assert.ok(e.ms < 5000, `an error took ${e.ms} ms: ${e.message}`);
       // A Cosmos error body (JSON with a code) answered by dgf, not a dropped connection.
       assert.ok(typeof e.code === 'string' && /^5/.test(e.message), `not a Cosmos service error: ${e.message}`);

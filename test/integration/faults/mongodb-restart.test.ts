@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
 import { startDgf, type TestDgf } from '../../helpers/dgf.js';
 import { privateCongo, waitHealth, type PrivateBackend } from '../../helpers/backends.js';
-import { sleep, startLoad, succeededOps, waitFor } from '../../helpers/fault-load.js';
+import { sleep, startLoad, succeededOps, waitFor, restartUnderLoad } from '../../helpers/fault-load.js';
 
 const WORKERS = 3;
 const HANG_MS = 8000;
@@ -51,23 +51,7 @@ describe('faults: mongodb restart under load', () => {
     const load = startLoad(WORKERS, (w, id) => clients[w]!.db('app').collection('faults').insertOne({ tag: id, w }), { hangMs: HANG_MS, pauseMs: 10 });
     await waitFor('load before the stop', () => load.stats.acked.length >= 30);
 
-    await backend.stop();
-    const stoppedAt = Date.now();
-    const degradedMs = await waitHealth(dgf.adminUrl, 'degraded');
-    await waitFor('errors while down', () => load.stats.errors.length >= WORKERS);
-    await sleep(1000);
-    const errorsWhileDown = load.stats.errors.length;
-
-    await backend.start();
-    const restartedAt = Date.now();
-    const refillMs = await waitFor('inserts after the restart', () => load.okSince(restartedAt) >= WORKERS * 5);
-    const healthyMs = await waitHealth(dgf.adminUrl, 'healthy');
-    const stats = await load.stop();
-
-    console.log(
-      `mongodb restart: acked ${stats.acked.length}, errors ${stats.errors.length} (${errorsWhileDown} while down), hung ${stats.hung}, ` +
-        `slowest ${stats.maxMs} ms, degraded after ${degradedMs} ms, reconnected ${refillMs} ms after restart, healthy after ${healthyMs} ms, down ${restartedAt - stoppedAt} ms`,
-    );
+    const { stats, errorsWhileDown, stoppedAt, restartedAt } = await restartUnderLoad('mongodb', { backend, load, adminUrl: dgf.adminUrl, workers: WORKERS, refill: WORKERS * 5, waitHealth });
     console.log('mongodb restart: error kinds', [...new Set(stats.errors.map((e) => `${String(e.code)} ${e.message.slice(0, 100)}`))]);
     const hung = stats.errors.filter((e) => e.message.startsWith('hung')).map((e) => `started ${e.at - e.ms - stoppedAt} ms after the stop (restart at +${restartedAt - stoppedAt} ms)`);
     assert.equal(stats.hung, 0, `no client may hang: ${hung.join('; ')}`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startDgf, type TestDgf } from '../../helpers/dgf.js';
 import { privateRedis, waitHealth, type PrivateBackend } from '../../helpers/backends.js';
-import { sleep, startLoad, succeededOps, waitFor } from '../../helpers/fault-load.js';
+import { sleep, startLoad, succeededOps, waitFor, restartUnderLoad } from '../../helpers/fault-load.js';
 
 const WORKERS = 4;
 const HANG_MS = 8000;
@@ -53,23 +53,7 @@ describe('faults: redis restart under load', () => {
     const load = startLoad(WORKERS, (w, id) => clients[w]!.set(`fault:${id}`, id), { hangMs: HANG_MS, pauseMs: 5 });
     await waitFor('load before the stop', () => load.stats.acked.length >= 40);
 
-    await backend.stop();
-    const stoppedAt = Date.now();
-    const degradedMs = await waitHealth(dgf.adminUrl, 'degraded');
-    await waitFor('errors while down', () => load.stats.errors.length >= WORKERS);
-    await sleep(1000);
-    const errorsWhileDown = load.stats.errors.length;
-
-    await backend.start();
-    const restartedAt = Date.now();
-    const refillMs = await waitFor('SETs after the restart', () => load.okSince(restartedAt) >= WORKERS * 10);
-    const healthyMs = await waitHealth(dgf.adminUrl, 'healthy');
-    const stats = await load.stop();
-
-    console.log(
-      `redis restart: acked ${stats.acked.length}, errors ${stats.errors.length} (${errorsWhileDown} while down), hung ${stats.hung}, ` +
-        `slowest ${stats.maxMs} ms, degraded after ${degradedMs} ms, reconnected ${refillMs} ms after restart, healthy after ${healthyMs} ms, down ${restartedAt - stoppedAt} ms`,
-    );
+    const { stats, errorsWhileDown } = await restartUnderLoad('redis', { backend, load, adminUrl: dgf.adminUrl, workers: WORKERS, refill: WORKERS * 10, waitHealth });
     console.log('redis restart: error kinds', [...new Set(stats.errors.map((e) => e.message.slice(0, 100)))]);
     assert.equal(stats.hung, 0, 'no client may hang');
     assert.ok(errorsWhileDown > 0, 'clients saw errors while the upstream was down');
