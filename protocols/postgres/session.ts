@@ -775,10 +775,7 @@ export class Session implements PipelineFollower {
 
   /** Write-ahead: append the intent records of operations about to go upstream; their bytes wait for them. */
   private keepIntents(ops: readonly Operation[]): void {
-    for (let i = 0; i < ops.length; i++) {
-      const kept = ops[i]!.intent();
-      if (kept !== null) this.holdUntil(kept);
-    }
+    for (let i = 0; i < ops.length; i++) this.keepIntent(ops[i]!);
   }
 
   private keepIntent(op: Operation): void {

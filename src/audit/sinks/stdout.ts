@@ -33,17 +33,8 @@ export class StdoutSink implements AuditSink {
   }
 
   write(data: Buffer): Promise<void> {
-    // An asynchronous write error (EPIPE: nobody reads stdout) surfaces on the next batch, counted as failed.
-    if (this.failed) {
-      const e = this.failed;
-      this.failed = null;
-      return Promise.reject(e);
-    }
     try {
-      // Copy: the log reuses the batch buffer once every sink's write promise has settled.
-      this.out.write(Buffer.from(data), (err) => {
-        if (err) this.failed = err;
-      });
+      this.writeNow(data);
     } catch (e) {
       return Promise.reject(e);
     }
