@@ -116,8 +116,13 @@ describe('connection-state commands, firewall details and the memory quota', () 
     } finally {
       r.disconnect();
     }
-    const records = await readAudit(dgf.auditFile);
-    assert.ok(records.some((x) => x['statement'] === `BLPOP ${NS}:list` && x['operation'] === 'blpop'));
+    // The outcome record is written with the next intents or within fsyncMs (nobody waits for it): poll for it.
+    let found = false;
+    for (let i = 0; i < 50 && !found; i++) {
+      found = (await readAudit(dgf.auditFile)).some((x) => x['statement'] === `BLPOP ${NS}:list` && x['operation'] === 'blpop');
+      if (!found) await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.ok(found);
   });
 
   test('over the memory quota writes get -OOM and reads still work', async () => {
