@@ -60,15 +60,34 @@ export async function readAuditRaw(file: string): Promise<Array<Record<string, u
 
 /**
  * Read the audit file as completed operations: an intent and its outcome count once, as the outcome
- * (operations.ts); an intent whose outcome is not written yet is left out (tests poll for the outcome).
+ * (operations.ts). Outcomes are written after the reply (with the next intents, or within fsyncMs), so a test
+ * that reads right after a reply would race them: this waits until every intent on file has its outcome, or until
+ * the intents still open have stayed the same for SETTLE_MS (operations genuinely still running: a blocked BLPOP,
+ * a subscription), at most 3 s. Intents still open then are left out.
  */
 export async function readAudit(file: string): Promise<Array<Record<string, unknown>>> {
   const { OperationJoiner } = await import('../../src/audit/operations.js');
-  const joiner = new OperationJoiner();
-  const out: Array<Record<string, unknown>> = [];
-  for (const r of (await readAuditRaw(file)) as unknown as AuditRecord[]) {
-    const op = joiner.add(r);
-    if (op) out.push(op as unknown as Record<string, unknown>);
+  const SETTLE_MS = 300;
+  // Other traffic may keep opening intents: never wait longer than this in all.
+  const deadline = Date.now() + 3000;
+  let openSince = 0;
+  let lastOpen = '';
+  for (;;) {
+    const joiner = new OperationJoiner();
+    const out: Array<Record<string, unknown>> = [];
+    for (const r of (await readAuditRaw(file)) as unknown as AuditRecord[]) {
+      const op = joiner.add(r);
+      if (op) out.push(op as unknown as Record<string, unknown>);
+    }
+    const open = joiner.unsettled().map((r) => r.seq).join(',');
+    const now = Date.now();
+    if (open === '' || now >= deadline) return out;
+    if (open !== lastOpen) {
+      lastOpen = open;
+      openSince = now;
+    } else if (now - openSince >= SETTLE_MS) {
+      return out;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return out;
 }
