@@ -201,6 +201,8 @@ export class Session implements PipelineFollower {
   private pinned = false;
   /** Holds `conn` as a follower: its Query is queued behind another client's (see PipelineFollower). */
   private following = false;
+  /** The result shape (RowDescription body) this session last found needing no masker, and what that depended on. */
+  private lastPlainShape: { role: string; policy: number; catalog: number; verdict: number; bytes: Buffer } | null = null;
   /** ReadyForQuery messages owed to this (closed) follower, read by a PipelineDrain at its turn. */
   private owedAtTurn = 0;
   private txStatus: be.TxStatus = 'I';
@@ -1702,16 +1704,32 @@ export class Session implements PipelineFollower {
    */
   private rowMasker(op: Operation, verdict: LineageVerdict, buf: Buffer, start: number, end: number): RowMasker | null {
     const policy = this.l.gov.policy();
-    const key = `${this.role}\u0000${policy.version}\u0000${this.l.catalog.refreshedAt}\u0000${verdict.outputs ? verdict.id : 0}\u0000${buf.toString('latin1', start + 5, end)}`;
-    if (this.l.plainShapes.has(key)) return null;
-    const labelsBefore = op.seenLabels().length;
-    const masker = RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, policy, this.role, op, this.l.gov, verdict);
-    if (masker.passthrough && op.seenLabels().length === labelsBefore) {
-      if (this.l.plainShapes.size >= 10_000) this.l.plainShapes.clear();
-      this.l.plainShapes.add(key);
+    const refreshedAt = this.l.catalog.refreshedAt;
+    const verdictId = verdict.outputs ? verdict.id : 0;
+    const last = this.lastPlainShape;
+    // A client repeats its statements: the shape it saw last is compared in place, without building the key.
+    if (
+      last !== null && last.role === this.role && last.policy === policy.version && last.catalog === refreshedAt && last.verdict === verdictId &&
+      last.bytes.length === end - start - 5 && last.bytes.compare(buf, start + 5, end) === 0
+    ) {
       return null;
     }
-    return masker;
+    const key = `${this.role}\u0000${policy.version}\u0000${refreshedAt}\u0000${verdictId}\u0000${buf.toString('latin1', start + 5, end)}`;
+    let plain = this.l.plainShapes.has(key);
+    let masker: RowMasker | null = null;
+    if (!plain) {
+      const labelsBefore = op.seenLabels().length;
+      masker = RowMasker.build(columnsOf(buf.subarray(start, end)), this.l.catalog, policy, this.role, op, this.l.gov, verdict);
+      plain = masker.passthrough && op.seenLabels().length === labelsBefore;
+      if (plain) {
+        if (this.l.plainShapes.size >= 10_000) this.l.plainShapes.clear();
+        this.l.plainShapes.add(key);
+      }
+    }
+    if (!plain) return masker;
+    // A copy: `buf` is the upstream's read buffer, reused for later reads.
+    this.lastPlainShape = { role: this.role, policy: policy.version, catalog: refreshedAt, verdict: verdictId, bytes: Buffer.from(buf.subarray(start + 5, end)) };
+    return null;
   }
 
   private portalMasker(p: Portal): RowMasker | null {

@@ -443,7 +443,10 @@ class GroupCommitLog implements AuditLog {
       // every flush sealed into a fresh 1 MiB buffer: an mmap, page faults and external memory that drove GCs
       // (measured: closed mode's fsync-to-reply p99 3-5 ms became 8-15 ms).
       this.recycle(out);
-      this.kept.push({ out: null, lines: Buffer.from(lines), count });
+      // allocUnsafe + copy: Buffer.from(buffer) takes the generic array-like path (measured ~1% of the proxy).
+      const copy = Buffer.allocUnsafe(lines.length);
+      lines.copy(copy);
+      this.kept.push({ out: null, lines: copy, count });
     } else {
       this.kept.push({ out, lines, count });
     }
