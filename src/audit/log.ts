@@ -128,7 +128,9 @@ class GroupCommitLog implements AuditLog {
   /** Closed mode: who waits for the queued records, per SEAL_CHUNK records from `head` (one flush each). */
   private readonly waiting: Deferred[] = [];
   private flushing: Promise<void> | null = null;
+  /** A flush is queued with setImmediate (end of this turn). */
   private scheduled = false;
+  /** The deadline of the records nobody waits for (fsyncMs), armed by the oldest of them; see `schedule`. */
   private timer: NodeJS.Timeout | null = null;
   /** A queued record has a waiter (closed mode): flush at the end of this turn, not on the timer. */
   private urgent = false;
@@ -284,27 +286,26 @@ class GroupCommitLog implements AuditLog {
   private schedule(urgent: boolean): void {
     if (urgent) this.urgent = true;
     if (this.flushing) return;
-    if (this.scheduled) {
-      if (!urgent || this.timer === null) return;
-      clearTimeout(this.timer);
-      this.timer = null;
-      setImmediate(this.runFlush);
+    if (urgent || this.fsyncMs <= 0 || this.closing) {
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.runFlush);
+      }
       return;
     }
-    this.scheduled = true;
-    if (!urgent && this.fsyncMs > 0 && !this.closing) {
-      this.timer = setTimeout(this.runFlush, this.fsyncMs);
-    } else {
-      setImmediate(this.runFlush);
-    }
+    // A deadline already armed is kept: it was armed by an older record, so it fires within fsyncMs of this one
+    // too, and an intent's flush meanwhile leaves it nothing to do. Not re-arming (and not clearing) a timer per
+    // statement saves a setTimeout/clearTimeout pair per statement at one client.
+    if (this.timer === null && !this.scheduled) this.timer = setTimeout(this.onDeadline, this.fsyncMs);
   }
+
+  private readonly onDeadline = (): void => {
+    this.timer = null;
+    if (!this.scheduled) this.runFlush();
+  };
 
   private readonly runFlush = (): void => {
     this.scheduled = false;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     if (this.flushing || this.queued === 0) return;
     if (this.syncFlush) {
       this.urgent = false;
@@ -487,7 +488,6 @@ class GroupCommitLog implements AuditLog {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
-      this.scheduled = false;
     }
     while (this.flushing || this.queued > 0) {
       if (this.flushing) await this.flushing.catch(() => undefined);
