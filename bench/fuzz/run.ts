@@ -18,7 +18,7 @@ import { ReplyScanner } from '../../protocols/redis/codec/reply-scanner.js';
 import { MessageFramer } from '../../protocols/mongodb/codec/framer.js';
 import { decodeOpMsg } from '../../protocols/mongodb/codec/op-msg.js';
 import { findElement } from '../../protocols/mongodb/codec/bson-view.js';
-import { PROTOCOL_NAMES, rssOf, startLiveDgf, type LiveDgf, type ProtocolName } from './live-dgf.js';
+import { PROTOCOL_NAMES, metric, rssOf, startLiveDgf, type LiveDgf, type ProtocolName } from './live-dgf.js';
 import * as gen from './generators.js';
 
 const { values: args } = parseArgs({
@@ -222,6 +222,21 @@ async function watchDgf(stop: () => boolean): Promise<void> {
   }
 }
 
+/** Every 15 s: dgf's RSS, V8 heap in use and /metrics sample lines, to tell a bounded RSS from a growing one. */
+const trend: Array<{ seconds: number; rssMiB: number; heapUsedMiB: number; metricSeries: number }> = [];
+let trendStartedAt = 0;
+
+async function sampleTrend(): Promise<void> {
+  const text = await fetch(`${live.adminUrl}/metrics`).then((r) => r.text(), () => '');
+  const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  trend.push({
+    seconds: Math.round((Date.now() - trendStartedAt) / 1000),
+    rssMiB: Math.round(rssOf(live.pid).rss / 1048576),
+    heapUsedMiB: Math.round(metric(text, 'dgf_nodejs_heap_size_used_bytes') / 1048576),
+    metricSeries: series,
+  });
+}
+
 function report(): void {
   const now = Date.now();
   const line = CODECS.map((c) => {
@@ -238,7 +253,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   let finished = false;
   const watcher = watchDgf(() => finished);
-  const ticker = setInterval(report, 15_000);
+  trendStartedAt = started;
+  const ticker = setInterval(() => {
+    report();
+    void sampleTrend();
+  }, 15_000);
   await Promise.all(CODECS.flatMap((c) => Array.from({ length: CONNS }, (_, w) => codecLoop(c, w))));
   finished = true;
   clearInterval(ticker);
@@ -258,6 +277,7 @@ async function main(): Promise<void> {
     connectionsPerCodec: CONNS,
     seed: SEED,
     crashes,
+    trend,
     peakRssBytes: peakRss,
     readyAfterRun: ready,
     stderrLines: live.stderr().split('\n').filter(Boolean).length,

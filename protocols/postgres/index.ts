@@ -6,6 +6,8 @@
  * - `maxWaiting` (default 10000): clients allowed to wait for an upstream connection.
  * - `catalogRefreshMs` (default 60000): how often the catalog (tables, views' definitions, functions) is reloaded,
  *   so objects created behind dgf's back are traced by lineage; DDL through dgf refreshes it at once. 0 disables.
+ * - `maxStatementBytes` (default 262144): the longest statement text dgf analyzes; a longer Query or Parse is refused
+ *   with 54000 and recorded as a denial (the SQL parser runs on the event loop; see Session.tooLarge). 0: no limit.
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -87,6 +89,7 @@ export const start: ListenerFactory = async (ctx) => {
     authMethod,
     users,
     catalog,
+    maxStatementBytes: numberOption(options, 'maxStatementBytes', 256 * 1024),
     lineage: new LineageCache(catalog),
     verdicts: new VerdictCache(),
     serverParams: new Map(),

@@ -34,6 +34,8 @@ export interface ListenerState {
   readonly authMethod: AuthMethod;
   readonly users: Map<string, { password: string | undefined; scram: ScramSecret | undefined }>;
   readonly catalog: CatalogCache;
+  /** Longest statement text (bytes) dgf analyzes; longer ones are refused (0: no limit). */
+  readonly maxStatementBytes: number;
   /** Lineage of statement texts (per search_path and catalog generation), shared by every session. */
   readonly lineage: LineageCache;
   /** What each role may get of each traced statement, per policy snapshot. */

@@ -2,7 +2,7 @@
  * Parameter counts are unsigned 16-bit numbers on the wire (issue #18 item 7, first part): a statement with
  * 40,000 parameters (more than a signed int16 holds) runs through dgf as it runs directly, with node-postgres
  * (Bind with 40,000 values) and porsager postgres (Parse with 40,000 parameter types too), in transaction and
- * session pooling. Real PostgreSQL 15.
+ * session pooling. Real PostgreSQL 15. The statement (~430 KB of text) needs a maxStatementBytes above the default.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,11 @@ describe('40,000 parameters (over the signed 16-bit range)', () => {
     await createSeededDatabase(DB);
     dgf = await startDgf({
       roles: ROLES,
-      listeners: [governedListener(DB), { ...governedListener(DB), name: 'pg-session', pool: 'session' }],
+      // The statement text is ~430 KB, over the default maxStatementBytes (256 KiB, statement-size.test.ts).
+      listeners: [
+        governedListener(DB, { options: { maxStatementBytes: 1024 * 1024 } }),
+        governedListener(DB, { name: 'pg-session', pool: 'session', options: { maxStatementBytes: 1024 * 1024 } }),
+      ],
     });
   });
 
