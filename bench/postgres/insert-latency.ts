@@ -6,7 +6,7 @@
  * ROUNDS rounds, direct and dgf interleaved (the order swapped every other round); reports each round's ms and the
  * median of the per-round ratios dgf / direct (goal <= 1.3). Writes bench/results/postgres-insert-latency.md.
  *
- *   node --import tsx bench/postgres/insert-latency.ts          # INSERTS=5000 ROUNDS=3 PGPORT=55432 DGF_PORT=16541
+ *   node --import tsx bench/postgres/insert-latency.ts          # INSERTS=5000 ROUNDS=5 PGPORT=55432 DGF_PORT=16541
  *
  * Needs the test PostgreSQL on 55432 (bash scripts/backends.sh start). Creates and drops its own database.
  */
@@ -19,10 +19,11 @@ import pg from 'pg';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INSERTS = Number(process.env.INSERTS ?? 5000);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const PGPORT = Number(process.env.PGPORT ?? 55432);
 const DGF_PORT = Number(process.env.DGF_PORT ?? 16541);
-const WARMUP = Math.min(200, INSERTS);
+// V8 keeps optimizing dgf's paths for the first ~10,000 statements (--trace-opt): a short warm-up measures the JIT.
+const WARMUP = Math.min(2000, INSERTS);
 const DB = 'dgf_insert_latency';
 const GOAL = 1.3;
 const SQL = 'insert into t (id, v) values ($1, $2)';

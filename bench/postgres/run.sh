@@ -14,7 +14,7 @@ PGPORT=55432
 BOUNCER_PORT=${BOUNCER_PORT:-16510}
 DGF_PORT=${DGF_PORT:-16511}
 ADMIN_PORT=${ADMIN_PORT:-16512}
-PIPE_PORT=${PIPE_PORT:-16513}
+PIPE_PORT=${PIPE_PORT:-16515}
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-5}
 SCALE=${SCALE:-10}
@@ -293,10 +293,12 @@ Profile of 2026-12-07 (not re-measured by this script; dgf default configuration
   barriers, typed-array creation for Buffer views, Map look-ups), optimized JavaScript ~17%, libc ~5%. By dgf
   component: socket writes ~33%, the audit ~15-20% (intent and outcome bodies, native seal, the write(2)), the
   Query/reply handling the rest, spread over many functions (none above 3% by itself).
-- The Node pipe above costs about PgBouncer's CPU per transaction (41-42 vs 35-37 us at 8 clients, same run), so
-  Node's own read/write path is not the gap: it is dgf's per-statement work (parse, shape, lineage, decision, two
-  audit records, reply scan, pooling), ~35-50 us per transaction at 8 clients and ~100 us at 1 client, where
-  nothing is shared between statements of a turn.
+- The Node pipe above (no parsing, pooling or audit) is Node's own cost: in the run of 2026-12-07 20:45 it used
+  30.7 us per transaction at 8 clients (PgBouncer 28.2) and 55.9 at 1 client (PgBouncer 41.9), and reached 0.77-0.84
+  of PgBouncer's tps at 1 client. So at 1 client even a bare Node pipe is below issue #17's goal of 0.9, and dgf's
+  own per-statement work (parse, shape, lineage, decision, two audit records and their write, reply scan, pooling)
+  is the rest: ~19 us per transaction at 8 clients, ~69 us at 1 client, where nothing is shared between the
+  statements of an event-loop turn.
 MD
 } > bench/results/postgres.md
 cat bench/results/postgres.md
