@@ -162,14 +162,17 @@ export async function startLiveDgf(options: { maxMessageBytes?: number; pgAuth?:
   return live;
 }
 
-/** Current and peak resident set size of a process, in bytes (Linux /proc; 0 when unavailable). */
-export function rssOf(pid: number): { rss: number; peak: number } {
+/**
+ * Current and peak resident set size of a process, and the current one split into anonymous and file-backed pages,
+ * in bytes (Linux /proc; 0 when unavailable).
+ */
+export function rssOf(pid: number): { rss: number; peak: number; rssAnon: number; rssFile: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+    return { rss: kb('VmRSS'), peak: kb('VmHWM'), rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
   } catch {
-    return { rss: 0, peak: 0 };
+    return { rss: 0, peak: 0, rssAnon: 0, rssFile: 0 };
   }
 }
 

@@ -588,15 +588,6 @@ function cpuOf(pid: number): number {
   }
 }
 
-function procRss(pid: number): { rssAnon: number; rssFile: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
-  } catch {
-    return { rssAnon: 0, rssFile: 0 };
-  }
-}
 
 /**
  * Resident bytes of a process by kind of mapping (/proc/<pid>/smaps): `brk` = the [heap] segment (glibc's main
@@ -653,7 +644,8 @@ async function sampler(live: LiveDgf): Promise<void> {
     const cpu = cpuOf(live.pid);
     m.cpuSeconds += cpu - lastCpu;
     lastCpu = cpu;
-    const { rss, peak } = rssOf(live.pid);
+    const now = rssOf(live.pid);
+    const { rss, peak } = now;
     if (rss > m.rssMax) m.rssMax = rss;
     if (peak > peakRss) peakRss = peak;
     try {
@@ -673,7 +665,8 @@ async function sampler(live: LiveDgf): Promise<void> {
         heapUsed: metric(text, 'dgf_nodejs_heap_size_used_bytes'),
         heapTotal: metric(text, 'dgf_nodejs_heap_size_total_bytes'),
         external: metric(text, 'dgf_nodejs_external_memory_bytes'),
-        ...procRss(live.pid),
+        rssAnon: now.rssAnon,
+        rssFile: now.rssFile,
         spaces: Object.fromEntries(
           [...text.matchAll(/^dgf_nodejs_heap_space_size_used_bytes\{space="([a-z_]+)"\} ([0-9.eE+-]+)$/gm)].map((x) => [x[1]!, Number(x[2])]),
         ),
