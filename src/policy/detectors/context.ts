@@ -92,27 +92,12 @@ function scanWords(text: string, from: number, to: number, skipFirst: boolean, w
       continue;
     }
     const s = i;
-    let h = 0;
-    let len = 0;
-    while (i < to) {
-      const d = text.charCodeAt(i);
-      if (isLetter(d)) {
-        h = hashStep(h, lowerCode(d));
-        len++;
-        i++;
-      } else if (d === 46 && i + 1 < to && isLetter(text.charCodeAt(i + 1))) {
-        i++;
-      } else break;
-    }
+    i = readWord(text, i, to);
     if (i === to && skipLast) break;
-    const entries = table.get(h);
-    if (entries === undefined) continue;
-    for (const e of entries) {
-      if (e.word.length !== len || !sameWord(text, s, i, e.word)) continue;
-      if (e.positive) found |= POSITIVE;
-      else if (s >= negFrom && s < negTo) found |= NEGATIVE;
-      break;
-    }
+    const e = entryOf(table, text, s, i);
+    if (e === undefined) continue;
+    if (e.positive) found |= POSITIVE;
+    else if (s >= negFrom && s < negTo) found |= NEGATIVE;
   }
   return found;
 }
@@ -150,26 +135,11 @@ export function slideContext(text: string, from: number, to: number, words: Cont
       continue;
     }
     const s = i;
-    let h = 0;
-    let len = 0;
-    while (i < text.length) {
-      const d = text.charCodeAt(i);
-      if (isLetter(d)) {
-        h = hashStep(h, lowerCode(d));
-        len++;
-        i++;
-      } else if (d === 46 && i + 1 < text.length && isLetter(text.charCodeAt(i + 1))) {
-        i++;
-      } else break;
-    }
-    const entries = table.get(h);
-    if (entries === undefined) continue;
-    for (const e of entries) {
-      if (e.word.length !== len || !sameWord(text, s, i, e.word)) continue;
-      if (e.positive) st.lastPositive = s;
-      else st.lastNegative = s;
-      break;
-    }
+    i = readWord(text, i, text.length);
+    const e = entryOf(table, text, s, i);
+    if (e === undefined) continue;
+    if (e.positive) st.lastPositive = s;
+    else st.lastNegative = s;
   }
   st.scannedTo = Math.max(st.scannedTo, i);
   // The last negative word only: an earlier one inside a narrower negative window is missed when a later one
@@ -180,6 +150,40 @@ export function slideContext(text: string, from: number, to: number, words: Cont
 /** contextAround's bits for [start, end) through a sliding window (candidates in increasing order). */
 export function contextSliding(text: string, start: number, end: number, words: ContextWords, st: SlidingContext): number {
   return slideContext(text, Math.max(0, start - WINDOW_BEFORE), Math.min(text.length, end + WINDOW_AFTER), words, st, Math.max(0, start - NEGATIVE_BEFORE), end + NEGATIVE_AFTER);
+}
+
+/** The hash and letter count of the word `readWord` read last (module scratch: no object per word). */
+let wordHash = 0;
+let wordLength = 0;
+
+/**
+ * Read the word starting at `i` (a letter), letters and dots between letters, up to `limit`; returns where it ends,
+ * with its lower-cased letters' hash and count in wordHash / wordLength.
+ */
+function readWord(text: string, i: number, limit: number): number {
+  let h = 0;
+  let len = 0;
+  while (i < limit) {
+    const d = text.charCodeAt(i);
+    if (isLetter(d)) {
+      h = hashStep(h, lowerCode(d));
+      len++;
+      i++;
+    } else if (d === 46 && i + 1 < limit && isLetter(text.charCodeAt(i + 1))) {
+      i++;
+    } else break;
+  }
+  wordHash = h;
+  wordLength = len;
+  return i;
+}
+
+/** The context word text[s, e) is (just read by readWord), if any. */
+function entryOf(table: Map<number, WordEntry[]>, text: string, s: number, e: number): WordEntry | undefined {
+  const entries = table.get(wordHash);
+  if (entries === undefined) return undefined;
+  for (const entry of entries) if (entry.word.length === wordLength && sameWord(text, s, e, entry.word)) return entry;
+  return undefined;
 }
 
 /** Whether the letters of text[s, e) (dots skipped), lower-cased, spell `word`. */
