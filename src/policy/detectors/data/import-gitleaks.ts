@@ -36,14 +36,14 @@ function parseRules(toml: string): TomlRule[] {
   return out;
 }
 
-/** Split `s` at top-level `|` (outside groups and classes). */
-function splitTop(s: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
+/**
+ * Call `visit` with each character of the pattern `s` that is not escaped and not inside a character class (the
+ * characters that open or close groups and alternatives), with its index; stops when `visit` returns false.
+ */
+function eachSyntaxChar(s: string, visit: (c: string, i: number) => boolean): void {
   let inClass = false;
-  let start = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
+    const c = s[i]!;
     if (c === '\\') {
       i++;
       continue;
@@ -53,13 +53,24 @@ function splitTop(s: string): string[] {
       continue;
     }
     if (c === '[') inClass = true;
-    else if (c === '(') depth++;
+    else if (!visit(c, i)) return;
+  }
+}
+
+/** Split `s` at top-level `|` (outside groups and classes). */
+function splitTop(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  eachSyntaxChar(s, (c, i) => {
+    if (c === '(') depth++;
     else if (c === ')') depth--;
     else if (c === '|' && depth === 0) {
       parts.push(s.slice(start, i));
       start = i + 1;
     }
-  }
+    return true;
+  });
   parts.push(s.slice(start));
   return parts;
 }
@@ -68,22 +79,13 @@ function splitTop(s: string): string[] {
 function wholeGroup(s: string): boolean {
   if (!s.startsWith('(') || !s.endsWith(')')) return false;
   let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')' && --depth === 0 && i < s.length - 1) return false;
-  }
-  return true;
+  let whole = true;
+  eachSyntaxChar(s, (c, i) => {
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0 && i < s.length - 1) whole = false;
+    return whole;
+  });
+  return whole;
 }
 
 const TERMINATORS = [
