@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { verifyAuditFiles } from '../../../src/audit/verify.js';
+import { dropTableAndKeys } from './cleanup.js';
 import { type TestDgf, startDgf } from '../../helpers/dgf.js';
 import { DIRECT_URL, direct } from '../../fixtures/postgres/setup.js';
 import { PASSWORD, UPSTREAM_PORT as REDIS_PORT } from '../redis/helpers.js';
@@ -72,13 +73,7 @@ describe('audit sink full, then recovered (tmpfs)', () => {
     } finally {
       rmSync(mnt, { recursive: true, force: true });
     }
-    const d = await direct();
-    await d.query(`drop table if exists ${TABLE}`);
-    await d.end();
-    const r = new Redis({ port: REDIS_PORT, host: '127.0.0.1' });
-    const keys = await r.keys(`${NS}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
+    await dropTableAndKeys(TABLE, NS);
   });
 
   const pgClient = async (): Promise<pg.Client> => {

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { AuditRecord } from '../../../src/audit/types.js';
 import { verifyAuditFiles } from '../../../src/audit/verify.js';
+import { dropTableAndKeys } from './cleanup.js';
 import { spawnDgf } from '../../e2e/cli.js';
 import { freePort, waitPort } from '../../helpers/backends.js';
 import { DIRECT_URL, direct, startPgDgf } from '../../fixtures/postgres/setup.js';
@@ -80,13 +81,7 @@ describe('write-ahead audit: dgf killed with SIGKILL under load', () => {
     await d.end();
   });
   after(async () => {
-    const d = await direct();
-    await d.query(`drop table if exists ${TABLE}`);
-    await d.end();
-    const r = new Redis({ port: REDIS_PORT, host: '127.0.0.1' });
-    const keys = await r.keys(`${NS}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
+    await dropTableAndKeys(TABLE, NS);
     rmSync(dir, { recursive: true, force: true });
   });
 
