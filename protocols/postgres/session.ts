@@ -27,7 +27,7 @@ import { FrameDecoder } from './codec/frame-decoder.js';
 import * as fe from './codec/frontend-encoder.js';
 import { readBind, readCString, readExecute, readParse, readStartupPacket, readTarget } from './codec/frontend-messages.js';
 import { BackendCode, FrontendCode, SqlState } from './codec/message-codes.js';
-import type { StatementInfo } from './governance/analyze.js';
+import { unanalyzed, type StatementInfo } from './governance/analyze.js';
 import { CACHED_PLAN_CHANGED, analyzeStatement, renewedName, statementContext } from './statement-shapes.js';
 import { CopyOutMasker, RowMasker, type ColumnInfo } from './governance/row-masker.js';
 import { NO_VERDICT, type LineageVerdict } from './governance/lineage-plan.js';
@@ -51,15 +51,7 @@ const LINEAGE_RULE = 'dgf-lineage';
 /** The rule a statement longer than the listener's `maxStatementBytes` is refused by. */
 const TOO_LARGE_RULE = 'dgf-statement-too-large';
 /** What dgf knows of a statement it refused to analyze for its size. */
-const TOO_LARGE_INFO: StatementInfo = Object.freeze({
-  operation: 'unknown',
-  kind: 'other' as const,
-  objects: Object.freeze([]) as unknown as string[],
-  normalized: '<statement too large to analyze>',
-  session: null,
-  transaction: null,
-  copy: null,
-});
+const TOO_LARGE_INFO = unanalyzed('<statement too large to analyze>');
 /** Default of the listener's `authTimeoutMs`. */
 const AUTH_TIMEOUT_MS = 10_000;
 const UNTRACED_ONLY: readonly string[] = Object.freeze([UNTRACED_LABEL]);

@@ -98,17 +98,20 @@ function remember(sql: string, result: readonly StatementInfo[]): void {
   young.set(sql, result);
 }
 
-const UNPARSEABLE: readonly StatementInfo[] = Object.freeze([
-  Object.freeze({
+/** What dgf knows of a statement it could not analyze: an unknown operation on no object, shown as `normalized`. */
+export function unanalyzed(normalized: string): StatementInfo {
+  return Object.freeze({
     operation: 'unknown',
     kind: 'other' as const,
     objects: Object.freeze([]) as unknown as string[],
-    normalized: '<unparseable>',
+    normalized,
     session: null,
     transaction: null,
     copy: null,
-  }),
-]);
+  });
+}
+
+const UNPARSEABLE: readonly StatementInfo[] = Object.freeze([unanalyzed('<unparseable>')]);
 
 const EMPTY: readonly StatementInfo[] = Object.freeze([]);
 
