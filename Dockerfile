@@ -3,7 +3,7 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# A C toolchain for the native audit sealer (src/audit/native; node-gyp builds it against this Node's headers).
+# A C toolchain for the native addons (src/audit/native, src/runtime/native; node-gyp builds them against this Node's headers).
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile to dist/ and copy the runtime data files tsc does not emit (the Redis command table); build the native
-# audit sealer (optional, see build-native.sh).
+# addons (optional, see build-native.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

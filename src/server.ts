@@ -18,6 +18,7 @@ import { RoleResolver } from './governance/roles.js';
 import { ListenerGovernance } from './governance/listener-governance.js';
 import type { RunningListener } from './listener.js';
 import { listenerFactory } from './protocol-registry.js';
+import { startMemoryRelease } from './runtime/memory-release.js';
 
 export interface DgfServer {
   readonly config: DgfConfig;
@@ -105,6 +106,7 @@ export async function startServer(config: DgfConfig, options: { logger?: Logger 
     throw err;
   }
   const adminServer = admin;
+  const stopMemoryRelease = startMemoryRelease();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -124,6 +126,7 @@ export async function startServer(config: DgfConfig, options: { logger?: Logger 
     stop(drainMs = 10_000) {
       stopping ??= (async () => {
         watcher?.close();
+        stopMemoryRelease();
         await Promise.allSettled(listeners.map((l) => l.close(drainMs)));
         await adminServer.close();
         await Promise.allSettled(quotas.map((q) => (q as ListenerQuota & { close?: () => Promise<void> }).close?.()));

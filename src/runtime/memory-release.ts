@@ -1,0 +1,52 @@
+/**
+ * Gives freed native memory back to the kernel on a timer (glibc's malloc_trim, src/runtime/native/trim.c), so
+ * that dgf's resident memory follows its live set instead of the peak of past bursts. Measured in the soak
+ * (bench/results/soak.md): without it glibc's main arena grew 30 -> 123 MiB in 10 minutes of steady load while
+ * V8's live heap stayed flat.
+ *
+ * One trim walks the arenas' free chunks (a millisecond or two here with a few hundred MiB mapped); every
+ * TRIM_INTERVAL_MS that is well under 0.1% of the loop. Where the addon is not built (no C toolchain) or the C
+ * library is not glibc, this does nothing. DGF_MALLOC_TRIM=0 turns it off (measurements).
+ */
+import { createRequire } from 'node:module';
+
+interface TrimAddon {
+  trim(): number;
+}
+
+const TRIM_INTERVAL_MS = 10_000;
+
+function loadAddon(): TrimAddon | null {
+  if (process.env.DGF_MALLOC_TRIM === '0') return null;
+  const require = createRequire(import.meta.url);
+  // From the sources (tsx) or beside the compiled file (dist/), as scripts/build-native.sh places it.
+  for (const path of ['./native/build/Release/trim.node', './native/trim.node']) {
+    try {
+      return require(path) as TrimAddon;
+    } catch {
+      // not built here: try the next place
+    }
+  }
+  return null;
+}
+
+const addon = loadAddon();
+
+/** Whether freed memory is returned (the addon is built and not turned off). */
+export const memoryReleaseAvailable = addon !== null;
+
+/** Return freed native memory now; true when some was returned. */
+export function releaseFreedMemory(): boolean {
+  return addon !== null && addon.trim() === 1;
+}
+
+/**
+ * Trim every TRIM_INTERVAL_MS until the returned function is called. The timer is unref'd: it never keeps a
+ * stopping dgf alive.
+ */
+export function startMemoryRelease(intervalMs = TRIM_INTERVAL_MS): () => void {
+  if (addon === null) return () => {};
+  const timer = setInterval(releaseFreedMemory, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
