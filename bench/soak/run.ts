@@ -12,12 +12,16 @@
  * A write that failed (no acknowledgement) may or may not have landed: its key is never written again, and either
  * value (the last acknowledged one or the failed one) is accepted.
  *
- *   node --import tsx bench/soak/run.ts [--minutes 10] [--clients 1000] [--think-ms 1000] [--warmup-s 0] [--self-test-loss] [--out soak.json]
+ *   node --import tsx bench/soak/run.ts [--minutes 10] [--clients 1000] [--think-ms 1000] [--warmup-s 0] [--keys-per-client 8] [--self-test-loss] [--out soak.json]
  *
  * Every client is connected, and every worker has made one read (so the pooled drivers have opened their
  * connections), before the measured minutes start. --warmup-s: seconds of full load after that and before the
  * measured minutes (figures printed and kept in the JSON as `warmup`, not in the per-minute table; default 0).
  * --self-test-loss: deletes one acknowledged key per protocol in the backend before the read-back (expects 5 lost).
+ * --keys-per-client K: each client writes at most K keys of its own (new keys until it has K, then overwrites of
+ * them with new values): a working set that stops growing, so that memory growth is a leak and not dgf's bounded
+ * caches (key decisions, traces, inventory, blob labels) filling with ever-new names. 0 = ever-new keys (70% of the
+ * writes create a key, as long as the run lasts): the caches then grow towards their caps during the whole run.
  *
  * Clients per protocol (clients/5 each): pg and ioredis hold one connection per client; the mongodb driver,
  * @azure/cosmos and @azure/storage-blob share one client object among 5 workers (a driver pools connections;
@@ -39,6 +43,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '1000' },
     'think-ms': { type: 'string', default: '1000' },
     'warmup-s': { type: 'string', default: '0' },
+    'keys-per-client': { type: 'string', default: '8' },
     /** Check the check: delete one acknowledged key per protocol in the backend before reading back (expects 5 lost). */
     'self-test-loss': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -48,6 +53,7 @@ const MINUTES = Number(args.minutes);
 const CLIENTS = Number(args.clients);
 const THINK_MS = Number(args['think-ms']);
 const WARMUP_MS = Number(args['warmup-s']) * 1000;
+const KEYS_PER_CLIENT = Number(args['keys-per-client']);
 const PER_PROTOCOL = Math.floor(CLIENTS / 5);
 const SHARE = 5;
 const ROWS = 1000;
@@ -73,6 +79,8 @@ interface Minute {
   /** CPU seconds dgf used in this minute (user + system, from /proc/<pid>/stat). */
   cpuSeconds: number;
   rssMax: number;
+  /** Every 5 s sample of the minute (the median is the minute's level; the max catches a peak before a GC). */
+  rssSamples: number[];
   /** V8 heap (used, and total = reserved by V8) and external memory from dgf's /metrics: max of the samples. */
   heapUsedMax: number;
   /** Lowest heap used sampled in the minute: close to the live set after a major GC (a leak raises it). */
@@ -99,6 +107,7 @@ const newMinute = (minute: number): Minute => ({
   byProtocol: {},
   cpuSeconds: 0,
   rssMax: 0,
+  rssSamples: [],
   heapUsedMax: 0,
   heapUsedMin: 0,
   heapTotalMax: 0,
@@ -194,11 +203,16 @@ interface WriteIntent {
 
 let keySeq = 0;
 
-/** The keys one client writes: new keys of its own, or (30%) an overwrite of one it created and saw acknowledged. */
+/**
+ * The keys one client writes: new keys of its own, or (30%, or always once it holds KEYS_PER_CLIENT) an overwrite
+ * of one it created and saw acknowledged.
+ */
 class ClientWrites {
   /** Acknowledged keys this client may overwrite (a key whose write failed is dropped: never written again). */
   private readonly own: Array<{ key: string; n: number }> = [];
   private seq = 0;
+  /** Keys this client has created (acknowledged or not). */
+  private created = 0;
 
   constructor(
     readonly protocol: ProtocolName,
@@ -207,7 +221,9 @@ class ClientWrites {
 
   next(): WriteIntent {
     const value = `v${++valueSeq}-${RUN} reach user${rid()}@example.com`;
-    if (this.own.length > 0 && Math.random() < 0.3) return { ...this.own[Math.floor(Math.random() * this.own.length)]!, value, overwrite: true };
+    const full = KEYS_PER_CLIENT > 0 && this.created >= KEYS_PER_CLIENT && this.own.length > 0;
+    if (full || (this.own.length > 0 && Math.random() < 0.3)) return { ...this.own[Math.floor(Math.random() * this.own.length)]!, value, overwrite: true };
+    this.created++;
     return { key: `${RUN}-${this.client}-${++this.seq}`, n: ++keySeq, value, overwrite: false };
   }
 
@@ -647,6 +663,7 @@ async function sampler(live: LiveDgf): Promise<void> {
     const now = rssOf(live.pid);
     const { rss, peak } = now;
     if (rss > m.rssMax) m.rssMax = rss;
+    m.rssSamples.push(rss);
     if (peak > peakRss) peakRss = peak;
     try {
       const text = await (await fetch(`${live.adminUrl}/metrics`)).text();
@@ -697,12 +714,12 @@ const mib = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
 function row(m: Minute): string {
   const ops = m.ops.read + m.ops.write + m.ops.deny + m.ops.reconnect;
-  return `| ${m.minute === 0 ? 'warm-up' : m.minute} | ${ops} | ${m.ops.read} | ${m.ops.write} | ${m.denied}/${m.ops.deny} | ${m.ops.reconnect} | ${m.errors} | ${m.denyNotEnforced} | ${m.ackedWrites} | ${m.lostWrites} | ${pct(m.latencies, 50).toFixed(1)} | ${pct(m.latencies, 99).toFixed(1)} | ${mib(m.rssMax)} | ${mib(m.heapUsedMin)}-${mib(m.heapUsedMax)}/${mib(m.heapTotalMax)} | ${mib(m.externalMax)} | ${(m.eldMeanSum / Math.max(1, m.eldSamples) * 1000).toFixed(1)} | ${(m.eldP99Max * 1000).toFixed(1)} | ${(m.eldMax * 1000).toFixed(1)} | ${m.cpuSeconds.toFixed(1)} |`;
+  return `| ${m.minute === 0 ? 'warm-up' : m.minute} | ${ops} | ${m.ops.read} | ${m.ops.write} | ${m.denied}/${m.ops.deny} | ${m.ops.reconnect} | ${m.errors} | ${m.denyNotEnforced} | ${m.ackedWrites} | ${m.lostWrites} | ${pct(m.latencies, 50).toFixed(1)} | ${pct(m.latencies, 99).toFixed(1)} | ${mib(pct(m.rssSamples, 50))} / ${mib(m.rssMax)} | ${mib(m.heapUsedMin)}-${mib(m.heapUsedMax)}/${mib(m.heapTotalMax)} | ${mib(m.externalMax)} | ${(m.eldMeanSum / Math.max(1, m.eldSamples) * 1000).toFixed(1)} | ${(m.eldP99Max * 1000).toFixed(1)} | ${(m.eldMax * 1000).toFixed(1)} | ${m.cpuSeconds.toFixed(1)} |`;
 }
 
 function table(): string {
   return [
-    '| min | ops | reads | writes | denied/deny ops | reconnects | errors | deny not enforced | acked writes | lost writes | p50 ms | p99 ms | RSS max MiB | heap used min-max/total MiB | external MiB | ELD mean ms | ELD p99 max ms | ELD max ms | dgf CPU s |',
+    '| min | ops | reads | writes | denied/deny ops | reconnects | errors | deny not enforced | acked writes | lost writes | p50 ms | p99 ms | RSS median / max MiB | heap used min-max/total MiB | external MiB | ELD mean ms | ELD p99 max ms | ELD max ms | dgf CPU s |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...(WARMUP_MS > 0 ? [row(warmup)] : []),
     ...minutes.map(row),
@@ -795,7 +812,13 @@ async function main(): Promise<void> {
   for (const e of readErrors) console.log(`  read-back error: ${e}`);
   const m1 = minutes[0]?.rssMax ?? 0;
   const mLast = minutes[minutes.length - 1]?.rssMax ?? 0;
-  console.log(`RSS minute 1 ${mib(m1)} MiB, minute ${minutes.length} ${mib(mLast)} MiB (${(((mLast - m1) / Math.max(1, m1)) * 100).toFixed(1)}%); ELD p99 worst ${(Math.max(...minutes.map((m) => m.eldP99Max)) * 1000).toFixed(1)} ms`);
+  const med1 = pct(minutes[0]?.rssSamples ?? [], 50);
+  const medLast = pct(minutes[minutes.length - 1]?.rssSamples ?? [], 50);
+  const change = (a: number, b: number): string => `${(((b - a) / Math.max(1, a)) * 100).toFixed(1)}%`;
+  console.log(
+    `RSS minute 1 -> ${minutes.length}: median ${mib(med1)} -> ${mib(medLast)} MiB (${change(med1, medLast)}), max ${mib(m1)} -> ${mib(mLast)} MiB (${change(m1, mLast)}); ` +
+      `ELD p99 worst ${(Math.max(...minutes.map((m) => m.eldP99Max)) * 1000).toFixed(1)} ms`,
+  );
   const perMinute = (m: Minute): Record<string, unknown> => ({
     ...m,
     latencies: undefined,
@@ -811,6 +834,7 @@ async function main(): Promise<void> {
     clients: workers.length,
     thinkMs: THINK_MS,
     warmupSeconds: WARMUP_MS / 1000,
+    keysPerClient: KEYS_PER_CLIENT,
     connectSeconds,
     connectionsAtStart,
     rssAtConnectBytes: rssAtConnect,
@@ -819,6 +843,9 @@ async function main(): Promise<void> {
     rssMinute1Bytes: m1,
     rssLastMinuteBytes: mLast,
     rssChangePercent: ((mLast - m1) / Math.max(1, m1)) * 100,
+    rssMedianMinute1Bytes: med1,
+    rssMedianLastMinuteBytes: medLast,
+    rssMedianChangePercent: ((medLast - med1) / Math.max(1, med1)) * 100,
     eldP99WorstSeconds: Math.max(...minutes.map((m) => m.eldP99Max)),
     writes: {
       acknowledged: ackedOps,
