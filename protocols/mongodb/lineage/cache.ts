@@ -1,7 +1,7 @@
 /**
  * Traces cached by command shape: the parts of a command that decide its lineage (pipeline, projection, update,
- * distinct key, `let`), with the values of its predicates (`filter`, `query`, `q`, `$match`, `$limit`, ...) replaced,
- * since they never change what an output is made of. A repeated shape costs one key walk and one Map lookup, and its
+ * distinct key, `let`), with the values of its predicates (`filter`, `query`, `q`, `$match`, `$limit`, ...) and the
+ * values a classic update writes replaced, since they never change what an output is made of. A repeated shape costs one key walk and one Map lookup, and its
  * trace object is shared, so the verdicts and planners keyed on it are shared too. Two generations of maps: memory
  * stays bounded however many shapes clients send.
  */
@@ -138,7 +138,42 @@ function writeStage(stage: unknown, o: Out): void {
   o.s += '}';
 }
 
-/** Update and delete statements: their predicates by shape, their updates in full. */
+/**
+ * A classic update document (`{$set: {...}, $inc: {...}}`, or a replacement). Its trace (trace.ts, traceUpdate)
+ * reads the operators, the fields each names and the targets of `$rename`, never the values written: only those
+ * are kept, so updates that differ in their values share a trace (and one cache entry instead of one per value).
+ */
+function writeUpdateDoc(u: Record<string, unknown>, o: Out): void {
+  o.s += '{';
+  for (const op in u) {
+    if (--o.n < 0) return;
+    const spec = u[op];
+    o.s += `${str(op)}:`;
+    if (op.charCodeAt(0) !== 36 || !isPlainObject(spec)) {
+      // A replacement's field, or an operator whose argument is not a document: the trace skips both.
+      o.s += '?,';
+      continue;
+    }
+    if (op === '$rename') {
+      write(spec, false, o);
+    } else {
+      o.s += '{';
+      for (const k in spec) o.s += `${str(k)}:?,`;
+      o.s += '}';
+    }
+    o.s += ',';
+  }
+  o.s += '}';
+}
+
+/** An update (findAndModify's `update`, a statement's `u` or `updateMods`): a pipeline, a document, or anything else. */
+function writeUpdate(v: unknown, o: Out): void {
+  if (Array.isArray(v)) writePipeline(v, o);
+  else if (isPlainObject(v)) writeUpdateDoc(v, o);
+  else write(v, false, o);
+}
+
+/** Update and delete statements: their predicates by shape, their updates by what their trace reads. */
 function writeStatements(list: unknown, o: Out): void {
   if (!Array.isArray(list)) {
     write(list, false, o);
@@ -152,7 +187,7 @@ function writeStatements(list: unknown, o: Out): void {
         const x = st[k];
         o.s += `${str(k)}:`;
         if (k === 'q' || k === 'filter') write(x, true, o);
-        else if ((k === 'u' || k === 'updateMods') && Array.isArray(x)) writePipeline(x, o);
+        else if (k === 'u' || k === 'updateMods') writeUpdate(x, o);
         else write(x, false, o);
         o.s += ',';
       }
@@ -183,7 +218,7 @@ export function shapeKey(cmd: Record<string, unknown>, db: string, tag: string):
       continue;
     }
     if (f === 'pipeline') writePipeline(v, o);
-    else if (f === 'update' && Array.isArray(v)) writePipeline(v, o);
+    else if (f === 'update' && typeof v !== 'string') writeUpdate(v, o); // findAndModify's; the update command's is its collection
     else if (f === 'updates' || f === 'deletes' || f === 'ops') writeStatements(v, o);
     else write(v, PREDICATE_FIELDS.has(f), o);
     if (o.n < 0 || o.s.length > MAX_KEY) return null;

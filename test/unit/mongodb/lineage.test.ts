@@ -317,6 +317,52 @@ describe('the trace cache', () => {
     assert.notEqual(k({ find: 'p', filter: {}, projection: { a: 1 } }), k({ find: 'p', filter: {}, projection: { a: '1' } }));
   });
 
+  test('update values share a key; what an update reads or renames into does not', () => {
+    const k = (cmd: Record<string, unknown>): string | null => shapeKey(cmd, 'app', 't');
+    const upd = (u: unknown): string | null => k({ update: 'p', updates: [{ q: { _id: 1 }, u }] });
+    const fam = (update: unknown): string | null => k({ findAndModify: 'p', query: { _id: 1 }, update, new: true });
+    // The attacks first: a value that names a field, a renamed classified field, a pipeline reading one.
+    assert.notEqual(upd({ $rename: { ssn: 'x' } }), upd({ $rename: { ssn: 'y' } }));
+    assert.notEqual(upd({ $rename: { ssn: 'x' } }), upd({ $rename: { name: 'x' } }));
+    assert.notEqual(upd({ $rename: { ssn: 'x' } }), upd({ $rename: { ssn: 5 } }));
+    assert.notEqual(upd({ $rename: { ssn: 'x' } }), upd({ $set: { ssn: 'x' } }));
+    assert.notEqual(upd([{ $set: { a: '$ssn' } }]), upd([{ $set: { a: '$name' } }]));
+    assert.notEqual(upd([{ $set: { a: '$ssn' } }]), upd({ $set: { a: '$ssn' } }));
+    assert.notEqual(fam({ $rename: { ssn: 'x' } }), fam({ $rename: { ssn: 'y' } }));
+    assert.notEqual(fam([{ $set: { a: '$ssn' } }]), fam([{ $set: { a: '$name' } }]));
+    assert.notEqual(upd({ $set: { a: 1 } }), upd({ $set: { b: 1 } }));
+    assert.notEqual(upd({ $set: { a: 1 } }), upd({ $unset: { a: 1 } }));
+    assert.notEqual(upd({ $set: { a: 1 } }), upd({ $set: { a: 1 }, $inc: { n: 1 } }));
+    // Values written never decide lineage: one key for them.
+    assert.equal(upd({ $set: { v: 'v1 user1@example.com' } }), upd({ $set: { v: 'v2 user2@example.com' } }));
+    assert.equal(upd({ $set: { v: { $getField: 'ssn' } } }), upd({ $set: { v: 'literal' } }));
+    assert.equal(upd({ a: 1, b: 'x' }), upd({ a: 2, b: 'y' }));
+    assert.equal(fam({ $inc: { n: 1 }, $push: { tags: 'x' } }), fam({ $inc: { n: 5 }, $push: { tags: 'y' } }));
+    assert.equal(k({ bulkWrite: 1, ops: [{ update: 0, filter: {}, updateMods: { $set: { v: 1 } } }] }), k({ bulkWrite: 1, ops: [{ update: 0, filter: {}, updateMods: { $set: { v: 2 } } }] }));
+  });
+
+  test('updates that share a key have the same trace as traced one by one', () => {
+    const cases: unknown[] = [
+      { $set: { v: 'a' }, $rename: { ssn: 'copy' } },
+      { $set: { 'a.$[x].b': 1 }, $inc: { n: 2 } },
+      { a: 1, b: { c: 2 } },
+      { $set: 5, $rename: { ssn: 7 } },
+    ];
+    const cache = new TraceCache();
+    for (const u of cases) {
+      const cmd = { update: 'p', updates: [{ q: { _id: 1 }, u }] };
+      const cached = cache.get(cmd, 'app', {}, '');
+      const direct = traceCommand(cmd, 'app');
+      assert.deepEqual(cached.writes, direct.writes);
+      assert.deepEqual(cached.reads, direct.reads);
+      assert.deepEqual(cached.unknown, direct.unknown);
+    }
+    const a = cache.get({ update: 'p', updates: [{ q: { _id: 1 }, u: { $set: { v: 'x1' }, $rename: { ssn: 'copy' } } }] }, 'app', {}, '');
+    const b = cache.get({ update: 'p', updates: [{ q: { _id: 2 }, u: { $set: { v: 'x2' }, $rename: { ssn: 'copy' } } }] }, 'app', {}, '');
+    assert.equal(a, b);
+    assert.equal(a.writes.length, 1);
+  });
+
   test('one trace object per shape, shared', () => {
     const cache = new TraceCache();
     const a = cache.get({ aggregate: 'p', pipeline: [{ $match: { k: 1 } }, { $project: { m: '$email' } }] }, 'app', {}, '');
