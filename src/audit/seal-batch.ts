@@ -12,7 +12,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { loadNativeAddon } from '../runtime/native-addon.js';
 
 /**
  * A batch to seal: the `count` records from index `from` of a queue whose record j is `data[ends[j-1] .. ends[j])`
@@ -109,16 +109,7 @@ interface NativeSealer {
  * file (dist/). Null when it is missing; DGF_NATIVE_SEAL=0 turns it off (measurements, tests of the fallback).
  */
 function loadNative(): NativeSealer | null {
-  if (nativeTurnedOff) return null;
-  const require = createRequire(import.meta.url);
-  for (const path of ['./native/build/Release/seal.node', './native/seal.node']) {
-    try {
-      return require(path) as NativeSealer;
-    } catch {
-      // not built here: try the next place, else seal in JS
-    }
-  }
-  return null;
+  return nativeTurnedOff ? null : loadNativeAddon<NativeSealer>(import.meta.url, 'seal');
 }
 
 const nativeTurnedOff = process.env.DGF_NATIVE_SEAL === '0';

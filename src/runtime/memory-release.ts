@@ -8,7 +8,7 @@
  * TRIM_INTERVAL_MS that is well under 0.1% of the loop. Where the addon is not built (no C toolchain) or the C
  * library is not glibc, this does nothing. DGF_MALLOC_TRIM=0 turns it off (measurements).
  */
-import { createRequire } from 'node:module';
+import { loadNativeAddon } from './native-addon.js';
 
 interface TrimAddon {
   trim(): number;
@@ -17,17 +17,7 @@ interface TrimAddon {
 const TRIM_INTERVAL_MS = 10_000;
 
 function loadAddon(): TrimAddon | null {
-  if (process.env.DGF_MALLOC_TRIM === '0') return null;
-  const require = createRequire(import.meta.url);
-  // From the sources (tsx) or beside the compiled file (dist/), as scripts/build-native.sh places it.
-  for (const path of ['./native/build/Release/trim.node', './native/trim.node']) {
-    try {
-      return require(path) as TrimAddon;
-    } catch {
-      // not built here: try the next place
-    }
-  }
-  return null;
+  return process.env.DGF_MALLOC_TRIM === '0' ? null : loadNativeAddon<TrimAddon>(import.meta.url, 'trim');
 }
 
 const addon = loadAddon();
