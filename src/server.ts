@@ -106,7 +106,7 @@ export async function startServer(config: DgfConfig, options: { logger?: Logger 
     throw err;
   }
   const adminServer = admin;
-  const stopMemoryRelease = startMemoryRelease();
+  const stopMemoryRelease = startMemoryRelease(logger);
 
   let stopping: Promise<void> | null = null;
   return {
