@@ -68,3 +68,29 @@ test('dgf start with zero listeners runs the admin API alone and exits 0 on SIGT
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0, stderr);
 });
+
+test('dgf start whose log pipe was closed (a log collector gone) still stops on SIGTERM, promptly and with 0', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dgf-e2e-epipe-'));
+  const port = await freePort();
+  const file = path.join(dir, 'dgf.yaml');
+  writeFileSync(
+    file,
+    [`admin: { listen: "127.0.0.1:${port}" }`, 'policies: { hashKey: "e2e-hash-key-0123456789" }', 'audit: { sinks: [{ type: file, path: ./audit.jsonl }] }', 'listeners: []', ''].join('\n'),
+  );
+  // Info level: the stop itself logs, into the closed pipe.
+  const child = spawnDgf(['start', '--config', file], { env: { DGF_LOG_LEVEL: 'info' } });
+  assert.equal((await waitFor(`http://127.0.0.1:${port}/health`)).status, 200);
+  child.stderr!.destroy();
+  child.stdout!.destroy();
+  // The first line written after the reader went away is the stop's own, flushed as the process exits.
+  const started = Date.now();
+  child.kill('SIGTERM');
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const timer = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8_000));
+  const result = await Promise.race([exited, timer]);
+  if (result === 'hung') child.kill('SIGKILL');
+  assert.notEqual(result, 'hung', 'dgf did not exit within 8 s of SIGTERM');
+  const [code] = result as [number | null, string | null];
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started < 8_000);
+});
