@@ -29,20 +29,26 @@ async function waitFor(url: string, timeoutMs = 30_000): Promise<Response> {
   throw new Error(`${url} never answered: ${String(last)}`);
 }
 
-test('dgf start with zero listeners runs the admin API alone and exits 0 on SIGTERM', async () => {
+/** A config with the admin API on a free port (`adminExtra` added to its map), a file audit sink and no listeners. */
+async function adminOnlyConfig(adminExtra = ''): Promise<{ file: string; port: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dgf-start-'));
   const port = await freePort();
   const file = path.join(dir, 'dgf.yaml');
   writeFileSync(
     file,
     [
-      `admin: { listen: "127.0.0.1:${port}", token: "\${T_ADMIN_TOKEN}" }`,
+      `admin: { listen: "127.0.0.1:${port}"${adminExtra} }`,
       'policies: { hashKey: "e2e-hash-key-0123456789" }',
       'audit: { sinks: [{ type: file, path: ./audit.jsonl }] }',
       'listeners: []',
       '',
     ].join('\n'),
   );
+  return { file, port };
+}
+
+test('dgf start with zero listeners runs the admin API alone and exits 0 on SIGTERM', async () => {
+  const { file, port } = await adminOnlyConfig(', token: "${T_ADMIN_TOKEN}"');
   const child = spawnDgf(['start', '--config', file], { env: { T_ADMIN_TOKEN: 'tok-123' } });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -70,13 +76,7 @@ test('dgf start with zero listeners runs the admin API alone and exits 0 on SIGT
 });
 
 test('dgf start whose log pipe was closed (a log collector gone) still stops on SIGTERM, promptly and with 0', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'dgf-e2e-epipe-'));
-  const port = await freePort();
-  const file = path.join(dir, 'dgf.yaml');
-  writeFileSync(
-    file,
-    [`admin: { listen: "127.0.0.1:${port}" }`, 'policies: { hashKey: "e2e-hash-key-0123456789" }', 'audit: { sinks: [{ type: file, path: ./audit.jsonl }] }', 'listeners: []', ''].join('\n'),
-  );
+  const { file, port } = await adminOnlyConfig();
   // Info level: the stop itself logs, into the closed pipe.
   const child = spawnDgf(['start', '--config', file], { env: { DGF_LOG_LEVEL: 'info' } });
   assert.equal((await waitFor(`http://127.0.0.1:${port}/health`)).status, 200);

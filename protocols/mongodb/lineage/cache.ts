@@ -3,8 +3,7 @@
  * distinct key, `let`), with the values of its predicates (`filter`, `query`, `q`, `$match`, `$limit`, ...) and the
  * values a classic update writes replaced, since they never change what an output is made of. A repeated shape
  * costs one key walk and one Map lookup, and its trace object is shared, so the verdicts and planners keyed on it
- * are shared too. Two generations of maps: memory
- * stays bounded however many shapes clients send.
+ * are shared too. Two generations of maps: memory stays bounded however many shapes clients send.
  */
 import { traceCommand, type CommandTrace, type TraceOptions } from './trace.js';
 
