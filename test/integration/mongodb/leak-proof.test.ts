@@ -451,6 +451,18 @@ const FAMILIES: Record<string, Attempt[]> = {
   ],
   'laundering writes': [
     {
+      // The trace cache keys a classic update without its written values: the same operators and fields with other
+      // values share a trace, but a $rename's source and target stay part of the key.
+      name: 'a harmless update shape cached first, then the same operators renaming diagnosis, then find',
+      fresh: true,
+      run: async (c) => {
+        await c.updateMany({}, { $set: { note: 'v1' }, $rename: { remark0: 'remark1' } });
+        await c.updateMany({}, { $set: { note: 'v2' }, $rename: { remark0: 'remark1' } });
+        await c.updateMany({}, { $set: { note: 'v3' }, $rename: { diagnosis: 'remark1' } });
+        return c.find({}).toArray();
+      },
+    },
+    {
       name: '$rename of diagnosis to an unclassified name, then find',
       fresh: true,
       run: async (c) => {
