@@ -962,7 +962,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
    * the batches' audited commands (decided, not yet run: no rows).
    */
   intendBatches(owners: readonly BatchIntender[], batches: readonly Batch[]): Promise<void> | null {
-    const governed = batches.length === 1 ? governedSlots(batches[0]!) : batches.flatMap(governedSlots);
+    const governed = governedSlotsOf(batches);
     const lone = governed.length === 1 ? governed[0]! : null;
     if (lone !== null && lone.op !== null) {
       batches[0]!.intent = lone.op;
@@ -982,7 +982,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
 
   /** The record of `batches` (this session's first; the others' owners share its listener and subject). */
   recordBatches(owners: readonly BatchRecorder[], batches: readonly Batch[]): void {
-    const governed = batches.length === 1 ? governedSlots(batches[0]!) : batches.flatMap(governedSlots);
+    const governed = governedSlotsOf(batches);
     // A lone command with an Operation of its own keeps its own record (every queued batch holds an audited slot).
     const lone = governed.length === 1 ? governed[0]! : null;
     // Write-ahead: the outcome names the intent the batches went upstream under (grouping keeps it one); batches
@@ -1009,7 +1009,8 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   recordKept(batch: Batch, err: Error | null): void {
     if (err !== null) {
       const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
-      for (const s of governedSlots(batch)) {
+      for (const s of batch.slots) {
+        if (!isAudited(s)) continue;
         this.heldBytes -= s.size;
         s.parts = [e];
         s.size = e.length;
@@ -1374,9 +1375,17 @@ function isForwardedAudited(s: Slot): boolean {
   return s.target !== null && (s.op !== null || s.tally !== null);
 }
 
-/** The batch's commands that are audited. */
-function governedSlots(batch: Batch): Slot[] {
-  return batch.slots.filter(isAudited);
+/**
+ * The audited commands of `batches`, in order. A loop rather than flatMap/filter: Array.prototype.flatMap is not
+ * inlined by V8 and showed as ~3% of dgf's CPU at pipeline 16 (perf, redis-benchmark SET -P 16).
+ */
+function governedSlotsOf(batches: readonly Batch[]): Slot[] {
+  const out: Slot[] = [];
+  for (let b = 0; b < batches.length; b++) {
+    const slots = batches[b]!.slots;
+    for (let i = 0; i < slots.length; i++) if (isAudited(slots[i]!)) out.push(slots[i]!);
+  }
+  return out;
 }
 
 /** Rows of a reply for the audit record: aggregate length, 0 for nulls, 1 for a scalar. */
