@@ -38,12 +38,7 @@ bash scripts/backends.sh start >/dev/null
 psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" -c "create database $DB" postgres
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
 
-checkout() { # ref dir
-  if [ "$1" = WORKTREE ]; then echo "$ROOT"; return; fi
-  git -C "$ROOT" worktree add --detach "$2" "$1" >/dev/null 2>&1
-  ln -s "$ROOT/node_modules" "$2/node_modules"
-  echo "$2"
-}
+source bench/ab-checkout.sh # checkout
 A_DIR=$(checkout "$A_REF" "$WORK/a")
 B_DIR=$(checkout "$B_REF" "$WORK/b")
 

@@ -70,36 +70,7 @@ for _ in $(seq 1 100); do redis-cli -p "$BARE_PORT" ping >/dev/null 2>&1 && brea
 # dgf: the shipped packs, audit to a file, one redis listener; started twice:
 #   dgf        the default configuration: no failMode/durability keys (failMode closed, durability write)
 #   dgf-fsync  failMode closed, durability fsync
-write_config() { # $1 name, $2 listen port, $3 admin port, $4 durability (default|fsync|write)
-  local keys=""
-  [[ $4 != default ]] && keys=$'\n'"  failMode: closed"$'\n'"  durability: $4"
-  cat >"$WORK/dgf-$1.yaml" <<YML
-admin:
-  listen: 127.0.0.1:$3
-policies:
-  hashKey: bench-hash-key-0123456789abcdef
-roles:
-  - { match: { user: analyst }, role: analyst }
-  - { match: { user: service }, role: service }
-  - { match: { user: admin }, role: admin }
-audit:$keys
-  sinks:
-    - { type: file, path: $WORK/audit-$1/audit.jsonl, rotateBytes: 1073741824, fsyncMs: 20 }
-log:
-  level: warn
-listeners:
-  - name: cache
-    protocol: redis
-    listen: 127.0.0.1:$2
-    users:
-      - { name: analyst, password: benchpw }
-      - { name: service, password: benchpw }
-      - { name: admin, password: benchpw }
-    upstream: { url: "redis://127.0.0.1:$REDIS_PORT" }
-    quota: { preset: redis-cloud-free }
-    options: { sharedConnections: $DGF_SHARED }
-YML
-}
+source bench/redis/dgf.sh # write_config
 declare -A PORT PID
 PORT[direct]=$REDIS_PORT; PID[direct]=""
 PORT[twemproxy]=$NUT_PORT; PID[twemproxy]=$NUT_PID
@@ -109,7 +80,6 @@ PORT[dgf-fsync]=$((DGF_PORT + 1))
 for name in dgf dgf-fsync; do
   admin=$ADMIN_PORT; durability=default
   [[ $name == dgf-fsync ]] && admin=$((ADMIN_PORT + 1)) && durability=fsync
-  mkdir -p "$WORK/audit-$name"
   write_config "$name" "${PORT[$name]}" "$admin" "$durability"
   # node directly (not the npx wrapper) so the trap stops the proxy itself, and its pid is the one to measure.
   node --import tsx $NODE_FLAGS src/cli/main.ts start --config "$WORK/dgf-$name.yaml" 2>"$WORK/dgf-$name.log" &
