@@ -28,6 +28,7 @@ import { auditQueueDepth, auditRecords } from '../metrics/index.js';
 import { hasCommonShape, writeBody } from './body-bytes.js';
 import { GENESIS, canonicalBody, chainKey, fieldsOf, type ChainKey } from './chain.js';
 import { nativeSealerMissing, sealBatch, sealedBytes, type SealRequest } from './seal-batch.js';
+import { RecentLines } from './recent-lines.js';
 import { FileSink } from './sinks/file.js';
 import { StdoutSink } from './sinks/stdout.js';
 import type { AuditLogger, AuditSink, ChainHead } from './sinks/types.js';
@@ -89,13 +90,6 @@ function unavailable(firstSeq: number, n: number, err: unknown): AuditUnavailabl
   return new AuditUnavailableError(`audit records ${firstSeq}..${firstSeq + n - 1} could not be kept: ${(err as Error)?.message ?? err}`, { cause: err });
 }
 
-/** Sealed lines kept for `recent()`: whole batches, newest last, with the buffer they were sealed into. */
-interface KeptBatch {
-  /** The sealing buffer `lines` lies in, returned to the spares when the batch leaves the ring; null for a copy. */
-  out: Buffer | null;
-  lines: Buffer;
-  count: number;
-}
 
 /** Sealing buffers kept for reuse, and the largest one worth keeping. */
 const SPARE_OUTS = 4;
@@ -135,9 +129,8 @@ class GroupCommitLog implements AuditLog {
   /** A queued record has a waiter (closed mode): flush at the end of this turn, not on the timer. */
   private urgent = false;
   private closing = false;
-  /** The last kept batches, for `recent()`: at most `ringSize` records beyond the newest batch's. */
-  private readonly kept: KeptBatch[] = [];
-  private keptCount = 0;
+  /** The last kept batches, for `recent()`. */
+  private readonly recentLines: RecentLines;
   /** Buffers batches were sealed into, free again (see sealBatch: fresh memory is slow to fill). */
   private readonly spareOuts: Buffer[] = [];
   private readonly durableCount: number;
@@ -160,6 +153,7 @@ class GroupCommitLog implements AuditLog {
     this.durableCount = sinks.filter((s) => s.durable).length;
     this.syncFlush = durability === 'write' && sinks.every((s) => s.writeNow !== undefined);
     this.keptCounters = sinks.map((s) => auditRecords.labels({ sink: s.name, outcome: 'kept' }));
+    this.recentLines = new RecentLines(ringSize, (out) => this.recycle(out));
   }
 
   /** Continue the chain after `head`. */
@@ -400,7 +394,7 @@ class GroupCommitLog implements AuditLog {
       waiting?.reject(unavailable(firstSeq, n, firstError));
       return;
     }
-    this.remember(out, lines, n);
+    this.recentLines.add(out, lines, n);
     waiting?.resolve();
   }
 
@@ -433,49 +427,9 @@ class GroupCommitLog implements AuditLog {
     if (this.spareOuts[smallest]!.length < out.length) this.spareOuts[smallest] = out;
   }
 
-  private remember(out: Buffer, lines: Buffer, count: number): void {
-    if (this.ringSize <= 0) {
-      this.recycle(out);
-      return;
-    }
-    if (lines.length * 4 < out.length) {
-      // A small batch in a big sealing buffer: keep a copy of its lines and reuse the buffer at once. Held for
-      // recent() until ringSize records had passed, small batches (one record per fsync) emptied the spares, and
-      // every flush sealed into a fresh 1 MiB buffer: an mmap, page faults and external memory that drove GCs
-      // (measured: closed mode's fsync-to-reply p99 3-5 ms became 8-15 ms).
-      this.recycle(out);
-      // allocUnsafe + copy: Buffer.from(buffer) takes the generic array-like path (measured ~1% of the proxy).
-      const copy = Buffer.allocUnsafe(lines.length);
-      lines.copy(copy);
-      this.kept.push({ out: null, lines: copy, count });
-    } else {
-      this.kept.push({ out, lines, count });
-    }
-    this.keptCount += count;
-    while (this.kept.length > 1 && this.keptCount - this.kept[0]!.count >= this.ringSize) {
-      const old = this.kept.shift()!;
-      this.keptCount -= old.count;
-      if (old.out !== null) this.recycle(old.out);
-    }
-  }
-
   recent(limit: number, since?: Date): AuditRecord[] {
-    const out: AuditRecord[] = [];
-    const sinceIso = since ? since.toISOString() : null;
     const max = Math.max(0, Math.min(limit, this.ringSize));
-    for (let b = this.kept.length - 1; b >= 0 && out.length < max; b--) {
-      const lines = this.kept[b]!.lines;
-      // Walk the batch's lines from its end: each ends with '\n'.
-      let end = lines.length - 1;
-      while (end > 0 && out.length < max) {
-        const start = lines.lastIndexOf(0x0a, end - 1) + 1;
-        const r = JSON.parse(lines.toString('utf8', start, end)) as AuditRecord;
-        if (sinceIso && r.ts < sinceIso) return out.reverse();
-        out.push(r);
-        end = start - 1;
-      }
-    }
-    return out.reverse();
+    return this.recentLines.recent(max, since ? since.toISOString() : null, (line) => JSON.parse(line) as AuditRecord);
   }
 
   queueDepth(): number {
