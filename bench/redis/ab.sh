@@ -7,6 +7,7 @@
 # request of each process (utime + stime from /proc/<pid>/stat): on this shared VM throughput drifts by a fifth
 # within minutes, CPU per request much less, so a CPU change shows there first.
 #   bash bench/redis/ab.sh [A-ref] [B-ref]        default: HEAD~1 and the work tree
+#   A_NODE_FLAGS=... B_NODE_FLAGS=... bash bench/redis/ab.sh WORKTREE WORKTREE    the same code, two sets of Node flags
 # Writes bench/results/redis-ab.md. Needs the Redis of scripts/backends.sh on 127.0.0.1:56379.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,9 @@ REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-5}
 ROLE_USER=${ROLE_USER:-analyst}
+# Node flags of each side (an A/B of a flag rather than of a commit: same ref twice, different flags).
+A_NODE_FLAGS=${A_NODE_FLAGS:-}
+B_NODE_FLAGS=${B_NODE_FLAGS:-}
 DGF_SHARED=${DGF_SHARED:-1}
 HZ=$(getconf CLK_TCK)
 WORK=$(mktemp -d /tmp/dgf-bench-redis-ab.XXXXXX)
@@ -44,7 +48,9 @@ DIR[a]=$(checkout "$A_REF" "$WORK/a")
 DIR[b]=$(checkout "$B_REF" "$WORK/b")
 for t in a b; do
   write_config "$t" "${PORT[$t]}" 0 default
-  (cd "${DIR[$t]}" && exec node --import tsx src/cli/main.ts start --config "$WORK/dgf-$t.yaml" 2>"$WORK/dgf-$t.log") &
+  flags=$A_NODE_FLAGS; [ "$t" = b ] && flags=$B_NODE_FLAGS
+  # shellcheck disable=SC2086 # flags are words
+  (cd "${DIR[$t]}" && exec node $flags --import tsx src/cli/main.ts start --config "$WORK/dgf-$t.yaml" 2>"$WORK/dgf-$t.log") &
   PID[$t]=$!
   PIDS+=("${PID[$t]}")
   for _ in $(seq 1 150); do redis-cli -p "${PORT[$t]}" --user "$ROLE_USER" --pass benchpw --no-auth-warning ping >/dev/null 2>&1 && break; sleep 0.2; done
@@ -87,7 +93,7 @@ cat > bench/results/redis-ab.md <<MD
 Run: $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores; \`bash bench/redis/ab.sh $A_REF $B_REF\` ($ROUNDS interleaved rounds of
 redis-benchmark -n $REQUESTS -c $CLIENTS -r 100000, as \`$ROLE_USER\`). Both: bench/redis/dgf.sh's config, default audit
 (failMode closed, durability write), $DGF_SHARED shared upstream connection(s).
-A = $A_REF, B = $([ "$B_REF" = WORKTREE ] && echo "work tree at $(git rev-parse --short HEAD)" || echo "$B_REF").
+A = $A_REF${A_NODE_FLAGS:+ (node $A_NODE_FLAGS)}, B = $([ "$B_REF" = WORKTREE ] && echo "work tree at $(git rev-parse --short HEAD)" || echo "$B_REF")${B_NODE_FLAGS:+ (node $B_NODE_FLAGS)}.
 
 | command | pipeline | A req/s | B req/s | B/A (median of paired rounds) | A CPU us/req | B CPU us/req | samples (req/s) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |
