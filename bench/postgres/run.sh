@@ -299,6 +299,19 @@ Profile of 2026-12-07 (not re-measured by this script; dgf default configuration
   own per-statement work (parse, shape, lineage, decision, two audit records and their write, reply scan, pooling)
   is the rest: ~19 us per transaction at 8 clients, ~69 us at 1 client, where nothing is shared between the
   statements of an event-loop turn.
+
+Profile of 2026-12-08 at 1 client (not re-measured by this script; dgf default configuration, pgbench -S):
+
+- /proc, 8 s runs side by side: dgf 95 us user + 71 us system per transaction, the Node pipe 30 + 50. perf
+  (software clock) of dgf: kernel 49% (waking the receiver of a socket write, \`sock_def_readable\`, ~13%; being
+  switched back in, \`finish_task_switch\`, ~12%), Node and V8 runtime 30%, optimized JavaScript 15%, libc 5%.
+- V8's sampler (wall time of the main thread, system calls included): the upstream write 26%, the client write 17%
+  and the audit write 5% of busy time; the Query's handling 9% (statement shape 2, lineage verdicts 1, intent record
+  2), sealing and flushing the turn's records 5%, the reply's handling 6.5%, the outcome record 3.4%. dgf's own
+  JavaScript on a statement's path is ~30 us of the ~120 us dgf spends per transaction; the rest is the same writes
+  and wake-ups the Node pipe pays, which at 1 client is itself at 0.73-0.80 of PgBouncer here. So the 1-client goal
+  (0.9) and floor (0.75) are out of reach of dgf's JavaScript alone: they would need fewer or cheaper socket
+  operations per statement than a bare Node pipe makes.
 MD
 } > bench/results/postgres.md
 cat bench/results/postgres.md
