@@ -38,7 +38,7 @@ bash scripts/backends.sh start >/dev/null
 psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" -c "create database $DB" postgres
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
 
-source bench/ab-checkout.sh # checkout
+source bench/ab-common.sh # checkout, median, paired_ratio
 A_DIR=$(checkout "$A_REF" "$WORK/a")
 B_DIR=$(checkout "$B_REF" "$WORK/b")
 
@@ -49,7 +49,6 @@ PIDS+=("$(start_bench_dgf "$AB_DURABILITY" $B_PORT 0 b "$B_DIR")")
 tps() { # port clients mode
   PGPASSWORD=benchpw pgbench -n -S -M "$3" -T "$DURATION" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
 
 ROWS=""
 for mode in simple prepared; do
@@ -60,7 +59,7 @@ for mode in simple prepared; do
       # Alternate which goes first: a slow moment of the shared machine hits A and B alike.
       if ((r % 2)); then a=$(tps $A_PORT $c $mode); b=$(tps $B_PORT $c $mode); else b=$(tps $B_PORT $c $mode); a=$(tps $A_PORT $c $mode); fi
       A+=" $a"; B+=" $b"
-      RATIOS+=" $(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print 0 }')"
+      RATIOS+=" $(paired_ratio "$a" "$b")"
     done
     line="| $mode | $c | $(echo "$A" | median) | $(echo "$B" | median) | $(echo "$RATIOS" | median) | A:$A / B:$B |"
     echo "$line"

@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "Redis is not running on $REDIS_PORT (bash scripts/backends.sh start)"; exit 1; }
 
-source bench/ab-checkout.sh # checkout
+source bench/ab-common.sh # checkout, median, paired_ratio
 source bench/redis/dgf.sh # write_config
 declare -A PORT=([a]=$A_PORT [b]=$B_PORT) PID DIR
 DIR[a]=$(checkout "$A_REF" "$WORK/a")
@@ -66,7 +66,6 @@ measure() { # a|b pipeline command -> "<rps> <cpu us per request>"
   t1=$(ticks "${PID[$1]}")
   awk -v rps="${rps:-0}" -v d=$((t1 - t0)) -v hz="$HZ" -v n="$REQUESTS" 'BEGIN { printf "%.0f %.2f\n", rps, d * 1e6 / hz / n }'
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for P in 16 1; do for cmd in set get; do measure a $P $cmd >/dev/null; measure b $P $cmd >/dev/null; done; done # warm-up
 ROWS=""
@@ -78,7 +77,7 @@ for P in 1 16; do
       declare -A RPS CPU
       for t in "${order[@]}"; do read -r RPS[$t] CPU[$t] < <(measure "$t" "$P" "$cmd"); done
       RA+=" ${RPS[a]}"; RB+=" ${RPS[b]}"; CA+=" ${CPU[a]}"; CB+=" ${CPU[b]}"
-      RATIOS+=" $(awk -v a="${RPS[a]}" -v b="${RPS[b]}" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print 0 }')"
+      RATIOS+=" $(paired_ratio "${RPS[a]}" "${RPS[b]}")"
     done
     line="| ${cmd^^} | $P | $(echo "$RA" | median) | $(echo "$RB" | median) | $(echo "$RATIOS" | median) | $(echo "$CA" | median) | $(echo "$CB" | median) | A:$RA / B:$RB |"
     echo "$line"
