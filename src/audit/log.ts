@@ -90,7 +90,6 @@ function unavailable(firstSeq: number, n: number, err: unknown): AuditUnavailabl
   return new AuditUnavailableError(`audit records ${firstSeq}..${firstSeq + n - 1} could not be kept: ${(err as Error)?.message ?? err}`, { cause: err });
 }
 
-
 /** Sealing buffers kept for reuse, and the largest one worth keeping. */
 const SPARE_OUTS = 4;
 const MAX_SPARE_BYTES = 8 << 20;

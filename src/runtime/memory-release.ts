@@ -5,8 +5,8 @@
  * V8's live heap stayed flat.
  *
  * One trim walks the arenas' free chunks: ~1 ms here when little is free (the steady state), 23 ms to hand back
- * 300 MiB at once; every TRIM_INTERVAL_MS that is ~0.01% of the loop. Where the addon is not built (no C toolchain) or the C
- * library is not glibc, this does nothing. DGF_MALLOC_TRIM=0 turns it off (measurements).
+ * 300 MiB at once; every TRIM_INTERVAL_MS that is ~0.01% of the loop. Where the addon is not built (no C
+ * toolchain) or the C library is not glibc, this does nothing. DGF_MALLOC_TRIM=0 turns it off (measurements).
  */
 import type { Logger } from '../logger.js';
 import { loadNativeAddon } from './native-addon.js';
