@@ -282,7 +282,7 @@ class GroupCommitLog implements AuditLog {
     if (urgent || this.fsyncMs <= 0 || this.closing) {
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(this.runFlush);
+        setImmediate(this.onImmediate);
       }
       return;
     }
@@ -291,6 +291,14 @@ class GroupCommitLog implements AuditLog {
     // statement saves a setTimeout/clearTimeout pair per statement at one client.
     if (this.timer === null && !this.scheduled) this.timer = setTimeout(this.onDeadline, this.fsyncMs);
   }
+
+  /**
+   * The end-of-turn flush, unless `appendedAtTurnEnd` already ran it: records appended since (outcomes) would
+   * otherwise cost a write(2) of their own instead of sharing the next intent's.
+   */
+  private readonly onImmediate = (): void => {
+    if (this.scheduled) this.runFlush();
+  };
 
   private readonly onDeadline = (): void => {
     this.timer = null;

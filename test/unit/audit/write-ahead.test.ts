@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createAuditLog } from '../../../src/audit/log.js';
 import { operationsOf } from '../../../src/audit/operations.js';
+import type { AuditSink } from '../../../src/audit/sinks/types.js';
 import type { AuditRecord, IntentSlot } from '../../../src/audit/types.js';
 import { verifyAuditFiles } from '../../../src/audit/verify.js';
 import { computeReport } from '../../../src/compliance/report.js';
@@ -123,5 +124,37 @@ describe('write-ahead audit (failMode closed)', () => {
     assert.equal(v.ok, true);
     assert.equal(v.records, 6);
     assert.equal(v.noOutcome, undefined);
+  });
+
+  it('an outcome noted after the turn-end flush shares the next intent\'s write, or its deadline: no write of its own', async () => {
+    // The Redis proxy flushes its turn's intents itself (appendedAtTurnEnd) and then notes the outcomes of the
+    // commands completed in that turn; the end-of-turn flush queued by the intents must not write those alone.
+    const writes: number[] = [];
+    const sink: AuditSink = {
+      name: 'count',
+      durable: true,
+      open: async () => null,
+      write: async (_data, count) => void writes.push(count),
+      writeNow: (_data, count) => void writes.push(count),
+      close: async () => undefined,
+    };
+    const log = await createAuditLog({ failMode: 'closed', sinks: [{ type: 'file', path: join(dir, 'unused.jsonl'), fsyncMs: 50 }] }, { chainKey: KEY, sinks: [sink] });
+    const first = { intentSeq: 0 };
+    const kept = log.append(intentOf(1), first);
+    log.appendedAtTurnEnd();
+    await kept;
+    assert.deepEqual(writes, [1], 'the intent is written in its own turn');
+    log.note(event(1, { phase: 'outcome', intent: first.intentSeq }));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(writes, [1], 'the outcome waited for the next intent or its deadline');
+    const next = log.append(intentOf(2), { intentSeq: 0 });
+    log.appendedAtTurnEnd();
+    await next;
+    assert.deepEqual(writes, [1, 2], 'the outcome went out with the next intent, in one write');
+    log.note(event(2, { phase: 'outcome', intent: 2 }));
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.deepEqual(writes, [1, 2, 1], 'with no intent to share, the deadline (fsyncMs) writes the outcome');
+    await log.close();
   });
 });
