@@ -32,7 +32,13 @@ interface KeptBatch {
 }
 
 export class RecentLines {
-  private readonly kept: KeptBatch[] = [];
+  /**
+   * The kept batches are `kept[first..]`: dropping the oldest advances `first` (compacted now and then) instead of
+   * `Array.prototype.shift`, which on a ring of hundreds of batches (one client: a batch per statement) runs in
+   * C++ and moved the array (measured: ~0.5% of dgf's CPU at one pgbench client).
+   */
+  private kept: KeptBatch[] = [];
+  private first = 0;
   private keptCount = 0;
   private current: Chunk | null = null;
   private readonly spare: Chunk[] = [];
@@ -59,7 +65,11 @@ export class RecentLines {
       this.kept.push({ lines, count, out, chunk: null });
     }
     this.keptCount += count;
-    while (this.kept.length > 1 && this.keptCount - this.kept[0]!.count >= this.size) this.drop(this.kept.shift()!);
+    while (this.kept.length - this.first > 1 && this.keptCount - this.kept[this.first]!.count >= this.size) this.drop(this.kept[this.first++]!);
+    if (this.first >= 64 && this.first * 2 >= this.kept.length) {
+      this.kept = this.kept.slice(this.first);
+      this.first = 0;
+    }
   }
 
   private copied(lines: Buffer, count: number): KeptBatch {
@@ -96,7 +106,7 @@ export class RecentLines {
   /** The newest records, at most `max`, oldest first; none older than `sinceIso` when given. */
   recent<T extends { ts: string }>(max: number, sinceIso: string | null, parse: (line: string) => T): T[] {
     const out: T[] = [];
-    for (let b = this.kept.length - 1; b >= 0 && out.length < max; b--) {
+    for (let b = this.kept.length - 1; b >= this.first && out.length < max; b--) {
       const lines = this.kept[b]!.lines;
       // Walk the batch's lines from its end: each ends with '\n'.
       let end = lines.length - 1;

@@ -134,10 +134,24 @@ export function sealBatch(req: SealRequest, out: Buffer): SealedBatch {
   if (native === null || req.count === 0 || req.prev.length !== 64) return sealBatchJs(req, out);
   let sealer = nativeSealers.get(req.key);
   if (sealer === undefined) nativeSealers.set(req.key, (sealer = native.createSealer(req.key)));
-  const bytes = native.seal(sealer, Buffer.from(req.prev, 'latin1'), req.firstSeq, req.data, req.ends, req.from, req.count, out);
-  // Each line ends with `"hash":"<64 hex>"}\n`.
-  return { lines: out.subarray(0, bytes), lastHash: out.toString('latin1', bytes - 67, bytes - 3) };
+  if (req.prev !== prevOfBytes) {
+    prevBytes.latin1Write(req.prev, 0, 64);
+    prevOfBytes = req.prev;
+  }
+  const bytes = native.seal(sealer, prevBytes, req.firstSeq, req.data, req.ends, req.from, req.count, out);
+  // Each line ends with `"hash":"<64 hex>"}\n`: the next batch's prev, mostly (unless this one is not kept).
+  const lastHash = out.toString('latin1', bytes - 67, bytes - 3);
+  out.copy(prevBytes, 0, bytes - 67, bytes - 3);
+  prevOfBytes = lastHash;
+  return { lines: out.subarray(0, bytes), lastHash };
 }
+
+/**
+ * The chain head's hex digits as bytes for the native sealer, and the string they spell: a batch mostly continues
+ * from the last one sealed, whose hash is copied here from its line instead of encoding a fresh Buffer per batch.
+ */
+const prevBytes = Buffer.alloc(64);
+let prevOfBytes = '';
 
 /** The same sealing in JS: the fallback without the addon, and the reference the tests hold the addon to. */
 export function sealBatchJs(req: SealRequest, out: Buffer): SealedBatch {

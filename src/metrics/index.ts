@@ -71,12 +71,8 @@ export const policyDenials = new Counter({
   registers: [registry],
 });
 
-export const auditRecords = new Counter({
-  name: 'dgf_audit_records_total',
-  help: 'Audit records by sink and outcome (kept, dropped, failed).',
-  labelNames: ['sink', 'outcome'] as const,
-  registers: [registry],
-});
+/** Counted once per flushed batch: a LabelledCounter, as prom-client's `inc` was ~1.5% of dgf's CPU at one client. */
+export const auditRecords = new LabelledCounter('dgf_audit_records_total', 'Audit records by sink and outcome (kept, dropped, failed).', ['sink', 'outcome'], registry);
 
 export const auditQueueDepth = new Gauge({
   name: 'dgf_audit_queue_depth',

@@ -41,7 +41,7 @@ class ScriptedSink implements AuditSink {
 }
 
 function counter(sink: string, outcome: string): Promise<number> {
-  return auditRecords.get().then((m) => m.values.find((v) => v.labels.sink === sink && v.labels.outcome === outcome)?.value ?? 0);
+  return Promise.resolve(auditRecords.get()).then((m) => m.values.find((v) => v.labels.sink === sink && v.labels.outcome === outcome)?.value ?? 0);
 }
 
 describe('audit log', () => {
