@@ -135,7 +135,7 @@ export function sealBatch(req: SealRequest, out: Buffer): SealedBatch {
   let sealer = nativeSealers.get(req.key);
   if (sealer === undefined) nativeSealers.set(req.key, (sealer = native.createSealer(req.key)));
   if (req.prev !== prevOfBytes) {
-    prevBytes.latin1Write(req.prev, 0, 64);
+    prevBytes.write(req.prev, 0, 64, 'latin1');
     prevOfBytes = req.prev;
   }
   const bytes = native.seal(sealer, prevBytes, req.firstSeq, req.data, req.ends, req.from, req.count, out);
