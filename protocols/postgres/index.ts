@@ -118,11 +118,17 @@ export const start: ListenerFactory = async (ctx) => {
   };
 
   const sessions = new Set<Session>();
-  const listener = new TcpListener(config.listen, (socket) => {
-    const s = new Session(socket, state);
-    sessions.add(s);
-    socket.once('close', () => sessions.delete(s));
-  });
+  // Pooled reads (no Readable machinery, no ArrayBuffer per read); a client that asks for TLS (SSLRequest) is
+  // wrapped by a TLS socket that reads through 'data' events from then on.
+  const listener = new TcpListener(
+    config.listen,
+    (socket, reads) => {
+      const s = new Session(socket, state, reads);
+      sessions.add(s);
+      socket.once('close', () => sessions.delete(s));
+    },
+    { pooledReads: true },
+  );
   const address = await listener.start();
   if (process.env.DGF_PG_DEBUG) {
     setInterval(() => {

@@ -37,6 +37,7 @@ import type { ListenerState, SharedStatement } from './listener-state.js';
 import type { PoolRequest, ReleaseMode } from './pool.js';
 import { PipelineDrain, passTurn } from './pipeline-drain.js';
 import type { PipelineFollower, UpstreamConnection } from './upstream-connection.js';
+import type { ChunkInbox } from '../shared/slab-reader.js';
 
 /** Session features that only exist on one backend: the client keeps its connection until it disconnects. */
 const PINNING = new Set(['listen', 'advisory-lock', 'temp-table', 'hold-cursor', 'prepare']);
@@ -185,6 +186,9 @@ type State = 'startup' | 'auth' | 'login' | 'ready' | 'closed';
 
 let nextProcessId = randomInt(1000, 1_000_000);
 
+/** Where pooled reads go once the connection is TLS (nothing arrives there: the TLS socket reads it). */
+function ignoreChunk(): void {}
+
 export class Session implements PipelineFollower {
   private socket: net.Socket;
   private readonly decoder: FrameDecoder;
@@ -259,11 +263,16 @@ export class Session implements PipelineFollower {
     }
   }
 
+  /** The plain socket's pooled reads (tcp-listener.ts), or null: it reads through 'data' events (TLS sockets do). */
+  private reads: ChunkInbox | null;
+
   constructor(
     socket: net.Socket,
     private readonly l: ListenerState,
+    reads: ChunkInbox | null = null,
   ) {
     this.socket = socket;
+    this.reads = reads;
     this.lineage = new SessionLineage(l.lineage, l.verdicts);
     // A client that connects and never finishes authenticating holds a socket and a session: bounded in time.
     this.authTimer = setTimeout(this.onAuthTimeout, l.config.authTimeoutMs ?? AUTH_TIMEOUT_MS);
@@ -276,13 +285,19 @@ export class Session implements PipelineFollower {
   // ---------------------------------------------------------------- client socket
 
   private attachSocket(socket: net.Socket): void {
-    socket.on('data', this.onClientData);
+    if (this.reads !== null) this.reads.deliver = this.onClientData;
+    else socket.on('data', this.onClientData);
     socket.on('error', this.onClientError);
     socket.on('close', this.onClientClose);
     socket.on('drain', this.onClientDrain);
   }
 
   private detachSocket(socket: net.Socket): void {
+    if (this.reads !== null) {
+      // The TLS socket about to wrap this one reads the connection from now on.
+      this.reads.deliver = ignoreChunk;
+      this.reads = null;
+    }
     socket.off('data', this.onClientData);
     socket.off('error', this.onClientError);
     socket.off('close', this.onClientClose);
