@@ -312,6 +312,16 @@ Profile of 2026-12-08 at 1 client (not re-measured by this script; dgf default c
   and wake-ups the Node pipe pays, which at 1 client is itself at 0.73-0.80 of PgBouncer here. So the 1-client goal
   (0.9) and floor (0.75) are out of reach of dgf's JavaScript alone: they would need fewer or cheaper socket
   operations per statement than a bare Node pipe makes.
+
+Later on 2026-12-08, 1 client (perf, software clock, per sample the innermost dgf function): the audit was ~18% of
+dgf's CPU per transaction, a third of it per-batch bookkeeping rather than records: prom-client's labelled \`inc\`
+for dgf_audit_records_total (hashing its labels per flush) and the queue-depth gauge set per flush ~2.5%,
+\`Array.prototype.shift\` on the recent() ring ~0.5%, a fresh Buffer of the chain head per seal ~0.3%. All gone (a
+LabelledCounter, the gauge read at scrape time, an index into the ring, the head's bytes reused); and plain client
+connections now read through pooled reads like Redis' (the 'data' path was ~1.5%). bench/postgres/ab.sh, each
+against the commit before: B/A 1.01 / 1.14 / 1.07 / 1.07, then 1.015 / 1.10 / 1.09 / 0.99 (simple 1, simple 8,
+prepared 1, prepared 8 clients). System calls per statement at 1 client stay 2 reads, 3 writes, ~2.1 epoll_pwait
+(also for node-postgres' extended-protocol INSERT, whose writev carries Parse/Bind/Describe/Execute/Sync).
 MD
 } > bench/results/postgres.md
 cat bench/results/postgres.md

@@ -254,18 +254,30 @@ TXT
 Pipeline 16, SET, the default configuration (V8 sampler and a sampling heap profile that keeps collected objects):
 dgf allocated ~2.3 KB per command (the parser's argument views and arrays ~30%, dispatch's per-command objects ~30%,
 the audit entries of the intent and outcome records ~9%, the reply views ~11%), i.e. a scavenge every ~5,500
-commands. The largest avoidable cost was not there but in external memory: the audit log's \`recent()\` ring copied
+commands. The largest avoidable cost was not there but in external memory: the audit log's `recent()` ring copied
 every small batch into a fresh Buffer (an mmap'd ArrayBuffer, freed only by a full GC), which drove 21-22
 mark-compact GCs per 2,000,000 commands; copying into reused 1 MiB chunks (src/audit/recent-lines.ts) left 3-7 and
 cut dgf's CPU per command by ~10% in the same run (1,078-1,126 -> 971-985 CPU ticks for 2,000,000 SETs, twice
 each, interleaved; bench/redis/ab.sh measured -17% / -19% CPU per request for SET / GET at pipeline 16). Gathering
-a turn's audited commands with a loop instead of \`flatMap\` saved ~3% more. Still at pipeline 16: socket writes
+a turn's audited commands with a loop instead of `flatMap` saved ~3% more. Still at pipeline 16: socket writes
 ~25% of dgf's busy time, garbage collection ~7%, dispatch ~5%, the audit's entries, bodies and seal ~12%.
 On this VM the same binary's throughput and CPU per request drift by up to 30% between runs minutes apart (three
 alternating pairs of 2,000,000 SETs: 769-1,101 ticks for the same code), so a change is judged by interleaved
 pairs, by counts that do not drift (GC events, system calls), or not at all. A larger young generation
-(\`--max-semi-space-size=64\`: a quarter of the scavenges) showed no difference beyond that noise in an interleaved
+(`--max-semi-space-size=64`: a quarter of the scavenges) showed no difference beyond that noise in an interleaved
 A/B (bench/redis/ab.sh with B_NODE_FLAGS: 4.50 vs 4.50 us per SET at pipeline 16), so dgf is not started with it.
+
+Later on 2026-12-08 (perf and V8's sampler, the default configuration, 50 clients): a second audit write(2) per
+event-loop turn, of the outcome records alone, came from the stale end-of-turn flush the turn's intents had queued
+(the turn had already flushed them itself); outcomes now share the next turn's intent write (src/audit/log.ts,
+`onImmediate`; unit test in test/unit/audit/write-ahead.test.ts). bench/redis/ab.sh against the commit before: CPU
+per request -3% / -8% (SET / GET, pipeline 1), -9% / -3% (pipeline 16). The audit's per-batch bookkeeping went too:
+prom-client's labelled `inc` per flush (hashing its labels), a queue-depth gauge set per flush (now read at scrape
+time), `Array.prototype.shift` on the recent() ring. At pipeline 1, dgf's CPU is then half kernel (the client and
+upstream writes waking their readers, ~35% of dgf's samples for the 50 client writes alone) and half user; dgf's
+user time per request is ~3 us above the bare forwarder's (7.8 vs 4.7 us, /proc, GET). At pipeline 16 SET costs
+dgf ~1.4 us a request more than GET (twemproxy: the same for both): its request has one argument more to view and
+its reply path differs; no single function explains it.
 
 ## Earlier profile (not re-measured by this script)
 
