@@ -39,6 +39,35 @@ describe('wire protocol through dgf', () => {
     c.close();
   });
 
+  test('reads cut anywhere: a session sent one byte per TCP write, then many messages in one write, reads the same', async () => {
+    // dgf reads plain client connections through its own read buffers (pooled reads): message boundaries must not
+    // depend on how the client's bytes arrive.
+    const c = await RawClient.open(port);
+    const drip = async (bytes: Buffer): Promise<void> => {
+      for (let i = 0; i < bytes.length; i++) {
+        c.send(bytes.subarray(i, i + 1));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await drip(serialize.startup({ user: 'admin', database: 'postgres' }));
+    assert.equal(types(await c.readUntil('Z')).at(-1), 'Z');
+    await drip(serialize.query('select v from wire_proto where id = 3'));
+    const dripped = await c.readUntil('Z');
+    assert.deepEqual(rowsOf(dripped), [['v3']]);
+    const burst: Buffer[] = [];
+    for (let id = 1; id <= 10; id++) {
+      burst.push(serialize.parse({ text: 'select v from wire_proto where id = $1' }), serialize.bind({ values: [String(id)] }), serialize.execute({}));
+    }
+    burst.push(serialize.sync());
+    c.send(Buffer.concat(burst));
+    const frames = await c.readUntil('Z');
+    assert.deepEqual(
+      rowsOf(frames).map((r) => r[0]),
+      Array.from({ length: 10 }, (_, i) => `v${i + 1}`),
+    );
+    c.close();
+  });
+
   test('a newer protocol minor and _pq_ options get NegotiateProtocolVersion, then a normal session', async () => {
     const c = await RawClient.open(port);
     const body = Buffer.from('user\0admin\0database\0postgres\0_pq_.wire_test\0x\0\0');
