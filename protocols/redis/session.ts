@@ -843,7 +843,9 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   }
 
   slotReplyBytes(slot: Slot, chunk: Buffer, start: number, end: number): void {
-    slot.parts.push(view(chunk, start, end));
+    // Most replies come in one piece: a one-element array, where pushing into the empty one reserves 16 slots.
+    if (slot.parts.length === 0) slot.parts = [view(chunk, start, end)];
+    else slot.parts.push(view(chunk, start, end));
     slot.size += end - start;
     this.heldBytes += end - start;
     // Replies are held whole (and a pipeline's until its record is kept): past the limit the client gets a clear

@@ -75,7 +75,8 @@ export class Slot implements ReplyTarget {
 
   /** Fill the slot with a reply dgf answers itself. */
   local(reply: Buffer, error: string | null = null): this {
-    this.parts.push(reply);
+    if (this.parts.length === 0) this.parts = [reply];
+    else this.parts.push(reply);
     this.size = reply.length;
     this.error = error;
     this.done = true;
