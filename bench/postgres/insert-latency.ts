@@ -118,26 +118,9 @@ function startBouncer(): Promise<number> {
   chmodSync(dir, 0o777);
   const ini = join(dir, 'pgbouncer.ini');
   writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n', { mode: 0o644 });
-  writeFileSync(
-    ini,
-    [
-      '[databases]',
-      `${DB} = host=127.0.0.1 port=${PGPORT} dbname=${DB} user=postgres`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${BOUNCER_PORT}`,
-      'unix_socket_dir =',
-      'auth_type = trust',
-      `auth_file = ${join(dir, 'userlist.txt')}`,
-      'pool_mode = transaction',
-      'default_pool_size = 2',
-      'max_client_conn = 100',
-      'ignore_startup_parameters = extra_float_digits',
-      `pidfile = ${join(dir, 'pgbouncer.pid')}`,
-      '',
-    ].join('\n'),
-    { mode: 0o644 },
-  );
+  const template = readFileSync(join(ROOT, 'bench/postgres/pgbouncer.ini.in'), 'utf8');
+  const filled = template.replaceAll('@DB@', DB).replaceAll('@PGPORT@', String(PGPORT)).replaceAll('@PORT@', String(BOUNCER_PORT)).replaceAll('@DIR@', dir);
+  writeFileSync(ini, filled, { mode: 0o644 });
   // PgBouncer refuses to run as root; in the foreground (no -d) so that killing the child stops it.
   const asRoot = process.getuid?.() === 0;
   return asRoot

@@ -40,22 +40,8 @@ psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB w
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
 
 # PgBouncer: transaction pooling, 2 server connections, as the postgres user (it refuses root).
-cat > "$WORK/pgbouncer.ini" <<INI
-[databases]
-$DB = host=127.0.0.1 port=$PGPORT dbname=$DB user=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BOUNCER_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $WORK/userlist.txt
-pool_mode = transaction
-default_pool_size = 2
-max_client_conn = 1000
-ignore_startup_parameters = extra_float_digits
-pidfile = $WORK/pgbouncer.pid
-logfile = $WORK/pgbouncer.log
-INI
+sed -e "s|@DB@|$DB|g" -e "s|@PGPORT@|$PGPORT|g" -e "s|@PORT@|$BOUNCER_PORT|g" -e "s|@DIR@|$WORK|g" \
+  bench/postgres/pgbouncer.ini.in > "$WORK/pgbouncer.ini"
 echo '"postgres" ""' > "$WORK/userlist.txt"
 chmod 644 "$WORK/pgbouncer.ini" "$WORK/userlist.txt"
 su postgres -s /bin/sh -c "/usr/sbin/pgbouncer -d $WORK/pgbouncer.ini"
