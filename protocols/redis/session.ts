@@ -1011,8 +1011,7 @@ export class RedisSession implements CommandSink, SlotOwner, PushHandler, TurnEn
   recordKept(batch: Batch, err: Error | null): void {
     if (err !== null) {
       const e = errorReply(`ERR dgf: audit unavailable, result withheld (${err.message})`);
-      for (const s of batch.slots) {
-        if (!isAudited(s)) continue;
+      for (const s of governedSlotsOf([batch])) {
         this.heldBytes -= s.size;
         s.parts = [e];
         s.size = e.length;
