@@ -16,3 +16,12 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 
 # paired_ratio A B: B / A of one round, 0 when A measured nothing.
 paired_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.3f", b / a; else print 0 }'; }
+
+# interleaved ROUND MEASURE ARGS... -> the output of `MEASURE ARGS... a`, then of `MEASURE ARGS... b`, one per line;
+# A is measured first in odd rounds and B first in even ones, so a slow moment of the shared machine hits both alike.
+interleaved() {
+  local round=$1 a b
+  shift
+  if ((round % 2)); then a=$("$@" a); b=$("$@" b); else b=$("$@" b); a=$("$@" a); fi
+  printf '%s\n%s\n' "$a" "$b"
+}

@@ -38,7 +38,7 @@ bash scripts/backends.sh start >/dev/null
 psql -X -q -h 127.0.0.1 -p $PGPORT -U postgres -c "drop database if exists $DB with (force)" -c "create database $DB" postgres
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p $PGPORT -U postgres $DB >/dev/null 2>&1
 
-source bench/ab-common.sh # checkout, median, paired_ratio
+source bench/ab-common.sh # checkout, median, paired_ratio, interleaved
 A_DIR=$(checkout "$A_REF" "$WORK/a")
 B_DIR=$(checkout "$B_REF" "$WORK/b")
 
@@ -46,18 +46,19 @@ source bench/postgres/dgf.sh
 PIDS+=("$(start_bench_dgf "$AB_DURABILITY" $A_PORT 0 a "$A_DIR")")
 PIDS+=("$(start_bench_dgf "$AB_DURABILITY" $B_PORT 0 b "$B_DIR")")
 
-tps() { # port clients mode
-  PGPASSWORD=benchpw pgbench -n -S -M "$3" -T "$DURATION" -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$1" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
+tps() { # clients mode a|b
+  local port=$A_PORT
+  [ "$3" = b ] && port=$B_PORT
+  PGPASSWORD=benchpw pgbench -n -S -M "$2" -T "$DURATION" -c "$1" -j "$(( $1 < 2 ? 1 : 2 ))" -h 127.0.0.1 -p "$port" -U bench $DB 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
 }
 
 ROWS=""
 for mode in simple prepared; do
   for c in 1 8; do
-    tps $A_PORT $c $mode >/dev/null; tps $B_PORT $c $mode >/dev/null # warm-up: JIT, pools, caches
+    tps $c $mode a >/dev/null; tps $c $mode b >/dev/null # warm-up: JIT, pools, caches
     A=""; B=""; RATIOS=""
     for r in $(seq 1 "$ROUNDS"); do
-      # Alternate which goes first: a slow moment of the shared machine hits A and B alike.
-      if ((r % 2)); then a=$(tps $A_PORT $c $mode); b=$(tps $B_PORT $c $mode); else b=$(tps $B_PORT $c $mode); a=$(tps $A_PORT $c $mode); fi
+      { read -r a; read -r b; } < <(interleaved "$r" tps $c $mode)
       A+=" $a"; B+=" $b"
       RATIOS+=" $(paired_ratio "$a" "$b")"
     done

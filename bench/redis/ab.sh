@@ -41,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "Redis is not running on $REDIS_PORT (bash scripts/backends.sh start)"; exit 1; }
 
-source bench/ab-common.sh # checkout, median, paired_ratio
+source bench/ab-common.sh # checkout, median, paired_ratio, interleaved
 source bench/redis/dgf.sh # write_config
 declare -A PORT=([a]=$A_PORT [b]=$B_PORT) PID DIR
 DIR[a]=$(checkout "$A_REF" "$WORK/a")
@@ -58,24 +58,23 @@ for t in a b; do
 done
 
 ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-measure() { # a|b pipeline command -> "<rps> <cpu us per request>"
+measure() { # pipeline command a|b -> "<rps> <cpu us per request>"
   local t0 t1 rps
-  t0=$(ticks "${PID[$1]}")
-  rps=$(redis-benchmark -h 127.0.0.1 -p "${PORT[$1]}" --user "$ROLE_USER" -a benchpw -t "$3" -n "$REQUESTS" -c "$CLIENTS" -P "$2" -r 100000 --csv 2>/dev/null \
+  t0=$(ticks "${PID[$3]}")
+  rps=$(redis-benchmark -h 127.0.0.1 -p "${PORT[$3]}" --user "$ROLE_USER" -a benchpw -t "$2" -n "$REQUESTS" -c "$CLIENTS" -P "$1" -r 100000 --csv 2>/dev/null \
     | awk -F, 'NR > 1 { gsub(/"/, ""); print $2; exit }' || true)
-  t1=$(ticks "${PID[$1]}")
+  t1=$(ticks "${PID[$3]}")
   awk -v rps="${rps:-0}" -v d=$((t1 - t0)) -v hz="$HZ" -v n="$REQUESTS" 'BEGIN { printf "%.0f %.2f\n", rps, d * 1e6 / hz / n }'
 }
 
-for P in 16 1; do for cmd in set get; do measure a $P $cmd >/dev/null; measure b $P $cmd >/dev/null; done; done # warm-up
+for P in 16 1; do for cmd in set get; do measure $P $cmd a >/dev/null; measure $P $cmd b >/dev/null; done; done # warm-up
 ROWS=""
 for P in 1 16; do
   for cmd in set get; do
     RA=""; RB=""; CA=""; CB=""; RATIOS=""
     for r in $(seq 1 "$ROUNDS"); do
-      order=(a b); ((r % 2)) || order=(b a)
       declare -A RPS CPU
-      for t in "${order[@]}"; do read -r RPS[$t] CPU[$t] < <(measure "$t" "$P" "$cmd"); done
+      { read -r RPS[a] CPU[a]; read -r RPS[b] CPU[b]; } < <(interleaved "$r" measure "$P" "$cmd")
       RA+=" ${RPS[a]}"; RB+=" ${RPS[b]}"; CA+=" ${CPU[a]}"; CB+=" ${CPU[b]}"
       RATIOS+=" $(paired_ratio "${RPS[a]}" "${RPS[b]}")"
     done
